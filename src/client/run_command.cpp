@@ -1,0 +1,56 @@
+#include "client/run_command.h"
+
+#include <unistd.h>
+
+#include <string>
+
+#include "client/connector.h"
+#include "client/stream_pump.h"
+#include "common/exit_codes.h"
+#include "common/server_id.h"
+#include "common/state_dir.h"
+#include "common/tool_path.h"
+
+namespace viasock {
+namespace {
+
+int report(int code, const std::string& message) {
+  std::string line = "viasock: error: " + message;
+  if (line.back() != '\n') line += '\n';
+  (void)!write(STDERR_FILENO, line.data(), line.size());
+  return code;
+}
+
+void say(const std::string& message) {
+  std::string line = "viasock: " + message + "\n";
+  (void)!write(STDERR_FILENO, line.data(), line.size());
+}
+
+}  // namespace
+
+int run_command(const RunOptions& options) {
+  std::string problem = validate(options);
+  if (!problem.empty()) return report(kExitUsage, problem);
+  ResolvedTool tool = resolve_tool(options.tool);
+  if (tool.path.empty()) return report(tool.exit_code, tool.error);
+
+  StateDir state;
+  std::string error;
+  if (!state.open(choose_state_dir(options.state_dir), &error)) return report(kExitDaemon, error);
+  std::string id = compute_server_id(options, current_context(tool.path));
+
+  Connection connection = connect_or_spawn(options, state, id);
+  if (!connection.socket) return report(connection.exit_code, connection.error);
+  if (options.verbose) say((connection.spawned ? "started daemon " : "reusing daemon ") + id);
+  std::string log = state.log_path(id);
+  return pump_streams(std::move(connection.socket), log.c_str());
+}
+
+int client_command(const std::string& socket_path) {
+  std::string error;
+  UniqueFd socket = connect_and_greet(socket_path, &error);
+  if (!socket) return report(kExitDaemon, error);
+  return pump_streams(std::move(socket), "the daemon's log");
+}
+
+}  // namespace viasock

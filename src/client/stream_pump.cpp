@@ -1,0 +1,163 @@
+#include "client/stream_pump.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "common/exit_codes.h"
+#include "common/wire.h"
+
+namespace viasock {
+namespace {
+
+constexpr size_t kChunk = 256 * 1024;
+
+void print_error(const std::string& message) {
+  std::string line = "viasock: error: " + message;
+  if (line.back() != '\n') line += '\n';
+  (void)!write(STDERR_FILENO, line.data(), line.size());
+}
+
+// Writes all of `data` to stdout. A closed reader ends us with SIGPIPE, as
+// it would end the tool itself.
+bool write_stdout(std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = write(STDOUT_FILENO, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      print_error(std::string("cannot write standard output: ") + std::strerror(errno));
+      return false;
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return true;
+}
+
+class Pump {
+ public:
+  Pump(UniqueFd socket, const char* log_hint) : socket_(std::move(socket)), log_hint_(log_hint) {
+    out_.resize(wire::kHeaderSize + kChunk);
+    in_.resize(kChunk);
+    fcntl(socket_.get(), F_SETFL, fcntl(socket_.get(), F_GETFL) | O_NONBLOCK);
+  }
+
+  int run() {
+    while (!finished_) {
+      pollfd fds[2] = {{STDIN_FILENO, 0, 0}, {socket_.get(), POLLIN, 0}};
+      bool want_stdin = stdin_open_ && pending_ == 0;
+      if (want_stdin) fds[0].events = POLLIN;
+      if (pending_ > 0) fds[1].events |= POLLOUT;
+      if (poll(fds, 2, -1) < 0) {
+        if (errno == EINTR) continue;
+        return fail(std::string("poll: ") + std::strerror(errno));
+      }
+      if (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) receive();
+      if (finished_) break;
+      if (want_stdin && (fds[0].revents & (POLLIN | POLLHUP | POLLERR))) read_stdin();
+      if (pending_ > 0) send_pending();
+    }
+    return status_;
+  }
+
+ private:
+  // Reads a chunk of stdin straight after a frame header, so that one send
+  // carries header and data.
+  void read_stdin() {
+    ssize_t n = read(STDIN_FILENO, out_.data() + wire::kHeaderSize, kChunk);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) return;
+    if (n < 0) {
+      // Sending END_INPUT would let the daemon answer a truncated input.
+      fail(std::string("cannot read standard input: ") + std::strerror(errno));
+      return;
+    }
+    if (n == 0) {
+      wire::encode_header(out_.data(), wire::kEndInput, 0);
+      pending_ = wire::kHeaderSize;
+      stdin_open_ = false;
+    } else {
+      wire::encode_header(out_.data(), wire::kData, static_cast<uint32_t>(n));
+      pending_ = wire::kHeaderSize + static_cast<size_t>(n);
+    }
+    sent_ = 0;
+  }
+
+  void send_pending() {
+    while (sent_ < pending_) {
+      ssize_t n = send(socket_.get(), out_.data() + sent_, pending_ - sent_, MSG_NOSIGNAL);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN) return;
+        // The daemon went away; what it sent last (its EXIT) is still to be read.
+        pending_ = sent_ = 0;
+        stdin_open_ = false;
+        return;
+      }
+      sent_ += static_cast<size_t>(n);
+    }
+    pending_ = sent_ = 0;
+  }
+
+  void receive() {
+    ssize_t n = recv(socket_.get(), in_.data(), in_.size(), 0);
+    if (n < 0) {
+      if (errno == EINTR || errno == EAGAIN) return;
+      fail(std::string("lost the connection to the daemon: ") + std::strerror(errno) + "; see " + log_hint_);
+      return;
+    }
+    if (n == 0) {
+      fail(std::string("the daemon closed the connection without an answer; see ") + log_hint_);
+      return;
+    }
+    bool ok = decoder_.feed(std::string_view(in_.data(), static_cast<size_t>(n)),
+                            [this](wire::FrameType type, std::string_view bytes) { on_frame(type, bytes); });
+    if (!ok && !finished_) fail("bad answer from the daemon: " + decoder_.error());
+  }
+
+  void on_frame(wire::FrameType type, std::string_view bytes) {
+    if (finished_) return;
+    if (type == wire::kData) {
+      if (!write_stdout(bytes)) finish(kExitDaemon);
+      return;
+    }
+    if (type == wire::kExit) {
+      int status = kExitDaemon;
+      std::string message;
+      if (!wire::decode_exit(bytes, &status, &message)) message = "malformed exit frame from the daemon";
+      if (!message.empty()) print_error(message);
+      finish(status);
+    }
+  }
+
+  int fail(const std::string& message) {
+    print_error(message);
+    finish(kExitDaemon);
+    return status_;
+  }
+
+  void finish(int status) {
+    finished_ = true;
+    status_ = status;
+  }
+
+  UniqueFd socket_;
+  const char* log_hint_;
+  std::vector<char> out_, in_;
+  size_t pending_ = 0, sent_ = 0;
+  bool stdin_open_ = true;
+  bool finished_ = false;
+  int status_ = kExitDaemon;
+  wire::FrameDecoder decoder_;
+};
+
+}  // namespace
+
+int pump_streams(UniqueFd socket, const char* log_hint) { return Pump(std::move(socket), log_hint).run(); }
+
+}  // namespace viasock

@@ -1,0 +1,122 @@
+#include "common/record_framer.h"
+
+#include <cstring>
+#include <stdexcept>
+
+namespace viasock {
+namespace {
+
+// Line and NUL records: the fast path, one memchr per record.
+class ByteFramer : public RecordFramer {
+ public:
+  explicit ByteFramer(char terminator) : terminator_(terminator) {}
+
+  size_t find_end(std::string_view data, size_t* resume) const override {
+    size_t from = std::min(*resume, data.size());
+    const void* hit = std::memchr(data.data() + from, terminator_, data.size() - from);
+    if (!hit) {
+      *resume = data.size();
+      return npos;
+    }
+    return static_cast<const char*>(hit) - data.data() + 1;
+  }
+
+  std::string terminate(std::string_view) const override { return std::string(1, terminator_); }
+
+ private:
+  char terminator_;
+};
+
+// Records of whole lines, ended by the line that matches a POSIX ERE
+// (matched without its newline).
+class RegexFramer : public RecordFramer {
+ public:
+  explicit RegexFramer(const std::string& pattern) {
+    if (regcomp(&regex_, pattern.c_str(), REG_EXTENDED | REG_NOSUB) != 0)
+      throw std::invalid_argument("invalid regular expression: " + pattern);
+    matches_empty_ = line_matches("");
+  }
+  ~RegexFramer() override { regfree(&regex_); }
+  RegexFramer(const RegexFramer&) = delete;
+  RegexFramer& operator=(const RegexFramer&) = delete;
+
+  size_t find_end(std::string_view data, size_t* resume) const override {
+    // *resume is always a line start: lines before it did not match.
+    size_t line_start = std::min(*resume, data.size());
+    while (true) {
+      const void* nl = std::memchr(data.data() + line_start, '\n', data.size() - line_start);
+      if (!nl) {
+        *resume = line_start;
+        return npos;
+      }
+      size_t line_end = static_cast<const char*>(nl) - data.data();
+      if (line_matches(data.substr(line_start, line_end - line_start))) return line_end + 1;
+      line_start = line_end + 1;
+    }
+  }
+
+  // Completes the last line, then adds an empty line if that is what ends a
+  // record (-t '^$'); a sentinel like '^EOS$' cannot be made up, so the
+  // record then goes to the tool as it is.
+  std::string terminate(std::string_view partial) const override {
+    std::string tail;
+    if (!partial.empty() && partial.back() != '\n') tail = "\n";
+    if (matches_empty_) tail += "\n";
+    return tail;
+  }
+
+ private:
+  bool line_matches(std::string_view line) const {
+    regmatch_t range[1];
+    range[0].rm_so = 0;
+    range[0].rm_eo = static_cast<regoff_t>(line.size());
+    // REG_STARTEND: the line is not NUL-terminated and may hold NUL bytes.
+    return regexec(&regex_, line.data(), 1, range, REG_STARTEND) == 0;
+  }
+
+  regex_t regex_;
+  bool matches_empty_ = false;
+};
+
+}  // namespace
+
+size_t RecordFramer::count(std::string_view data, size_t max_records, size_t* end) const {
+  size_t records = 0;
+  size_t pos = 0;
+  while (records < max_records) {
+    size_t resume = 0;
+    size_t e = find_end(data.substr(pos), &resume);
+    if (e == npos) break;
+    pos += e;
+    ++records;
+  }
+  *end = pos;
+  return records;
+}
+
+std::string check_record_format(const RecordFormat& format) {
+  if (format.kind != RecordFormat::kRegex || format.regex.empty()) return "";
+  regex_t probe;
+  int rc = regcomp(&probe, format.regex.c_str(), REG_EXTENDED | REG_NOSUB);
+  if (rc == 0) {
+    regfree(&probe);
+    return "";
+  }
+  char reason[256];
+  regerror(rc, &probe, reason, sizeof reason);
+  return "invalid regular expression '" + format.regex + "': " + reason;
+}
+
+std::unique_ptr<RecordFramer> make_framer(const RecordFormat& format) {
+  switch (format.kind) {
+    case RecordFormat::kNull: return std::make_unique<ByteFramer>('\0');
+    case RecordFormat::kRegex:
+      // '' matches every line: that is the plain line format, and its fast path.
+      if (format.regex.empty()) break;
+      return std::make_unique<RegexFramer>(format.regex);
+    case RecordFormat::kLine: break;
+  }
+  return std::make_unique<ByteFramer>('\n');
+}
+
+}  // namespace viasock

@@ -1,0 +1,52 @@
+#include "common/run_options.h"
+
+#include <cstdio>
+
+namespace viasock {
+namespace {
+
+std::string number(double value) {
+  char text[64];
+  std::snprintf(text, sizeof text, "%.17g", value);
+  return text;
+}
+
+}  // namespace
+
+std::string validate(const RunOptions& o) {
+  if (o.tool.empty()) return "no TOOL given";
+  for (const RecordFormat* format : {&o.input_format, &o.output_format}) {
+    std::string problem = check_record_format(*format);
+    if (!problem.empty()) return problem;
+  }
+  bool null_in = o.input_format.kind == RecordFormat::kNull;
+  bool null_out = o.output_format.kind == RecordFormat::kNull;
+  if (null_in != null_out) return "-0/--null cannot be combined with -t or -T";
+  if (o.prelude_records < 0) return "-P must not be negative";
+  if (o.prelude_lines < 0) return "--prelude-lines must not be negative";
+  if (o.prelude_records > 0 && o.prelude_lines > 0) return "-P and --prelude-lines exclude each other";
+  if (!(o.record_timeout >= 0)) return "-w must not be negative";
+  if (!(o.idle_timeout >= 0)) return "-W must not be negative";
+  if (o.instances < 1 || o.instances > 1024) return "-j must be between 1 and 1024";
+  return "";
+}
+
+std::vector<std::string> behaviour_args(const RunOptions& o) {
+  std::vector<std::string> args;
+  if (o.input_format.kind == RecordFormat::kNull) {
+    args.push_back("-0");
+  } else {
+    if (o.input_format.kind == RecordFormat::kRegex) args.insert(args.end(), {"-t", o.input_format.regex});
+    if (o.output_format.kind == RecordFormat::kRegex) args.insert(args.end(), {"-T", o.output_format.regex});
+  }
+  if (o.prelude_records) args.insert(args.end(), {"-P", std::to_string(o.prelude_records)});
+  if (o.prelude_lines) args.insert(args.end(), {"--prelude-lines", std::to_string(o.prelude_lines)});
+  args.insert(args.end(), {"-w", number(o.record_timeout), "-W", number(o.idle_timeout)});
+  args.insert(args.end(), {"-j", std::to_string(o.instances)});
+  if (o.line_buffered) args.push_back("-L");
+  for (const auto& path : o.watch) args.insert(args.end(), {"--watch", path});
+  for (const auto& name : o.env) args.insert(args.end(), {"--env", name});
+  return args;
+}
+
+}  // namespace viasock

@@ -1,0 +1,104 @@
+#include "common/state_dir.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+namespace viasock {
+namespace {
+
+std::string failure(const std::string& what, const std::string& path) {
+  return what + " '" + path + "': " + std::strerror(errno);
+}
+
+// Refuses a directory that someone else could have prepared for us.
+bool check_owned(int fd, const std::string& path, std::string* error) {
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    *error = failure("cannot inspect state directory", path);
+    return false;
+  }
+  if (st.st_uid != geteuid()) {
+    *error = "state directory '" + path + "' belongs to uid " + std::to_string(st.st_uid) +
+             ", not to you; use --state-dir or VIASOCK_DIR to choose another";
+    return false;
+  }
+  if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+    *error = "state directory '" + path + "' is writable by group or others; run 'chmod 700 " + path +
+             "' or choose another with --state-dir";
+    return false;
+  }
+  return true;
+}
+
+// Opens (creating it 0700 when missing) the directory `name` under `parent`,
+// never following a symbolic link.
+UniqueFd open_subdir(int parent, const std::string& name, const std::string& path, std::string* error) {
+  if (mkdirat(parent, name.c_str(), 0700) != 0 && errno != EEXIST) {
+    *error = failure("cannot create state directory", path);
+    return UniqueFd();
+  }
+  UniqueFd fd(openat(parent, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd) {
+    *error = failure("cannot open state directory", path);
+    return UniqueFd();
+  }
+  if (!check_owned(fd.get(), path, error)) return UniqueFd();
+  return fd;
+}
+
+}  // namespace
+
+std::string choose_state_dir(const std::string& option) {
+  if (!option.empty()) return option;
+  const char* env = getenv("VIASOCK_DIR");
+  if (env && *env) return env;
+  return ".viasock";
+}
+
+bool StateDir::open(const std::string& root, std::string* error) {
+  root_ = root;
+  while (root_.size() > 1 && root_.back() == '/') root_.pop_back();
+  // The root itself may be reached through symbolic links the user chose
+  // (VIASOCK_DIR=/scratch/me/vs); nothing inside it is followed.
+  if (mkdir(root_.c_str(), 0700) != 0 && errno != EEXIST) {
+    *error = failure("cannot create state directory", root_);
+    return false;
+  }
+  root_fd_.reset(::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!root_fd_) {
+    *error = failure("cannot open state directory", root_);
+    return false;
+  }
+  if (!check_owned(root_fd_.get(), root_, error)) return false;
+  sockets_ = open_subdir(root_fd_.get(), "sockets", root_ + "/sockets", error);
+  if (!sockets_) return false;
+  logs_ = open_subdir(root_fd_.get(), "logs", root_ + "/logs", error);
+  if (!logs_) return false;
+  locks_ = open_subdir(root_fd_.get(), "locks", root_ + "/locks", error);
+  if (!locks_) return false;
+  run_ = open_subdir(root_fd_.get(), "run", root_ + "/run", error);
+  return static_cast<bool>(run_);
+}
+
+bool IdLock::acquire(const StateDir& dir, const std::string& id, std::string* error) {
+  std::string name = id + ".lock";
+  fd_.reset(openat(dir.locks_fd(), name.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (!fd_) {
+    *error = failure("cannot open lock", dir.root() + "/locks/" + name);
+    return false;
+  }
+  while (flock(fd_.get(), LOCK_EX) != 0) {
+    if (errno == EINTR) continue;
+    *error = failure("cannot lock", dir.root() + "/locks/" + name);
+    return false;
+  }
+  return true;
+}
+
+}  // namespace viasock

@@ -1,0 +1,46 @@
+// The state directory (DESIGN.md, "State directory"): sockets/, logs/,
+// locks/ and run/ under ./.viasock, --state-dir or $VIASOCK_DIR. It is
+// created 0700 and refused when another user owns it or others may write it,
+// because whoever can write there can stand in for a daemon.
+#pragma once
+
+#include <string>
+
+#include "common/unique_fd.h"
+
+namespace viasock {
+
+// --state-dir, else $VIASOCK_DIR, else ./.viasock.
+std::string choose_state_dir(const std::string& option);
+
+class StateDir {
+ public:
+  // Creates what is missing and checks ownership and modes. On failure
+  // returns false with a one-line reason in *error.
+  bool open(const std::string& root, std::string* error);
+
+  const std::string& root() const { return root_; }
+  std::string socket_path(const std::string& id) const { return root_ + "/sockets/" + id; }
+  std::string log_path(const std::string& id) const { return root_ + "/logs/" + id + ".log"; }
+  std::string run_path(const std::string& id) const { return root_ + "/run/" + id + ".json"; }
+  int sockets_fd() const { return sockets_.get(); }
+  int locks_fd() const { return locks_.get(); }
+  int run_fd() const { return run_.get(); }
+  int logs_fd() const { return logs_.get(); }
+
+ private:
+  std::string root_;
+  UniqueFd root_fd_, sockets_, logs_, locks_, run_;
+};
+
+// An exclusive flock(2) on locks/<id>.lock, held for the object's lifetime.
+// The per-ID lock serialises spawning and removing that ID's socket.
+class IdLock {
+ public:
+  bool acquire(const StateDir& dir, const std::string& id, std::string* error);
+
+ private:
+  UniqueFd fd_;
+};
+
+}  // namespace viasock

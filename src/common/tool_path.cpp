@@ -1,0 +1,64 @@
+#include "common/tool_path.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "common/exit_codes.h"
+
+namespace viasock {
+namespace {
+
+enum class Probe { kRunnable, kMissing, kNotRunnable };
+
+Probe probe(const std::string& candidate) {
+  struct stat st;
+  if (stat(candidate.c_str(), &st) != 0) return Probe::kMissing;
+  if (S_ISDIR(st.st_mode) || access(candidate.c_str(), X_OK) != 0) return Probe::kNotRunnable;
+  return Probe::kRunnable;
+}
+
+ResolvedTool found(const std::string& candidate) {
+  char canonical[PATH_MAX];
+  if (!realpath(candidate.c_str(), canonical))
+    return {"", kExitNotFound, "cannot resolve '" + candidate + "': " + std::strerror(errno)};
+  return {canonical, 0, ""};
+}
+
+}  // namespace
+
+ResolvedTool resolve_tool(const std::string& tool) {
+  if (tool.empty()) return {"", kExitNotFound, "the tool name is empty"};
+  if (tool.find('/') != std::string::npos) {
+    switch (probe(tool)) {
+      case Probe::kRunnable: return found(tool);
+      case Probe::kMissing: return {"", kExitNotFound, "tool '" + tool + "' not found"};
+      case Probe::kNotRunnable: return {"", kExitNotExecutable, "tool '" + tool + "' is not executable"};
+    }
+  }
+  const char* env_path = getenv("PATH");
+  std::string path = env_path ? env_path : "/usr/local/bin:/usr/bin:/bin";
+  std::string not_runnable;
+  size_t start = 0;
+  while (start <= path.size()) {
+    size_t colon = path.find(':', start);
+    if (colon == std::string::npos) colon = path.size();
+    std::string dir = path.substr(start, colon - start);
+    std::string candidate = (dir.empty() ? "." : dir) + "/" + tool;
+    Probe result = probe(candidate);
+    if (result == Probe::kRunnable) return found(candidate);
+    // Like execvp: a match without execute permission only counts when
+    // nothing later in PATH is runnable.
+    if (result == Probe::kNotRunnable && not_runnable.empty()) not_runnable = candidate;
+    start = colon + 1;
+  }
+  if (!not_runnable.empty())
+    return {"", kExitNotExecutable, "tool '" + not_runnable + "' is not executable"};
+  return {"", kExitNotFound, "tool '" + tool + "' not found in PATH"};
+}
+
+}  // namespace viasock

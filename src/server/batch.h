@@ -1,0 +1,27 @@
+// A batch: consecutive records of one session written to one instance in one
+// go. It is the unit of routing: an instance answers its batches in the order
+// it received them (the tool answers first in, first out), and a session
+// passes its batches' answers to its client in the order it cut them, which
+// keeps every client's answers in its own input order even when -j spreads
+// its batches over several instances.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+
+namespace viasock {
+
+class Session;
+
+struct Batch {
+  std::shared_ptr<Session> session;  // keeps a vanished client's session until its answers drained
+  size_t records = 0;                // answers still to come
+  size_t input_bytes = 0;            // what this batch holds of the instance's window
+  std::string answers;               // complete answers not yet passed to the session
+  bool prelude = false;              // stands for the prelude, not for records
+
+  bool done() const { return records == 0; }
+};
+
+}  // namespace viasock

@@ -1,0 +1,81 @@
+// The daemon: owns the listening socket, the sessions and the pool, and
+// decides when to stop (idle timeout, stale identity, signals, a tool that
+// cannot start).
+#pragma once
+
+#include <sys/types.h>
+
+#include <list>
+#include <memory>
+#include <string>
+
+#include "common/record_framer.h"
+#include "common/run_options.h"
+#include "common/state_dir.h"
+#include "common/unix_socket.h"
+#include "server/asio.h"
+#include "server/pool.h"
+
+namespace viasock {
+
+class Session;
+
+struct DaemonConfig {
+  RunOptions options;
+  std::string socket_path;
+  // With a state directory the daemon registers itself (run/<ID>.json) and
+  // removes its socket under the per-ID lock; without, it is a foreground
+  // server for debugging.
+  std::string state_dir;
+  int ready_fd = -1;  // where to report "ready" or why not (see daemon_spawner.cpp)
+};
+
+class Daemon {
+ public:
+  explicit Daemon(DaemonConfig config);
+  ~Daemon();
+  // Serves until it is time to stop; returns the process's exit status.
+  int run();
+
+ private:
+  bool prepare(int* status, std::string* error);
+  bool bind_socket(std::string* error);
+  void report(const std::string& text);
+  void accept();
+  void on_accept(const boost::system::error_code& error, LocalSocket socket);
+  bool peer_is_owner(LocalSocket& socket);
+  void session_closed();
+  void arm_idle_timer();
+  void watch_identity();
+  void wait_signals();
+  void on_fatal(int status, const std::string& message);
+  void drain(const std::string& reason);
+  void stop();
+  void stop_accepting();
+  void maybe_exit();
+  void write_metadata();
+
+  DaemonConfig config_;
+  std::string id_;             // socket file name
+  std::string identity_;       // server ID computed at start, for staleness
+  asio::io_context io_;
+  asio::signal_set signals_;
+  asio::steady_timer idle_timer_, identity_timer_, exit_timer_;
+  std::unique_ptr<asio::local::stream_protocol::acceptor> acceptor_;
+  std::unique_ptr<RecordFramer> input_framer_;
+  std::unique_ptr<Pool> pool_;
+  StateDir state_;
+  bool managed_ = false;
+  SocketAddress address_;
+  dev_t socket_dev_ = 0;
+  ino_t socket_ino_ = 0;
+
+  std::list<std::weak_ptr<Session>> sessions_;
+  size_t clients_ = 0;
+  uint64_t calls_ = 0;
+  bool accepting_ = false, draining_ = false, stopping_ = false, pool_stopped_ = false;
+  int fatal_status_ = 0;
+  std::string fatal_message_;
+};
+
+}  // namespace viasock

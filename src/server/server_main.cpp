@@ -1,0 +1,53 @@
+#include "server/server_main.h"
+
+#include <signal.h>
+#include <spdlog/sinks/rotating_file_sink.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "server/daemon.h"
+
+namespace viasock {
+namespace {
+
+constexpr size_t kLogBytes = 1 << 20;
+constexpr size_t kLogFiles = 3;
+
+void set_up_logging(const std::string& log_file) {
+  std::shared_ptr<spdlog::logger> logger;
+  try {
+    if (log_file.empty())
+      logger = spdlog::stderr_logger_st("viasock");
+    else
+      logger = spdlog::rotating_logger_st("viasock", log_file, kLogBytes, kLogFiles);
+  } catch (const spdlog::spdlog_ex& error) {
+    logger = spdlog::stderr_logger_st("viasock");
+    logger->warn("cannot log to {}: {}", log_file, error.what());
+  }
+  logger->set_pattern("[%Y-%m-%d %H:%M:%S.%e] [%P] [%l] %v");
+  // Lines reach the log at once: it is what users read when a tool fails.
+  logger->flush_on(spdlog::level::info);
+  spdlog::set_default_logger(logger);
+}
+
+}  // namespace
+
+int server_command(const RunOptions& options, const std::string& socket_path, const std::string& state_dir,
+                   int ready_fd) {
+  // Writes to a tool that died must fail with EPIPE, not kill the daemon.
+  signal(SIGPIPE, SIG_IGN);
+  std::string log_file = options.log_file;
+  if (log_file.empty() && !state_dir.empty()) {
+    size_t slash = socket_path.rfind('/');
+    log_file = state_dir + "/logs/" + socket_path.substr(slash == std::string::npos ? 0 : slash + 1) + ".log";
+  }
+  set_up_logging(log_file);
+  DaemonConfig config;
+  config.options = options;
+  config.socket_path = socket_path;
+  config.state_dir = state_dir;
+  config.ready_fd = ready_fd;
+  return Daemon(std::move(config)).run();
+}
+
+}  // namespace viasock

@@ -1,0 +1,246 @@
+#include "server/session.h"
+
+#include <spdlog/spdlog.h>
+
+#include "common/exit_codes.h"
+#include "server/pool.h"
+
+namespace viasock {
+namespace {
+
+constexpr size_t kReadChunk = 256 * 1024;
+// Back-pressure: stop reading a client that is this far ahead of the tool,
+// or whose answers it does not read fast enough. A single record larger than
+// this is still read whole: a partial record never goes to the tool.
+constexpr size_t kMaxPendingInput = 1 << 20;
+constexpr size_t kMaxPendingOutput = 4 << 20;
+
+}  // namespace
+
+Session::Session(LocalSocket socket, Pool& pool, const RecordFramer& framer, std::function<void()> on_closed)
+    : socket_(std::move(socket)), pool_(pool), framer_(framer), on_closed_(std::move(on_closed)) {}
+
+void Session::start() {
+  if (pool_.has_prelude()) {
+    auto prelude = std::make_shared<Batch>();
+    prelude->session = shared_from_this();
+    prelude->records = 1;
+    prelude->prelude = true;
+    batches_.push_back(prelude);
+    pool_.wait_for_prelude(shared_from_this());
+  }
+  out_.clear();
+  writing_buffer_ = wire::encode_frame(wire::kHello, "viasock " + std::to_string(wire::kProtocolVersion));
+  writing_ = true;
+  asio::async_write(socket_, asio::buffer(writing_buffer_),
+                    [self = shared_from_this()](const boost::system::error_code& error, size_t) {
+                      self->writing_ = false;
+                      if (error) return self->close();
+                      self->write_more();
+                    });
+  read_more();
+}
+
+void Session::read_more() {
+  if (reading_ || input_done_ || !open() || input_full()) return;
+  reading_ = true;
+  read_buffer_.resize(kReadChunk);
+  socket_.async_read_some(asio::buffer(read_buffer_),
+                          [self = shared_from_this()](const boost::system::error_code& error, size_t size) {
+                            self->on_read(error, size);
+                          });
+}
+
+bool Session::input_full() const {
+  bool input_ahead = ready_records_ > 0 && in_.size() - consumed_ >= kMaxPendingInput;
+  return input_ahead || out_.size() >= kMaxPendingOutput;
+}
+
+void Session::on_read(const boost::system::error_code& error, size_t size) {
+  reading_ = false;
+  if (!open()) return;
+  if (error) {
+    // EOF before END_INPUT: the client died or was killed. Its unfinished
+    // record is dropped; answers to records already in the tool are read and
+    // discarded (the batches keep this session alive until then).
+    if (error != asio::error::eof) spdlog::debug("client read failed: {}", error.message());
+    return close();
+  }
+  bool ok = decoder_.feed(std::string_view(read_buffer_.data(), size),
+                          [this](wire::FrameType type, std::string_view bytes) { on_frame(type, bytes); });
+  if (!ok) {
+    spdlog::warn("dropping a client that broke the protocol: {}", decoder_.error());
+    return close();
+  }
+  scan_input();
+  if (has_ready_input()) pool_.offer(shared_from_this());
+  read_more();
+}
+
+void Session::on_frame(wire::FrameType type, std::string_view bytes) {
+  switch (type) {
+    case wire::kHello:
+      greeted_ = bytes == wire::kRequestRun;
+      if (!greeted_) spdlog::warn("client asked for '{}', which this daemon does not serve", bytes);
+      break;
+    case wire::kData:
+      if (greeted_ && !input_done_) in_.append(bytes);
+      break;
+    case wire::kEndInput:
+      end_input();
+      break;
+    default:
+      break;
+  }
+}
+
+void Session::scan_input() {
+  while (true) {
+    std::string_view rest(in_.data() + ready_end_, in_.size() - ready_end_);
+    size_t end = framer_.find_end(rest, &scan_resume_);
+    if (end == RecordFramer::npos) return;
+    ready_end_ += end;
+    ++ready_records_;
+    ++records_in_;
+    scan_resume_ = 0;
+  }
+}
+
+// The client has sent everything. An unterminated last record is completed
+// as if its terminator had been there.
+void Session::end_input() {
+  if (input_done_) return;
+  input_done_ = true;
+  scan_input();
+  if (ready_end_ < in_.size()) {
+    in_ += framer_.terminate(std::string_view(in_).substr(ready_end_));
+    scan_input();
+    if (ready_end_ < in_.size()) {  // a sentinel-ended format cannot be completed: send it as it is
+      ready_end_ = in_.size();
+      ++ready_records_;
+      ++records_in_;
+    }
+  }
+  finish_if_done();
+}
+
+std::shared_ptr<Batch> Session::take_batch(size_t max_bytes, std::string* bytes) {
+  if (!has_ready_input()) return nullptr;
+  std::string_view ready(in_.data() + consumed_, ready_end_ - consumed_);
+  size_t records = ready_records_, length = ready.size();
+  if (length > max_bytes) {
+    records = framer_.count(ready.substr(0, max_bytes), ready_records_, &length);
+    if (records == 0) records = framer_.count(ready, 1, &length);
+  }
+  bytes->append(ready.data(), length);
+  consumed_ += length;
+  ready_records_ -= records;
+  compact_input();
+
+  auto batch = std::make_shared<Batch>();
+  batch->session = shared_from_this();
+  batch->records = records;
+  batch->input_bytes = length;
+  batches_.push_back(batch);
+  read_more();
+  return batch;
+}
+
+void Session::compact_input() {
+  if (consumed_ < (1 << 16) || consumed_ < in_.size() / 2) return;
+  in_.erase(0, consumed_);
+  ready_end_ -= consumed_;
+  consumed_ = 0;
+}
+
+void Session::on_answers() {
+  if (!open()) return;
+  while (!batches_.empty()) {
+    Batch& front = *batches_.front();
+    if (out_.empty())
+      out_.swap(front.answers);
+    else
+      out_ += front.answers;
+    front.answers.clear();
+    if (!front.done()) break;
+    batches_.pop_front();
+  }
+  write_more();
+}
+
+void Session::on_prelude(const std::string& prelude) {
+  for (auto& batch : batches_) {
+    if (batch->prelude && !batch->done()) {
+      batch->answers = prelude;
+      batch->records = 0;
+    }
+  }
+  on_answers();
+}
+
+void Session::fail(int status, const std::string& message) {
+  if (!open()) return;
+  // Answers already complete and in order still reach the client.
+  while (!batches_.empty() && batches_.front()->done()) {
+    out_ += batches_.front()->answers;
+    batches_.pop_front();
+  }
+  failed_ = true;
+  batches_.clear();
+  ready_records_ = 0;
+  exit_frame_ = wire::encode_exit(status, message);
+  exit_queued_ = true;
+  write_more();
+}
+
+void Session::finish_if_done() {
+  if (exit_queued_ || !open()) return;
+  if (input_done_ && ready_records_ == 0 && batches_.empty() && out_.empty()) {
+    exit_frame_ = wire::encode_exit(kExitOk, "");
+    exit_queued_ = true;
+    write_more();
+  }
+}
+
+void Session::write_more() {
+  if (writing_ || closed_) return;
+  if (out_.empty() && !exit_frame_.empty()) {
+    writing_buffer_.swap(exit_frame_);
+    exit_frame_.clear();
+    writing_ = true;
+    asio::async_write(socket_, asio::buffer(writing_buffer_),
+                      [self = shared_from_this()](const boost::system::error_code&, size_t) {
+                        self->writing_ = false;
+                        self->close();
+                      });
+    return;
+  }
+  if (out_.empty()) return finish_if_done();
+  writing_buffer_.clear();
+  writing_buffer_.swap(out_);
+  wire::encode_header(header_, wire::kData, static_cast<uint32_t>(writing_buffer_.size()));
+  writing_ = true;
+  std::array<asio::const_buffer, 2> buffers = {asio::buffer(header_), asio::buffer(writing_buffer_)};
+  asio::async_write(socket_, buffers,
+                    [self = shared_from_this()](const boost::system::error_code& error, size_t) {
+                      self->writing_ = false;
+                      if (error) return self->close();  // the client went away: drop its answers
+                      self->read_more();
+                      self->write_more();
+                    });
+}
+
+void Session::close() {
+  if (closed_) return;
+  closed_ = true;
+  ready_records_ = 0;
+  in_.clear();
+  out_.clear();
+  batches_.clear();
+  boost::system::error_code ignored;
+  socket_.shutdown(LocalSocket::shutdown_both, ignored);
+  socket_.close(ignored);
+  if (on_closed_) std::exchange(on_closed_, nullptr)();
+}
+
+}  // namespace viasock

@@ -1,0 +1,110 @@
+#include <catch2/catch.hpp>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/server_id.h"
+#include "common/tool_path.h"
+
+using namespace viasock;
+
+namespace {
+
+// A scratch directory removed at the end of the test.
+struct TempDir {
+  std::string path;
+  TempDir() {
+    char pattern[] = "/tmp/viasock-unit-XXXXXX";
+    path = mkdtemp(pattern);
+  }
+  ~TempDir() { std::system(("rm -rf '" + path + "'").c_str()); }
+};
+
+void write_file(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
+
+void set_mtime(const std::string& path, long seconds) {
+  struct timespec times[2] = {{seconds, 0}, {seconds, 0}};
+  utimensat(AT_FDCWD, path.c_str(), times, 0);
+}
+
+IdentityContext context() { return {"/bin/cat", "/work", "host-a"}; }
+
+RunOptions options_with(std::vector<std::string> args) {
+  RunOptions options;
+  options.tool = "cat";
+  options.args = std::move(args);
+  return options;
+}
+
+}  // namespace
+
+TEST_CASE("the ID is a stable hex SHA-256") {
+  std::string id = compute_server_id(options_with({"-u"}), context());
+  CHECK(id.size() == 64);
+  CHECK(id.find_first_not_of("0123456789abcdef") == std::string::npos);
+  CHECK(id == compute_server_id(options_with({"-u"}), context()));
+}
+
+TEST_CASE("arguments, options, directory and host all count") {
+  std::string base = compute_server_id(options_with({"-u"}), context());
+  CHECK(base != compute_server_id(options_with({"-A"}), context()));
+  CHECK(base != compute_server_id(options_with({"-u", ""}), context()));
+  // Argument boundaries count: ["ab"] is not ["a", "b"].
+  CHECK(compute_server_id(options_with({"ab"}), context()) != compute_server_id(options_with({"a", "b"}), context()));
+  auto other_dir = context();
+  other_dir.cwd = "/elsewhere";
+  CHECK(base != compute_server_id(options_with({"-u"}), other_dir));
+  auto other_host = context();
+  other_host.host = "host-b";
+  CHECK(base != compute_server_id(options_with({"-u"}), other_host));
+  auto timeout = options_with({"-u"});
+  timeout.record_timeout = 5;
+  CHECK(base != compute_server_id(timeout, context()));
+}
+
+TEST_CASE("a changed argument file, --opt=FILE or watched file gives a new ID") {
+  TempDir dir;
+  std::string model = dir.path + "/model";
+  write_file(model, "weights");
+  set_mtime(model, 1000);
+  auto plain = options_with({model});
+  auto assigned = options_with({"--model=" + model});
+  auto watched = options_with({});
+  watched.watch = {dir.path};
+  std::string before_plain = compute_server_id(plain, context());
+  std::string before_assigned = compute_server_id(assigned, context());
+  std::string before_watched = compute_server_id(watched, context());
+  set_mtime(model, 2000);
+  CHECK(compute_server_id(plain, context()) != before_plain);
+  CHECK(compute_server_id(assigned, context()) != before_assigned);
+  CHECK(compute_server_id(watched, context()) != before_watched);
+}
+
+TEST_CASE("a named environment variable's value counts") {
+  auto options = options_with({});
+  options.env = {"VIASOCK_UNIT_TEST_VAR"};
+  setenv("VIASOCK_UNIT_TEST_VAR", "one", 1);
+  std::string one = compute_server_id(options, context());
+  setenv("VIASOCK_UNIT_TEST_VAR", "two", 1);
+  std::string two = compute_server_id(options, context());
+  unsetenv("VIASOCK_UNIT_TEST_VAR");
+  CHECK(one != two);
+  CHECK(compute_server_id(options, context()) != two);
+}
+
+TEST_CASE("tools resolve like execvp") {
+  ResolvedTool sh = resolve_tool("sh");
+  CHECK(sh.path.front() == '/');
+  CHECK(sh.exit_code == 0);
+  CHECK(resolve_tool("no-such-tool-viasock").exit_code == 127);
+  TempDir dir;
+  std::string script = dir.path + "/not-executable";
+  write_file(script, "#!/bin/sh\n");
+  chmod(script.c_str(), 0644);
+  CHECK(resolve_tool(script).exit_code == 126);
+  CHECK(resolve_tool(dir.path).exit_code == 126);
+}
