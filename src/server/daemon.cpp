@@ -142,11 +142,11 @@ void Daemon::on_accept(const boost::system::error_code& error, LocalSocket socke
   }
   fcntl(socket.native_handle(), F_SETFD, FD_CLOEXEC);
   if (!peer_is_owner(socket)) return accept();
-  ++clients_;
   ++calls_;
   idle_timer_.cancel();
-  auto session = std::make_shared<Session>(std::move(socket), *pool_, *input_framer_, [this] { session_closed(); });
-  sessions_.push_back(session);
+  auto session = std::make_shared<Session>(std::move(socket), *pool_, *input_framer_,
+                                           [this](Session* closed) { session_closed(closed); });
+  sessions_.insert(session);
   session->start();
   if (!fatal_message_.empty()) session->fail(fatal_status_, fatal_message_);
   accept();
@@ -162,20 +162,25 @@ bool Daemon::peer_is_owner(LocalSocket& socket) {
   return false;
 }
 
-void Daemon::session_closed() {
-  --clients_;
-  sessions_.remove_if([](const std::weak_ptr<Session>& weak) { return weak.expired(); });
-  if (clients_ > 0) return;
+void Daemon::session_closed(Session* session) {
+  // Erased later: the session is still running its own close().
+  asio::post(io_, [this, keep = session->shared_from_this()] {
+    sessions_.erase(keep);
+    if (sessions_.empty()) on_last_client_gone();
+  });
+}
+
+void Daemon::on_last_client_gone() {
   if (draining_ || stopping_) return maybe_exit();
   arm_idle_timer();
 }
 
 void Daemon::arm_idle_timer() {
   double idle = config_.options.idle_timeout;
-  if (idle <= 0 || clients_ > 0 || draining_) return;
+  if (idle <= 0 || !sessions_.empty() || draining_) return;
   idle_timer_.expires_after(seconds(idle));
   idle_timer_.async_wait([this](const boost::system::error_code& error) {
-    if (!error && clients_ == 0) drain("idle for " + std::to_string(config_.options.idle_timeout) + " s");
+    if (!error && sessions_.empty()) drain("idle for " + std::to_string(config_.options.idle_timeout) + " s");
   });
 }
 
@@ -201,8 +206,7 @@ void Daemon::wait_signals() {
       drain(std::string("received ") + strsignal(signal));
     } else {
       spdlog::info("second {}: stopping now", strsignal(signal));
-      for (auto& weak : sessions_)
-        if (auto session = weak.lock()) session->fail(kExitDaemon, "the viasock daemon was stopped");
+          for (auto& session : std::set(sessions_)) session->fail(kExitDaemon, "the viasock daemon was stopped");
       stop();
     }
     wait_signals();
@@ -213,8 +217,7 @@ void Daemon::on_fatal(int status, const std::string& message) {
   if (!fatal_message_.empty()) return;
   fatal_status_ = status;
   fatal_message_ = message;
-  for (auto& weak : sessions_)
-    if (auto session = weak.lock()) session->fail(status, message);
+  for (auto& session : std::set(sessions_)) session->fail(status, message);
   exit_timer_.expires_after(kFatalGrace);
   exit_timer_.async_wait([this](const boost::system::error_code& error) {
     if (!error) drain("the tool cannot be served");
@@ -225,11 +228,11 @@ void Daemon::on_fatal(int status, const std::string& message) {
 void Daemon::drain(const std::string& reason) {
   if (draining_) return;
   draining_ = true;
-  spdlog::info("stopping: {}; {} client(s) to finish", reason, clients_);
+  spdlog::info("stopping: {}; {} client(s) to finish", reason, sessions_.size());
   stop_accepting();
   identity_timer_.cancel();
   idle_timer_.cancel();
-  if (clients_ == 0) stop();
+  if (sessions_.empty()) stop();
 }
 
 void Daemon::stop() {
@@ -249,7 +252,7 @@ void Daemon::stop() {
 
 void Daemon::maybe_exit() {
   if (!stopping_) return stop();
-  if (pool_stopped_ && clients_ == 0) io_.stop();
+  if (pool_stopped_ && sessions_.empty()) io_.stop();
 }
 
 // Removes our socket file first, then closes the acceptor: a client that

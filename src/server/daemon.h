@@ -5,7 +5,7 @@
 
 #include <sys/types.h>
 
-#include <list>
+#include <set>
 #include <memory>
 #include <string>
 
@@ -44,7 +44,8 @@ class Daemon {
   void accept();
   void on_accept(const boost::system::error_code& error, LocalSocket socket);
   bool peer_is_owner(LocalSocket& socket);
-  void session_closed();
+  void session_closed(Session* session);
+  void on_last_client_gone();
   void arm_idle_timer();
   void watch_identity();
   void wait_signals();
@@ -70,8 +71,8 @@ class Daemon {
   dev_t socket_dev_ = 0;
   ino_t socket_ino_ = 0;
 
-  std::list<std::weak_ptr<Session>> sessions_;
-  size_t clients_ = 0;
+  // Connected clients. Owned here until they close, whatever else holds them.
+  std::set<std::shared_ptr<Session>> sessions_;
   uint64_t calls_ = 0;
   bool accepting_ = false, draining_ = false, stopping_ = false, pool_stopped_ = false;
   int fatal_status_ = 0;

@@ -37,9 +37,8 @@ void Pool::offer(std::shared_ptr<Session> session) {
 
 std::shared_ptr<Batch> Pool::take_work(size_t max_bytes, std::string* bytes) {
   while (!ready_.empty()) {
-    std::shared_ptr<Session> session = ready_.front().lock();
+    std::shared_ptr<Session> session = std::move(ready_.front());
     ready_.pop_front();
-    if (!session) continue;
     session->queued = false;
     if (!session->has_ready_input()) continue;
     auto batch = session->take_batch(max_bytes, bytes);
@@ -74,8 +73,7 @@ void Pool::set_prelude(const std::string& prelude) {
   prelude_ = prelude;
   auto waiters = std::move(prelude_waiters_);
   prelude_waiters_.clear();
-  for (auto& weak : waiters)
-    if (auto session = weak.lock()) session->on_prelude(prelude_);
+  for (auto& session : waiters) session->on_prelude(prelude_);
 }
 
 void Pool::instance_exited(Instance* instance, bool answered, bool killed_by_us, int status,

@@ -76,8 +76,8 @@ class Pool {
   FatalHandler on_fatal_;
   std::unique_ptr<RecordFramer> output_framer_;
   std::vector<std::shared_ptr<Instance>> instances_;
-  std::deque<std::weak_ptr<Session>> ready_;
-  std::vector<std::weak_ptr<Session>> prelude_waiters_;
+  std::deque<std::shared_ptr<Session>> ready_;
+  std::vector<std::shared_ptr<Session>> prelude_waiters_;
   std::string prelude_;
   bool prelude_known_ = false;
   bool stopping_ = false;

@@ -17,7 +17,8 @@ constexpr size_t kMaxPendingOutput = 4 << 20;
 
 }  // namespace
 
-Session::Session(LocalSocket socket, Pool& pool, const RecordFramer& framer, std::function<void()> on_closed)
+Session::Session(LocalSocket socket, Pool& pool, const RecordFramer& framer,
+                 std::function<void(Session*)> on_closed)
     : socket_(std::move(socket)), pool_(pool), framer_(framer), on_closed_(std::move(on_closed)) {}
 
 void Session::start() {
@@ -240,7 +241,7 @@ void Session::close() {
   boost::system::error_code ignored;
   socket_.shutdown(LocalSocket::shutdown_both, ignored);
   socket_.close(ignored);
-  if (on_closed_) std::exchange(on_closed_, nullptr)();
+  if (on_closed_) std::exchange(on_closed_, nullptr)(this);
 }
 
 }  // namespace viasock

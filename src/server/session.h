@@ -18,7 +18,7 @@ class Pool;
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(LocalSocket socket, Pool& pool, const RecordFramer& framer, std::function<void()> on_closed);
+  Session(LocalSocket socket, Pool& pool, const RecordFramer& framer, std::function<void(Session*)> on_closed);
 
   // Greets the client and starts reading.
   void start();
@@ -57,7 +57,7 @@ class Session : public std::enable_shared_from_this<Session> {
   LocalSocket socket_;
   Pool& pool_;
   const RecordFramer& framer_;
-  std::function<void()> on_closed_;
+  std::function<void(Session*)> on_closed_;
 
   // Input: in_[consumed_, ready_end_) holds ready_records_ complete records,
   // in_[ready_end_, end) the start of the next one.
