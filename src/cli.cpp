@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <string>
 
+#include "client/manage_commands.h"
 #include "client/run_command.h"
 #include "common/exit_codes.h"
 #include "common/run_options.h"
@@ -109,6 +110,16 @@ int main_with_args(int argc, char** argv) {
       if (!words.empty() && words.back() == "--") words.pop_back();
     }
   }
+  ManageOptions manage;
+  CLI::App* list = app.add_subcommand("list", "the daemons of this host in the state directory");
+  list->add_flag("--json", manage.json, "print a JSON array");
+  CLI::App* stop = app.add_subcommand("stop", "stop daemons gracefully: ID-PREFIX... or --all");
+  stop->add_flag("--all", manage.all, "every daemon of this host");
+  stop->add_option("ids", manage.ids, "daemons whose ID starts with these");
+  CLI::App* prune = app.add_subcommand("prune", "remove the files of daemons that no longer run");
+  for (CLI::App* sub : {list, stop, prune})
+    sub->add_option("--state-dir", manage.state_dir, "state directory (default: $VIASOCK_DIR or ./.viasock)");
+
   try {
     std::vector<std::string> reversed(words.rbegin(), words.rend() - 1);
     app.parse(reversed);
@@ -123,6 +134,9 @@ int main_with_args(int argc, char** argv) {
   }
 
   if (client->parsed()) return client_command(socket_path);
+  if (list->parsed()) return list_command(manage);
+  if (stop->parsed()) return stop_command(manage);
+  if (prune->parsed()) return prune_command(manage);
   CLI::App* command = run->parsed() ? run : server;
   finish_formats(options, null_records, input_regex, output_regex, command);
   if (command == server) {

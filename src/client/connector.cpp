@@ -54,8 +54,8 @@ bool read_exact(int fd, char* data, size_t size) {
 }
 
 // Sends our HELLO and waits for the daemon's.
-bool greet(int fd) {
-  std::string hello = wire::encode_frame(wire::kHello, wire::kRequestRun);
+bool greet(int fd, std::string_view request = wire::kRequestRun) {
+  std::string hello = wire::encode_frame(wire::kHello, request);
   if (send(fd, hello.data(), hello.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(hello.size())) return false;
   char header[wire::kHeaderSize];
   if (!read_exact(fd, header, sizeof header) || header[0] != wire::kHello) return false;
@@ -74,7 +74,7 @@ UniqueFd try_connect(const SocketAddress& address) {
 
 }  // namespace
 
-UniqueFd connect_and_greet(const std::string& path, std::string* error) {
+UniqueFd connect_and_greet(const std::string& path, std::string_view request, std::string* error) {
   SocketAddress address;
   if (!address.open(path, error)) return UniqueFd();
   UniqueFd fd = connect_unix(address.address());
@@ -82,7 +82,7 @@ UniqueFd connect_and_greet(const std::string& path, std::string* error) {
     *error = "cannot connect to '" + path + "': " + std::strerror(errno);
     return fd;
   }
-  if (!greet(fd.get())) {
+  if (!greet(fd.get(), request)) {
     *error = "'" + path + "' did not answer as a viasock daemon";
     fd.reset();
   }

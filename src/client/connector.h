@@ -19,8 +19,9 @@ struct Connection {
 
 Connection connect_or_spawn(const RunOptions& options, const StateDir& state, const std::string& id);
 
-// Connects to the socket at `path` and exchanges HELLO; on failure the
-// returned socket is empty and *error says why.
-UniqueFd connect_and_greet(const std::string& path, std::string* error);
+// Connects to the socket at `path` and exchanges HELLO naming `request`
+// (wire::kRequestRun, ...); on failure the returned socket is empty and
+// *error says why.
+UniqueFd connect_and_greet(const std::string& path, std::string_view request, std::string* error);
 
 }  // namespace viasock

@@ -10,6 +10,7 @@
 #include "common/server_id.h"
 #include "common/state_dir.h"
 #include "common/tool_path.h"
+#include "common/wire.h"
 
 namespace viasock {
 namespace {
@@ -48,7 +49,7 @@ int run_command(const RunOptions& options) {
 
 int client_command(const std::string& socket_path) {
   std::string error;
-  UniqueFd socket = connect_and_greet(socket_path, &error);
+  UniqueFd socket = connect_and_greet(socket_path, wire::kRequestRun, &error);
   if (!socket) return report(kExitDaemon, error);
   return pump_streams(std::move(socket), "the daemon's log");
 }

@@ -9,7 +9,7 @@
 #include <cstdio>
 #include <cstring>
 #include <string>
-#include <vector>
+#include <memory>
 
 #include "common/exit_codes.h"
 #include "common/wire.h"
@@ -43,16 +43,18 @@ bool write_stdout(std::string_view data) {
 class Pump {
  public:
   Pump(UniqueFd socket, const char* log_hint) : socket_(std::move(socket)), log_hint_(log_hint) {
-    out_.resize(wire::kHeaderSize + kChunk);
-    in_.resize(kChunk);
+    // new char[] leaves the buffers uninitialised: zero-filling 512 KiB
+    // would cost a warm call page faults for nothing.
+    out_.reset(new char[wire::kHeaderSize + kChunk]);
+    in_.reset(new char[kChunk]);
     fcntl(socket_.get(), F_SETFL, fcntl(socket_.get(), F_GETFL) | O_NONBLOCK);
   }
 
   int run() {
     while (!finished_) {
-      pollfd fds[2] = {{STDIN_FILENO, 0, 0}, {socket_.get(), POLLIN, 0}};
       bool want_stdin = stdin_open_ && pending_ == 0;
-      if (want_stdin) fds[0].events = POLLIN;
+      // A negative fd is skipped: a closed pipe would report POLLHUP forever.
+      pollfd fds[2] = {{want_stdin ? STDIN_FILENO : -1, POLLIN, 0}, {socket_.get(), POLLIN, 0}};
       if (pending_ > 0) fds[1].events |= POLLOUT;
       if (poll(fds, 2, -1) < 0) {
         if (errno == EINTR) continue;
@@ -70,7 +72,7 @@ class Pump {
   // Reads a chunk of stdin straight after a frame header, so that one send
   // carries header and data.
   void read_stdin() {
-    ssize_t n = read(STDIN_FILENO, out_.data() + wire::kHeaderSize, kChunk);
+    ssize_t n = read(STDIN_FILENO, out_.get() + wire::kHeaderSize, kChunk);
     if (n < 0 && (errno == EINTR || errno == EAGAIN)) return;
     if (n < 0) {
       // Sending END_INPUT would let the daemon answer a truncated input.
@@ -78,11 +80,11 @@ class Pump {
       return;
     }
     if (n == 0) {
-      wire::encode_header(out_.data(), wire::kEndInput, 0);
+      wire::encode_header(out_.get(), wire::kEndInput, 0);
       pending_ = wire::kHeaderSize;
       stdin_open_ = false;
     } else {
-      wire::encode_header(out_.data(), wire::kData, static_cast<uint32_t>(n));
+      wire::encode_header(out_.get(), wire::kData, static_cast<uint32_t>(n));
       pending_ = wire::kHeaderSize + static_cast<size_t>(n);
     }
     sent_ = 0;
@@ -90,7 +92,7 @@ class Pump {
 
   void send_pending() {
     while (sent_ < pending_) {
-      ssize_t n = send(socket_.get(), out_.data() + sent_, pending_ - sent_, MSG_NOSIGNAL);
+      ssize_t n = send(socket_.get(), out_.get() + sent_, pending_ - sent_, MSG_NOSIGNAL);
       if (n < 0) {
         if (errno == EINTR) continue;
         if (errno == EAGAIN) return;
@@ -105,7 +107,7 @@ class Pump {
   }
 
   void receive() {
-    ssize_t n = recv(socket_.get(), in_.data(), in_.size(), 0);
+    ssize_t n = recv(socket_.get(), in_.get(), kChunk, 0);
     if (n < 0) {
       if (errno == EINTR || errno == EAGAIN) return;
       fail(std::string("lost the connection to the daemon: ") + std::strerror(errno) + "; see " + log_hint_);
@@ -115,7 +117,7 @@ class Pump {
       fail(std::string("the daemon closed the connection without an answer; see ") + log_hint_);
       return;
     }
-    bool ok = decoder_.feed(std::string_view(in_.data(), static_cast<size_t>(n)),
+    bool ok = decoder_.feed(std::string_view(in_.get(), static_cast<size_t>(n)),
                             [this](wire::FrameType type, std::string_view bytes) { on_frame(type, bytes); });
     if (!ok && !finished_) fail("bad answer from the daemon: " + decoder_.error());
   }
@@ -148,7 +150,7 @@ class Pump {
 
   UniqueFd socket_;
   const char* log_hint_;
-  std::vector<char> out_, in_;
+  std::unique_ptr<char[]> out_, in_;
   size_t pending_ = 0, sent_ = 0;
   bool stdin_open_ = true;
   bool finished_ = false;

@@ -62,7 +62,12 @@ std::string choose_state_dir(const std::string& option) {
 }
 
 bool StateDir::open(const std::string& root, std::string* error) {
+  // Absolute, so that run/<ID>.json names paths valid from anywhere.
   root_ = root;
+  if (root_.front() != '/') {
+    char cwd[4096];
+    if (getcwd(cwd, sizeof cwd)) root_ = std::string(cwd) + "/" + (root_.starts_with("./") ? root_.substr(2) : root_);
+  }
   while (root_.size() > 1 && root_.back() == '/') root_.pop_back();
   // The root itself may be reached through symbolic links the user chose
   // (VIASOCK_DIR=/scratch/me/vs); nothing inside it is followed.

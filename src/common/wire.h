@@ -32,7 +32,9 @@ enum FrameType : char {
 };
 
 // Request kinds a client names in its HELLO.
-inline constexpr std::string_view kRequestRun = "run";
+inline constexpr std::string_view kRequestRun = "run";        // stream records
+inline constexpr std::string_view kRequestStatus = "status";  // one DATA frame of JSON
+inline constexpr std::string_view kRequestStop = "stop";      // drain and exit; answers like status
 
 void encode_header(char out[kHeaderSize], FrameType type, uint32_t length);
 std::string encode_frame(FrameType type, std::string_view payload);

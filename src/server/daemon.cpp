@@ -1,6 +1,7 @@
 #include "server/daemon.h"
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -53,6 +54,7 @@ int Daemon::run() {
     return status;
   }
   spdlog::info("listening on {} (pid {})", config_.socket_path, getpid());
+  started_ = idle_since_ = std::chrono::steady_clock::now();
   report("ready\n");
   accept();
   arm_idle_timer();
@@ -142,10 +144,8 @@ void Daemon::on_accept(const boost::system::error_code& error, LocalSocket socke
   }
   fcntl(socket.native_handle(), F_SETFD, FD_CLOEXEC);
   if (!peer_is_owner(socket)) return accept();
-  ++calls_;
   idle_timer_.cancel();
-  auto session = std::make_shared<Session>(std::move(socket), *pool_, *input_framer_,
-                                           [this](Session* closed) { session_closed(closed); });
+  auto session = std::make_shared<Session>(std::move(socket), *pool_, *input_framer_, *this);
   sessions_.insert(session);
   session->start();
   if (!fatal_message_.empty()) session->fail(fatal_status_, fatal_message_);
@@ -170,7 +170,27 @@ void Daemon::session_closed(Session* session) {
   });
 }
 
+std::string Daemon::status_json() const {
+  using std::chrono::duration;
+  auto now = std::chrono::steady_clock::now();
+  size_t clients = sessions_.empty() ? 0 : sessions_.size() - 1;  // not the one asking
+  double idle = clients > 0 ? 0 : duration<double>(now - idle_since_).count();
+  char numbers[64];
+  auto seconds_text = [&](double value) {
+    snprintf(numbers, sizeof numbers, "%.1f", value);
+    return std::string(numbers);
+  };
+  return "{\"pid\": " + std::to_string(getpid()) + ", \"instances\": " +
+         std::to_string(config_.options.instances) + ", \"clients\": " + std::to_string(clients) +
+         ", \"calls\": " + std::to_string(calls_) + ", \"records\": " + std::to_string(pool_->records_answered()) +
+         ", \"uptime\": " + seconds_text(duration<double>(now - started_).count()) +
+         ", \"idle\": " + seconds_text(idle) + ", \"draining\": " + (draining_ ? "true" : "false") + "}\n";
+}
+
 void Daemon::on_last_client_gone() {
+  idle_since_ = std::chrono::steady_clock::now();
+  // Give back what a crowd of clients made the heap grow to.
+  malloc_trim(0);
   if (draining_ || stopping_) return maybe_exit();
   arm_idle_timer();
 }

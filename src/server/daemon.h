@@ -15,10 +15,9 @@
 #include "common/unix_socket.h"
 #include "server/asio.h"
 #include "server/pool.h"
+#include "server/session.h"
 
 namespace viasock {
-
-class Session;
 
 struct DaemonConfig {
   RunOptions options;
@@ -30,12 +29,17 @@ struct DaemonConfig {
   int ready_fd = -1;  // where to report "ready" or why not (see daemon_spawner.cpp)
 };
 
-class Daemon {
+class Daemon : public SessionHost {
  public:
   explicit Daemon(DaemonConfig config);
-  ~Daemon();
+  ~Daemon() override;
   // Serves until it is time to stop; returns the process's exit status.
   int run();
+
+  void run_started() override { ++calls_; }
+  void session_closed(Session* session) override;
+  std::string status_json() const override;
+  void stop_requested() override { drain("viasock stop"); }
 
  private:
   bool prepare(int* status, std::string* error);
@@ -44,7 +48,6 @@ class Daemon {
   void accept();
   void on_accept(const boost::system::error_code& error, LocalSocket socket);
   bool peer_is_owner(LocalSocket& socket);
-  void session_closed(Session* session);
   void on_last_client_gone();
   void arm_idle_timer();
   void watch_identity();
@@ -74,6 +77,7 @@ class Daemon {
   // Connected clients. Owned here until they close, whatever else holds them.
   std::set<std::shared_ptr<Session>> sessions_;
   uint64_t calls_ = 0;
+  std::chrono::steady_clock::time_point started_, idle_since_;
   bool accepting_ = false, draining_ = false, stopping_ = false, pool_stopped_ = false;
   int fatal_status_ = 0;
   std::string fatal_message_;

@@ -18,6 +18,12 @@ constexpr size_t kReadChunk = 256 * 1024;
 // memory flat and to spread one stream over several instances.
 constexpr size_t kWindowBytes = 1 << 20;
 constexpr size_t kBatchBytes = 256 * 1024;
+constexpr size_t kSharedWindowBytes = 64 * 1024;
+constexpr size_t kSharedBatchBytes = 16 * 1024;
+// A CPU-bound tool may spend milliseconds per record: a batch of a few
+// records is what another instance could have done in the meantime.
+constexpr size_t kSharedBatchRecords = 16;
+constexpr size_t kMaxBatchesInFlight = 4096;
 constexpr size_t kStderrTail = 4096;
 constexpr int kStderrTailLines = 10;
 
@@ -58,8 +64,14 @@ bool Instance::start(int* status, std::string* error) {
 
 void Instance::pump() {
   if (writing_ || input_closed_ || finished_ || stdout_closed_ || reaped_) return;
-  while (in_flight_bytes_ < kWindowBytes && write_buffer_.size() < kBatchBytes) {
-    auto batch = pool_.take_work(kBatchBytes - write_buffer_.size(), &write_buffer_);
+  // With several instances, small batches and windows spread one stream
+  // over all of them; one instance gets large ones for throughput.
+  bool shared = pool_.config().instances > 1;
+  size_t window = shared ? kSharedWindowBytes : kWindowBytes;
+  size_t batch_bytes = shared ? kSharedBatchBytes : kBatchBytes;
+  size_t batch_records = shared ? kSharedBatchRecords : SIZE_MAX;
+  while (in_flight_bytes_ < window && in_flight_.size() < kMaxBatchesInFlight && write_buffer_.size() < batch_bytes) {
+    auto batch = pool_.take_work(batch_bytes - write_buffer_.size(), batch_records, &write_buffer_);
     if (!batch) break;
     if (in_flight_.empty()) last_progress_ = std::chrono::steady_clock::now();
     in_flight_bytes_ += batch->input_bytes;
@@ -83,11 +95,10 @@ void Instance::pump() {
 }
 
 void Instance::read_stdout() {
-  size_t old = out_.size();
-  out_.resize(old + kReadChunk);
-  stdout_.async_read_some(asio::buffer(out_.data() + old, kReadChunk),
-                          [self = shared_from_this(), old](const boost::system::error_code& error, size_t size) {
-                            self->out_.resize(old + size);
+  if (!read_buffer_) read_buffer_.reset(new char[kReadChunk]);  // uninitialised on purpose
+  stdout_.async_read_some(asio::buffer(read_buffer_.get(), kReadChunk),
+                          [self = shared_from_this()](const boost::system::error_code& error, size_t size) {
+                            if (!error) self->out_.append(self->read_buffer_.get(), size);
                             self->on_stdout(error, size);
                           });
 }

@@ -59,6 +59,7 @@ class Instance : public std::enable_shared_from_this<Instance> {
   std::string write_buffer_;
   bool writing_ = false, input_closed_ = false;
 
+  std::unique_ptr<char[]> read_buffer_;
   std::string out_;  // tool output not yet routed
   size_t out_resume_ = 0;
   std::string prelude_;

@@ -35,13 +35,13 @@ void Pool::offer(std::shared_ptr<Session> session) {
   kick();
 }
 
-std::shared_ptr<Batch> Pool::take_work(size_t max_bytes, std::string* bytes) {
+std::shared_ptr<Batch> Pool::take_work(size_t max_bytes, size_t max_records, std::string* bytes) {
   while (!ready_.empty()) {
     std::shared_ptr<Session> session = std::move(ready_.front());
     ready_.pop_front();
     session->queued = false;
     if (!session->has_ready_input()) continue;
-    auto batch = session->take_batch(max_bytes, bytes);
+    auto batch = session->take_batch(max_bytes, max_records, bytes);
     // To the back of the queue: the next batch goes to another client first.
     if (session->has_ready_input()) {
       session->queued = true;

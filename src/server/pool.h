@@ -47,7 +47,7 @@ class Pool {
   // Lets every instance with room in its window pull work.
   void kick();
   // Cuts the next batch for an instance, round-robin over sessions.
-  std::shared_ptr<Batch> take_work(size_t max_bytes, std::string* bytes);
+  std::shared_ptr<Batch> take_work(size_t max_bytes, size_t max_records, std::string* bytes);
 
   bool has_prelude() const { return config_.prelude_records > 0 || config_.prelude_lines > 0; }
   void wait_for_prelude(std::shared_ptr<Session> session);

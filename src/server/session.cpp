@@ -8,7 +8,8 @@
 namespace viasock {
 namespace {
 
-constexpr size_t kReadChunk = 256 * 1024;
+// Per client and resident while it is connected: 100 clients cost 6 MiB.
+constexpr size_t kReadChunk = 64 * 1024;
 // Back-pressure: stop reading a client that is this far ahead of the tool,
 // or whose answers it does not read fast enough. A single record larger than
 // this is still read whole: a partial record never goes to the tool.
@@ -17,20 +18,10 @@ constexpr size_t kMaxPendingOutput = 4 << 20;
 
 }  // namespace
 
-Session::Session(LocalSocket socket, Pool& pool, const RecordFramer& framer,
-                 std::function<void(Session*)> on_closed)
-    : socket_(std::move(socket)), pool_(pool), framer_(framer), on_closed_(std::move(on_closed)) {}
+Session::Session(LocalSocket socket, Pool& pool, const RecordFramer& framer, SessionHost& host)
+    : socket_(std::move(socket)), pool_(pool), framer_(framer), host_(host) {}
 
 void Session::start() {
-  if (pool_.has_prelude()) {
-    auto prelude = std::make_shared<Batch>();
-    prelude->session = shared_from_this();
-    prelude->records = 1;
-    prelude->prelude = true;
-    batches_.push_back(prelude);
-    pool_.wait_for_prelude(shared_from_this());
-  }
-  out_.clear();
   writing_buffer_ = wire::encode_frame(wire::kHello, "viasock " + std::to_string(wire::kProtocolVersion));
   writing_ = true;
   asio::async_write(socket_, asio::buffer(writing_buffer_),
@@ -43,7 +34,9 @@ void Session::start() {
 }
 
 void Session::read_more() {
-  if (reading_ || input_done_ || !open() || input_full()) return;
+  // Reading goes on after END_INPUT: nothing more may come, but EOF then
+  // tells that the client died while waiting for its answers.
+  if (reading_ || !open() || input_full()) return;
   reading_ = true;
   read_buffer_.resize(kReadChunk);
   socket_.async_read_some(asio::buffer(read_buffer_),
@@ -81,8 +74,7 @@ void Session::on_read(const boost::system::error_code& error, size_t size) {
 void Session::on_frame(wire::FrameType type, std::string_view bytes) {
   switch (type) {
     case wire::kHello:
-      greeted_ = bytes == wire::kRequestRun;
-      if (!greeted_) spdlog::warn("client asked for '{}', which this daemon does not serve", bytes);
+      on_hello(bytes);
       break;
     case wire::kData:
       if (greeted_ && !input_done_) in_.append(bytes);
@@ -93,6 +85,33 @@ void Session::on_frame(wire::FrameType type, std::string_view bytes) {
     default:
       break;
   }
+}
+
+void Session::on_hello(std::string_view request) {
+  if (greeted_ || input_done_) return;
+  if (request == wire::kRequestRun) {
+    greeted_ = true;
+    host_.run_started();
+    if (pool_.has_prelude()) {
+      // Stands first in line for the prelude, before any answer.
+      auto prelude = std::make_shared<Batch>();
+      prelude->session = shared_from_this();
+      prelude->records = 1;
+      prelude->prelude = true;
+      batches_.push_back(prelude);
+      pool_.wait_for_prelude(shared_from_this());
+    }
+    return;
+  }
+  if (request == wire::kRequestStop) host_.stop_requested();
+  if (request == wire::kRequestStatus || request == wire::kRequestStop) {
+    out_ = host_.status_json();
+    input_done_ = true;
+    return write_more();
+  }
+  spdlog::warn("a client asked for '{}', which this daemon does not serve", request);
+  fail(kExitDaemon, "the daemon does not understand the request '" + std::string(request) +
+                        "'; is this viasock older than the daemon?");
 }
 
 void Session::scan_input() {
@@ -125,12 +144,13 @@ void Session::end_input() {
   finish_if_done();
 }
 
-std::shared_ptr<Batch> Session::take_batch(size_t max_bytes, std::string* bytes) {
+std::shared_ptr<Batch> Session::take_batch(size_t max_bytes, size_t max_records, std::string* bytes) {
   if (!has_ready_input()) return nullptr;
   std::string_view ready(in_.data() + consumed_, ready_end_ - consumed_);
   size_t records = ready_records_, length = ready.size();
-  if (length > max_bytes) {
-    records = framer_.count(ready.substr(0, max_bytes), ready_records_, &length);
+  if (length > max_bytes || records > max_records) {
+    records = framer_.count(ready.substr(0, std::min(max_bytes, ready.size())), std::min(max_records, ready_records_),
+                            &length);
     if (records == 0) records = framer_.count(ready, 1, &length);
   }
   bytes->append(ready.data(), length);
@@ -241,7 +261,7 @@ void Session::close() {
   boost::system::error_code ignored;
   socket_.shutdown(LocalSocket::shutdown_both, ignored);
   socket_.close(ignored);
-  if (on_closed_) std::exchange(on_closed_, nullptr)(this);
+  host_.session_closed(this);
 }
 
 }  // namespace viasock

@@ -15,10 +15,25 @@
 namespace viasock {
 
 class Pool;
+class Session;
+
+// What a session needs from the daemon that accepted it.
+class SessionHost {
+ public:
+  virtual ~SessionHost() = default;
+  // A client said HELLO "run" (counted as a call).
+  virtual void run_started() = 0;
+  // The session is over; the host drops its reference.
+  virtual void session_closed(Session* session) = 0;
+  // The daemon's state as a JSON object, for `viasock list`.
+  virtual std::string status_json() const = 0;
+  // `viasock stop`: finish the current clients, then exit.
+  virtual void stop_requested() = 0;
+};
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(LocalSocket socket, Pool& pool, const RecordFramer& framer, std::function<void(Session*)> on_closed);
+  Session(LocalSocket socket, Pool& pool, const RecordFramer& framer, SessionHost& host);
 
   // Greets the client and starts reading.
   void start();
@@ -27,7 +42,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool has_ready_input() const { return ready_records_ > 0 && open(); }
   // Cuts the next batch (at least one record, else about max_bytes) and
   // appends its bytes to *bytes.
-  std::shared_ptr<Batch> take_batch(size_t max_bytes, std::string* bytes);
+  std::shared_ptr<Batch> take_batch(size_t max_bytes, size_t max_records, std::string* bytes);
   // A batch of ours received answers; pass on what is now in order.
   void on_answers();
   // The prelude is known; fill our prelude batch.
@@ -46,6 +61,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void read_more();
   void on_read(const boost::system::error_code& error, size_t size);
   void on_frame(wire::FrameType type, std::string_view bytes);
+  void on_hello(std::string_view request);
   void scan_input();
   void end_input();
   bool input_full() const;
@@ -57,7 +73,7 @@ class Session : public std::enable_shared_from_this<Session> {
   LocalSocket socket_;
   Pool& pool_;
   const RecordFramer& framer_;
-  std::function<void(Session*)> on_closed_;
+  SessionHost& host_;
 
   // Input: in_[consumed_, ready_end_) holds ready_records_ complete records,
   // in_[ready_end_, end) the start of the next one.
