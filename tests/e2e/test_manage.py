@@ -1,0 +1,189 @@
+"""Managing daemons: list, stop, prune, --no-spawn, identity from --watch
+and --env, -L for tools that buffer their output, the man page, and the
+examples Makefile."""
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import unittest
+
+from harness import REPO, ViasockTestCase, have, log, pid_alive, wait_dead, wait_until
+
+
+class ListStopTest(ViasockTestCase):
+    def test_list_json_and_stop_all(self):
+        r = self.run_vs(["run", "cat"], b"abc\n")
+        self.assertOk(r)
+        self.assertEqual(r.stdout, b"abc\n")
+        r = self.run_vs(["run", "-L", "tr", "a-z", "A-Z"], b"abc\n")
+        self.assertOk(r)
+        self.assertEqual(r.stdout, b"ABC\n")
+
+        r = self.run_vs(["list", "--json"])
+        self.assertOk(r, "viasock list --json")
+        import json
+        entries = json.loads(r.stdout.decode())
+        self.assertIsInstance(entries, list)
+        self.assertEqual(len(entries), 2, entries)
+        tools = sorted((os.path.basename(e["tool"]), e.get("args")) for e in entries)
+        self.assertEqual(tools, [("cat", []), ("tr", ["a-z", "A-Z"])])
+        for e in entries:
+            self.assertTrue(e.get("running"), e)
+            self.assertTrue(pid_alive(e["pid"]), e)
+        pids = [e["pid"] for e in entries]
+        self.assertEqual(sorted(pids), sorted(self.daemon_pids()))
+
+        r = self.run_vs(["stop", "--all"])
+        self.assertOk(r, "viasock stop --all")
+        self.assertEqual(wait_dead(pids, timeout=5), [], "daemons alive after stop --all")
+        self.assertTrue(wait_until(lambda: not self.sockets(), timeout=3),
+                        "sockets left: %r" % self.sockets())
+        r = self.run_vs(["list", "--json"])
+        self.assertOk(r)
+        self.assertEqual(json.loads(r.stdout.decode()), [])
+
+
+class IdentityTest(ViasockTestCase):
+    def ids(self):
+        return {d.get("id") for d in self.run_jsons().values()}
+
+    def test_watch_file_change_gives_new_daemon(self):
+        watched = os.path.join(self.tmp, "model.bin")
+        with open(watched, "wb") as f:
+            f.write(b"model v1\n")
+        cmd = ["run", "--watch", "model.bin", "cat"]
+        r = self.run_vs(cmd, b"one\n")
+        self.assertOk(r)
+        first = self.ids()
+        self.assertEqual(len(first), 1)
+        r = self.run_vs(cmd, b"two\n")
+        self.assertOk(r)
+        self.assertEqual(self.ids(), first, "same watched file: same daemon")
+
+        st = os.stat(watched)
+        os.utime(watched, ns=(st.st_atime_ns, st.st_mtime_ns + 5 * 10**9))
+        r = self.run_vs(cmd, b"three\n")
+        self.assertOk(r)
+        self.assertEqual(r.stdout, b"three\n")
+        new = self.ids() - first
+        self.assertEqual(len(new), 1, "a new daemon after the watched file changed: %r"
+                         % self.ids())
+
+    def test_env_value_change_gives_new_daemon(self):
+        cmd = ["run", "--env", "VIASOCK_E2E_MODEL", "cat"]
+        r = self.run_vs(cmd, b"one\n", env={"VIASOCK_E2E_MODEL": "small"})
+        self.assertOk(r)
+        first = self.ids()
+        self.assertEqual(len(first), 1)
+        r = self.run_vs(cmd, b"two\n", env={"VIASOCK_E2E_MODEL": "small"})
+        self.assertOk(r)
+        self.assertEqual(self.ids(), first, "same value: same daemon")
+        r = self.run_vs(cmd, b"three\n", env={"VIASOCK_E2E_MODEL": "large"})
+        self.assertOk(r)
+        self.assertEqual(r.stdout, b"three\n")
+        self.assertEqual(len(self.ids() - first), 1,
+                         "a new daemon for a new value: %r" % self.ids())
+
+
+class NoSpawnTest(ViasockTestCase):
+    def test_no_spawn_without_daemon(self):
+        r = self.run_vs(["run", "--no-spawn", "cat"], b"x\n")
+        self.assertEqual(r.returncode, 125, r.stderr)
+        self.assertEqual(r.stdout, b"")
+        self.assertErrorLine(r)
+        self.assertEqual(self.run_jsons(), {})
+        self.assertEqual(self.sockets(), [])
+        self.assertEqual(self.procs_in_tmp(), [])
+
+    def test_no_spawn_with_daemon(self):
+        r = self.run_vs(["run", "cat"], b"x\n")
+        self.assertOk(r)
+        r = self.run_vs(["run", "--no-spawn", "cat"], b"y\n")
+        self.assertOk(r)
+        self.assertEqual(r.stdout, b"y\n")
+
+
+class LineBufferedTest(ViasockTestCase):
+    def test_buffering_tools(self):
+        cases = [(["tr", "a-z", "A-Z"], b"ABC\n")]
+        if have("rev"):
+            cases.append((["rev"], b"cba\n"))
+        for tool, expected in cases:
+            with self.subTest(tool=tool[0]):
+                for call in range(2):
+                    r = self.run_vs(["run", "-L"] + tool, b"abc\n", timeout=15)
+                    self.assertOk(r)
+                    self.assertEqual(r.stdout, expected, "call %d" % call)
+
+
+class PruneTest(ViasockTestCase):
+    def test_prune_after_kill(self):
+        r = self.run_vs(["run", "cat"], b"x\n")
+        self.assertOk(r)
+        runs = self.run_jsons()
+        self.assertEqual(len(runs), 1)
+        (run_path, data), = runs.items()
+        socks = self.sockets()
+        self.assertEqual(len(socks), 1)
+        os.kill(data["pid"], signal.SIGKILL)
+        self.assertEqual(wait_dead([data["pid"]]), [])
+        self.assertTrue(os.path.exists(run_path))
+        self.assertTrue(os.path.exists(socks[0]))
+
+        r = self.run_vs(["prune"])
+        self.assertOk(r, "viasock prune")
+        self.assertFalse(os.path.exists(socks[0]), "socket left after prune")
+        self.assertFalse(os.path.exists(run_path), "run json left after prune")
+
+        r = self.run_vs(["run", "cat"], b"after prune\n")
+        self.assertOk(r)
+        self.assertEqual(r.stdout, b"after prune\n")
+
+
+class ManPageTest(ViasockTestCase):
+    def test_man_page_renders(self):
+        if not have("man"):
+            self.skipTest("man is missing")
+        page = os.path.join(REPO, "man", "viasock.1")
+        env = self._env({"MANWIDTH": "80", "MANPAGER": "cat", "PAGER": "cat",
+                         "LC_ALL": "C"})
+        r = subprocess.run(["man", "-l", page], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, env=env, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        text = re.sub(rb".\x08", b"", r.stdout)
+        self.assertIn(b"EXIT STATUS", text)
+        for code in (b"127", b"126", b"125", b"124"):
+            self.assertIn(code, text)
+        self.assertNotIn(b"warning", r.stderr.lower(), r.stderr)
+
+
+class ExamplesTest(ViasockTestCase):
+    def test_examples_makefile(self):
+        if not have("make"):
+            self.skipTest("make is missing")
+        # A private copy, so the build folder stays inside the test's directory.
+        examples = os.path.join(self.tmp, "examples")
+        shutil.copytree(os.path.join(REPO, "examples"), examples,
+                        ignore=shutil.ignore_patterns("build"))
+        self.state_dirs.append(os.path.join(examples, "build", "viasock-state"))
+        try:
+            r = subprocess.run(["make", "-C", examples, "-j", "4", "VIASOCK=" + self.bin],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               cwd=self.tmp, env=self.env, timeout=45)
+        except subprocess.TimeoutExpired:
+            self.fail("make -C examples -j 4 did not finish within 45 s")
+        log(r.stdout.decode(errors="replace")[-300:])
+        self.assertEqual(r.returncode, 0, "make failed: %r %r"
+                         % (r.stdout[-1000:], r.stderr[-1000:]))
+        self.assertIn(b"outputs match", r.stdout)
+        r = subprocess.run(["make", "-C", examples, "clean", "VIASOCK=" + self.bin],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           cwd=self.tmp, env=self.env, timeout=20)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertFalse(os.path.exists(os.path.join(examples, "build")))
+
+
+if __name__ == "__main__":
+    unittest.main()
