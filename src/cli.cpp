@@ -7,6 +7,7 @@
 
 #include "client/manage_commands.h"
 #include "client/run_command.h"
+#include "common/error_output.h"
 #include "common/exit_codes.h"
 #include "common/run_options.h"
 #include "server/server_main.h"
@@ -68,9 +69,7 @@ void finish_formats(RunOptions& o, bool null_records, const std::string& input_r
 }
 
 int usage_error(const std::string& message) {
-  std::string line = "viasock: error: " + message + " (see 'viasock --help')\n";
-  (void)!write(STDERR_FILENO, line.data(), line.size());
-  return kExitUsage;
+  return print_error(kExitUsage, message + " (see 'viasock --help')");
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 
 #include "client/connector.h"
 #include "common/daemon_info.h"
+#include "common/error_output.h"
 #include "common/exit_codes.h"
 #include "common/flat_json.h"
 #include "common/server_id.h"
@@ -33,11 +34,6 @@ struct Registered {
   std::string id() const { return meta.text("id"); }
   pid_t pid() const { return static_cast<pid_t>(meta.number("pid")); }
 };
-
-int fail(int code, const std::string& message) {
-  fprintf(stderr, "viasock: error: %s\n", message.c_str());
-  return code;
-}
 
 // Sends `request` to the daemon on `socket_path`; its DATA into *reply.
 bool ask(const std::string& socket_path, std::string_view request, std::string* reply) {
@@ -91,7 +87,7 @@ std::vector<Registered> registered(const StateDir& state) {
 bool open_state(const ManageOptions& options, StateDir* state, int* code) {
   std::string error;
   if (state->open(choose_state_dir(options.state_dir), &error)) return true;
-  *code = fail(kExitDaemon, error);
+  *code = print_error(kExitDaemon, error);
   return false;
 }
 
@@ -176,7 +172,7 @@ int list_command(const ManageOptions& options) {
 
 int stop_command(const ManageOptions& options) {
   if (!options.all && options.ids.empty())
-    return fail(kExitUsage, "name daemons by ID prefix, or give --all (see 'viasock --help')");
+    return print_error(kExitUsage, "name daemons by ID prefix, or give --all (see 'viasock --help')");
   StateDir state;
   int code = 0;
   if (!open_state(options, &state, &code)) return code;
@@ -189,7 +185,7 @@ int stop_command(const ManageOptions& options) {
   for (const auto& prefix : options.ids) {
     bool found = false;
     for (const auto& daemon : targets) found = found || daemon.id().starts_with(prefix);
-    if (!found) code = fail(1, "no daemon with an ID starting with '" + prefix + "'");
+    if (!found) code = print_error(1, "no daemon with an ID starting with '" + prefix + "'");
   }
   for (const auto& daemon : targets) {
     std::string reply;
@@ -198,7 +194,7 @@ int stop_command(const ManageOptions& options) {
     while (alive(daemon.pid()) && std::chrono::steady_clock::now() < deadline)
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     if (alive(daemon.pid()))
-      code = fail(1, "daemon " + daemon.id().substr(0, 12) + " is still finishing its clients");
+      code = print_error(1, "daemon " + daemon.id().substr(0, 12) + " is still finishing its clients");
     else
       printf("stopped %s  %s\n", daemon.id().substr(0, 12).c_str(), command_line(daemon).c_str());
   }
@@ -214,7 +210,7 @@ int prune_command(const ManageOptions& options) {
     std::string id = daemon.id();
     std::string error;
     IdLock lock;
-    if (!lock.acquire(state, id, &error)) return fail(kExitDaemon, error);
+    if (!lock.acquire(state, id, &error)) return print_error(kExitDaemon, error);
     // Under the lock no daemon of this ID can be starting; one that answers
     // now was started since we looked, and stays.
     SocketAddress address;

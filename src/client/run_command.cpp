@@ -6,6 +6,7 @@
 
 #include "client/connector.h"
 #include "client/stream_pump.h"
+#include "common/error_output.h"
 #include "common/exit_codes.h"
 #include "common/server_id.h"
 #include "common/state_dir.h"
@@ -14,13 +15,6 @@
 
 namespace viasock {
 namespace {
-
-int report(int code, const std::string& message) {
-  std::string line = "viasock: error: " + message;
-  if (line.back() != '\n') line += '\n';
-  (void)!write(STDERR_FILENO, line.data(), line.size());
-  return code;
-}
 
 void say(const std::string& message) {
   std::string line = "viasock: " + message + "\n";
@@ -31,17 +25,17 @@ void say(const std::string& message) {
 
 int run_command(const RunOptions& options) {
   std::string problem = validate(options);
-  if (!problem.empty()) return report(kExitUsage, problem);
+  if (!problem.empty()) return print_error(kExitUsage, problem);
   ResolvedTool tool = resolve_tool(options.tool);
-  if (tool.path.empty()) return report(tool.exit_code, tool.error);
+  if (tool.path.empty()) return print_error(tool.exit_code, tool.error);
 
   StateDir state;
   std::string error;
-  if (!state.open(choose_state_dir(options.state_dir), &error)) return report(kExitDaemon, error);
+  if (!state.open(choose_state_dir(options.state_dir), &error)) return print_error(kExitDaemon, error);
   std::string id = compute_server_id(options, current_context(tool.path));
 
   Connection connection = connect_or_spawn(options, state, id);
-  if (!connection.socket) return report(connection.exit_code, connection.error);
+  if (!connection.socket) return print_error(connection.exit_code, connection.error);
   if (options.verbose) say((connection.spawned ? "started daemon " : "reusing daemon ") + id);
   std::string log = state.log_path(id);
   return pump_streams(std::move(connection.socket), log.c_str());
@@ -50,7 +44,7 @@ int run_command(const RunOptions& options) {
 int client_command(const std::string& socket_path) {
   std::string error;
   UniqueFd socket = connect_and_greet(socket_path, wire::kRequestRun, &error);
-  if (!socket) return report(kExitDaemon, error);
+  if (!socket) return print_error(kExitDaemon, error);
   return pump_streams(std::move(socket), "the daemon's log");
 }
 

@@ -11,6 +11,7 @@
 #include <string>
 #include <memory>
 
+#include "common/error_output.h"
 #include "common/exit_codes.h"
 #include "common/wire.h"
 
@@ -19,12 +20,6 @@ namespace {
 
 constexpr size_t kChunk = 256 * 1024;
 
-void print_error(const std::string& message) {
-  std::string line = "viasock: error: " + message;
-  if (line.back() != '\n') line += '\n';
-  (void)!write(STDERR_FILENO, line.data(), line.size());
-}
-
 // Writes all of `data` to stdout. A closed reader ends us with SIGPIPE, as
 // it would end the tool itself.
 bool write_stdout(std::string_view data) {
@@ -32,7 +27,7 @@ bool write_stdout(std::string_view data) {
     ssize_t n = write(STDOUT_FILENO, data.data(), data.size());
     if (n < 0) {
       if (errno == EINTR) continue;
-      print_error(std::string("cannot write standard output: ") + std::strerror(errno));
+      print_error(kExitDaemon, std::string("cannot write standard output: ") + std::strerror(errno));
       return false;
     }
     data.remove_prefix(static_cast<size_t>(n));
@@ -132,13 +127,13 @@ class Pump {
       int status = kExitDaemon;
       std::string message;
       if (!wire::decode_exit(bytes, &status, &message)) message = "malformed exit frame from the daemon";
-      if (!message.empty()) print_error(message);
+      if (!message.empty()) print_error(kExitDaemon, message);
       finish(status);
     }
   }
 
   int fail(const std::string& message) {
-    print_error(message);
+    print_error(kExitDaemon, message);
     finish(kExitDaemon);
     return status_;
   }
