@@ -37,7 +37,7 @@ class RecordFramer {
 
   // Counts complete records at the start of `data`, at most `max_records`,
   // and stores the offset just past the last one in `*end`.
-  size_t count(std::string_view data, size_t max_records, size_t* end) const;
+  virtual size_t count(std::string_view data, size_t max_records, size_t* end) const;
 };
 
 // A framer for the format; check_record_format() must have accepted it.

@@ -134,15 +134,17 @@ void Instance::process_output() {
     }
     Batch& batch = *in_flight_.front();
     size_t begin = pos, answered = 0;
-    while (batch.records > 0) {
-      size_t end = pool_.output_framer().find_end(std::string_view(out_).substr(pos), &out_resume_);
-      if (end == RecordFramer::npos) break;
-      pos += end;
-      out_resume_ = 0;
-      --batch.records;
-      ++answered;
-    }
-    if (answered == 0) break;
+    // As in Session::scan_input: the first answer resumes an earlier scan,
+    // the rest are counted in one go.
+    const RecordFramer& framer = pool_.output_framer();
+    size_t end = framer.find_end(std::string_view(out_).substr(pos), &out_resume_);
+    if (end == RecordFramer::npos) break;
+    pos += end;
+    out_resume_ = 0;
+    size_t more_end = 0;
+    answered = 1 + framer.count(std::string_view(out_).substr(pos), batch.records - 1, &more_end);
+    pos += more_end;
+    batch.records -= answered;
     batch.answers.append(out_, begin, pos - begin);
     answered_ = true;
     last_progress_ = std::chrono::steady_clock::now();
