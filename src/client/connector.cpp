@@ -53,17 +53,21 @@ bool read_exact(int fd, char* data, size_t size) {
   return true;
 }
 
-// Sends our HELLO and waits for the daemon's.
-bool greet(int fd, std::string_view request = wire::kRequestRun) {
+// Sends our HELLO and waits for the daemon's. A daemon that refuses us
+// answers EXIT instead; its reason goes to *refusal.
+bool greet(int fd, std::string_view request = wire::kRequestRun, std::string* refusal = nullptr) {
   std::string hello = wire::encode_frame(wire::kHello, request);
   if (send(fd, hello.data(), hello.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(hello.size())) return false;
   char header[wire::kHeaderSize];
-  if (!read_exact(fd, header, sizeof header) || header[0] != wire::kHello) return false;
+  if (!read_exact(fd, header, sizeof header)) return false;
   uint32_t length = 0;
   for (int i = 0; i < 4; ++i) length |= static_cast<uint32_t>(static_cast<unsigned char>(header[1 + i])) << (8 * i);
-  if (length > 256) return false;
+  if (length > 256 || (header[0] != wire::kHello && header[0] != wire::kExit)) return false;
   char payload[256];
-  return read_exact(fd, payload, length);
+  if (!read_exact(fd, payload, length)) return false;
+  int status = 0;
+  if (header[0] == wire::kExit && refusal) wire::decode_exit(std::string_view(payload, length), &status, refusal);
+  return header[0] == wire::kHello;
 }
 
 UniqueFd try_connect(const SocketAddress& address) {
@@ -82,8 +86,9 @@ UniqueFd connect_and_greet(const std::string& path, std::string_view request, st
     *error = "cannot connect to '" + path + "': " + std::strerror(errno);
     return fd;
   }
-  if (!greet(fd.get(), request)) {
-    *error = "'" + path + "' did not answer as a viasock daemon";
+  std::string refusal;
+  if (!greet(fd.get(), request, &refusal)) {
+    *error = refusal.empty() ? "'" + path + "' did not answer as a viasock daemon" : refusal;
     fd.reset();
   }
   return fd;

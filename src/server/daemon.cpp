@@ -13,6 +13,7 @@
 #include "common/exit_codes.h"
 #include "common/server_id.h"
 #include "common/tool_path.h"
+#include "common/wire.h"
 #include "common/daemon_info.h"
 #include "server/session.h"
 
@@ -159,6 +160,10 @@ bool Daemon::peer_is_owner(LocalSocket& socket) {
   if (getsockopt(socket.native_handle(), SOL_SOCKET, SO_PEERCRED, &peer, &length) == 0 && peer.uid == geteuid())
     return true;
   spdlog::warn("refused a connection from uid {} pid {}", peer.uid, peer.pid);
+  // Best effort, never blocking: tell the refused client why.
+  std::string refusal = wire::encode_exit(kExitDaemon, "the daemon refused the connection: uid " +
+                                                           std::to_string(peer.uid) + " is not its owner");
+  ::send(socket.native_handle(), refusal.data(), refusal.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
   return false;
 }
 
