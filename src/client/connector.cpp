@@ -60,8 +60,7 @@ bool greet(int fd, std::string_view request = wire::kRequestRun, std::string* re
   if (send(fd, hello.data(), hello.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(hello.size())) return false;
   char header[wire::kHeaderSize];
   if (!read_exact(fd, header, sizeof header)) return false;
-  uint32_t length = 0;
-  for (int i = 0; i < 4; ++i) length |= static_cast<uint32_t>(static_cast<unsigned char>(header[1 + i])) << (8 * i);
+  uint32_t length = wire::get_u32(header + 1);
   if (length > 256 || (header[0] != wire::kHello && header[0] != wire::kExit)) return false;
   char payload[256];
   if (!read_exact(fd, payload, length)) return false;

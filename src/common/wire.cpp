@@ -2,9 +2,19 @@
 
 namespace viasock::wire {
 
+void put_u32(char* out, uint32_t value) {
+  for (int i = 0; i < 4; ++i) out[i] = static_cast<char>((value >> (8 * i)) & 0xff);
+}
+
+uint32_t get_u32(const char* in) {
+  uint32_t value = 0;
+  for (int i = 0; i < 4; ++i) value |= static_cast<uint32_t>(static_cast<unsigned char>(in[i])) << (8 * i);
+  return value;
+}
+
 void encode_header(char out[kHeaderSize], FrameType type, uint32_t length) {
   out[0] = type;
-  for (int i = 0; i < 4; ++i) out[1 + i] = static_cast<char>((length >> (8 * i)) & 0xff);
+  put_u32(out + 1, length);
 }
 
 std::string encode_frame(FrameType type, std::string_view payload) {
@@ -16,17 +26,14 @@ std::string encode_frame(FrameType type, std::string_view payload) {
 
 std::string encode_exit(int status, std::string_view message) {
   std::string payload(4, '\0');
-  auto u = static_cast<uint32_t>(status);
-  for (int i = 0; i < 4; ++i) payload[i] = static_cast<char>((u >> (8 * i)) & 0xff);
+  put_u32(payload.data(), static_cast<uint32_t>(status));
   payload.append(message);
   return encode_frame(kExit, payload);
 }
 
 bool decode_exit(std::string_view payload, int* status, std::string* message) {
   if (payload.size() < 4) return false;
-  uint32_t u = 0;
-  for (int i = 0; i < 4; ++i) u |= static_cast<uint32_t>(static_cast<unsigned char>(payload[i])) << (8 * i);
-  *status = static_cast<int>(u);
+  *status = static_cast<int>(get_u32(payload.data()));
   message->assign(payload.substr(4));
   return true;
 }
@@ -34,9 +41,7 @@ bool decode_exit(std::string_view payload, int* status, std::string* message) {
 bool FrameDecoder::start_frame() {
   header_fill_ = 0;
   type_ = header_[0];
-  uint32_t length = 0;
-  for (int i = 0; i < 4; ++i)
-    length |= static_cast<uint32_t>(static_cast<unsigned char>(header_[1 + i])) << (8 * i);
+  uint32_t length = get_u32(header_ + 1);
   switch (type_) {
     case kHello: case kData: case kEndInput: case kExit: break;
     default:

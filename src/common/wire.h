@@ -36,6 +36,10 @@ inline constexpr std::string_view kRequestRun = "run";        // stream records
 inline constexpr std::string_view kRequestStatus = "status";  // one DATA frame of JSON
 inline constexpr std::string_view kRequestStop = "stop";      // drain and exit; answers like status
 
+// 32-bit little endian, the byte order of every length and status.
+void put_u32(char* out, uint32_t value);
+uint32_t get_u32(const char* in);
+
 void encode_header(char out[kHeaderSize], FrameType type, uint32_t length);
 std::string encode_frame(FrameType type, std::string_view payload);
 std::string encode_exit(int status, std::string_view message);
