@@ -145,7 +145,6 @@ void Daemon::on_accept(const boost::system::error_code& error, LocalSocket socke
   }
   fcntl(socket.native_handle(), F_SETFD, FD_CLOEXEC);
   if (!peer_is_owner(socket)) return accept();
-  idle_timer_.cancel();
   auto session = std::make_shared<Session>(std::move(socket), *pool_, *input_framer_, *this);
   sessions_.insert(session);
   session->start();
@@ -167,45 +166,50 @@ bool Daemon::peer_is_owner(LocalSocket& socket) {
   return false;
 }
 
+void Daemon::run_started() {
+  ++calls_;
+  ++run_clients_;
+  idle_timer_.cancel();
+}
+
 void Daemon::session_closed(Session* session) {
   // Erased later: the session is still running its own close().
   asio::post(io_, [this, keep = session->shared_from_this()] {
     sessions_.erase(keep);
-    if (sessions_.empty()) on_last_client_gone();
+    if (keep->runs_records() && --run_clients_ == 0) on_last_run_client_gone();
+    if (sessions_.empty() && (draining_ || stopping_)) maybe_exit();
   });
 }
 
 std::string Daemon::status_json() const {
   using std::chrono::duration;
   auto now = std::chrono::steady_clock::now();
-  size_t clients = sessions_.empty() ? 0 : sessions_.size() - 1;  // not the one asking
-  double idle = clients > 0 ? 0 : duration<double>(now - idle_since_).count();
+  double idle = run_clients_ > 0 ? 0 : duration<double>(now - idle_since_).count();
   char numbers[64];
   auto seconds_text = [&](double value) {
     snprintf(numbers, sizeof numbers, "%.1f", value);
     return std::string(numbers);
   };
   return "{\"pid\": " + std::to_string(getpid()) + ", \"instances\": " +
-         std::to_string(config_.options.instances) + ", \"clients\": " + std::to_string(clients) +
+         std::to_string(config_.options.instances) + ", \"clients\": " + std::to_string(run_clients_) +
          ", \"calls\": " + std::to_string(calls_) + ", \"records\": " + std::to_string(pool_->records_answered()) +
          ", \"uptime\": " + seconds_text(duration<double>(now - started_).count()) +
          ", \"idle\": " + seconds_text(idle) + ", \"draining\": " + (draining_ ? "true" : "false") + "}\n";
 }
 
-void Daemon::on_last_client_gone() {
+void Daemon::on_last_run_client_gone() {
   idle_since_ = std::chrono::steady_clock::now();
   // Give back what a crowd of clients made the heap grow to.
   malloc_trim(0);
-  if (draining_ || stopping_) return maybe_exit();
   arm_idle_timer();
 }
 
 void Daemon::arm_idle_timer() {
   double idle = config_.options.idle_timeout;
-  if (idle <= 0 || !sessions_.empty() || draining_) return;
+  if (idle <= 0 || run_clients_ > 0 || draining_) return;
   idle_timer_.expires_after(seconds(idle));
   idle_timer_.async_wait([this](const boost::system::error_code& error) {
-    if (!error && sessions_.empty()) drain("idle for " + std::to_string(config_.options.idle_timeout) + " s");
+    if (!error && run_clients_ == 0) drain("idle for " + std::to_string(config_.options.idle_timeout) + " s");
   });
 }
 

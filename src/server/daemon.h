@@ -36,7 +36,7 @@ class Daemon : public SessionHost {
   // Serves until it is time to stop; returns the process's exit status.
   int run();
 
-  void run_started() override { ++calls_; }
+  void run_started() override;
   void session_closed(Session* session) override;
   std::string status_json() const override;
   void stop_requested() override { drain("viasock stop"); }
@@ -48,7 +48,7 @@ class Daemon : public SessionHost {
   void accept();
   void on_accept(const boost::system::error_code& error, LocalSocket socket);
   bool peer_is_owner(LocalSocket& socket);
-  void on_last_client_gone();
+  void on_last_run_client_gone();
   void arm_idle_timer();
   void watch_identity();
   void wait_signals();
@@ -77,6 +77,9 @@ class Daemon : public SessionHost {
   // Connected clients. Owned here until they close, whatever else holds them.
   std::set<std::shared_ptr<Session>> sessions_;
   uint64_t calls_ = 0;
+  // Clients streaming records; only they keep the daemon from being idle, so
+  // that `viasock list` neither resets nor hides the idle time.
+  size_t run_clients_ = 0;
   std::chrono::steady_clock::time_point started_, idle_since_;
   bool accepting_ = false, draining_ = false, stopping_ = false, pool_stopped_ = false;
   int fatal_status_ = 0;
