@@ -127,8 +127,7 @@ class Pump {
       int status = kExitDaemon;
       std::string message;
       if (!wire::decode_exit(bytes, &status, &message)) message = "malformed exit frame from the daemon";
-      if (!message.empty()) print_error(kExitDaemon, message);
-      finish(status);
+      finish(message.empty() ? status : print_error(status, message));
     }
   }
 
