@@ -63,7 +63,9 @@ bool Instance::start(int* status, std::string* error) {
 }
 
 void Instance::pump() {
-  if (writing_ || input_closed_ || finished_ || stdout_closed_ || reaped_) return;
+  // A killed instance takes no new work: it would only fail with it. Its
+  // replacement, started when it is gone, pulls what waits in the pool.
+  if (writing_ || input_closed_ || killed_by_us_ || finished_ || stdout_closed_ || reaped_) return;
   // With several instances, small batches and windows spread one stream
   // over all of them; one instance gets large ones for throughput.
   bool shared = pool_.config().instances > 1;
