@@ -30,6 +30,9 @@ void add_run_options(CLI::App* app, RunOptions& o, bool* null_records, std::stri
       ->capture_default_str();
   app->add_option("-j,--instances", o.instances, "run N instances of the tool")->capture_default_str();
   app->add_flag("-L,--line-buffered", o.line_buffered, "run the tool under 'stdbuf -oL' so it flushes every line");
+  app->add_flag("--pty", o.pty, "give the tool a terminal as stdout, so that it flushes every line (no check)");
+  app->add_flag("--pipe", o.pipe, "the tool flushes every answer on a pipe: learn nothing, cut answers by lines");
+  app->add_flag("--quiet-tool", o.quiet_tool, "send the tool's stderr to the daemon's log only");
   app->add_option("--watch", o.watch, "also restart when PATH changes (repeatable)");
   app->add_option("--env", o.env, "the value of variable NAME is part of the command's identity (repeatable)");
   app->add_option("-l,--log", o.log_file, "daemon log file (default: STATE_DIR/logs/ID.log)");

@@ -28,6 +28,7 @@
 #include <cstring>
 
 #include "client/daemon_spawner.h"
+#include "common/call_options.h"
 #include "common/exit_codes.h"
 #include "common/unix_socket.h"
 #include "common/wire.h"
@@ -61,17 +62,17 @@ bool greet(int fd, std::string_view request = wire::kRequestRun, std::string* re
   char header[wire::kHeaderSize];
   if (!read_exact(fd, header, sizeof header)) return false;
   uint32_t length = wire::get_u32(header + 1);
-  if (length > 256 || (header[0] != wire::kHello && header[0] != wire::kExit)) return false;
-  char payload[256];
+  if (length > 4096 || (header[0] != wire::kHello && header[0] != wire::kExit)) return false;
+  char payload[4096];
   if (!read_exact(fd, payload, length)) return false;
   int status = 0;
   if (header[0] == wire::kExit && refusal) wire::decode_exit(std::string_view(payload, length), &status, refusal);
   return header[0] == wire::kHello;
 }
 
-UniqueFd try_connect(const SocketAddress& address) {
+UniqueFd try_connect(const SocketAddress& address, std::string_view request) {
   UniqueFd fd = connect_unix(address.address());
-  if (fd && !greet(fd.get())) fd.reset();
+  if (fd && !greet(fd.get(), request)) fd.reset();
   return fd;
 }
 
@@ -100,10 +101,11 @@ Connection connect_or_spawn(const RunOptions& options, const StateDir& state, co
     result.exit_code = kExitDaemon;
     return result;
   }
+  std::string request = encode_run_request(CallOptions::from(options));
   // A few rounds: each failed round means a daemon went away between our
   // connect and its HELLO, which a new daemon cures.
   for (int attempt = 0; attempt < 3; ++attempt) {
-    result.socket = try_connect(address);
+    result.socket = try_connect(address, request);
     if (result.socket) return result;
     if (options.no_spawn) {
       result.exit_code = kExitDaemon;
@@ -115,7 +117,7 @@ Connection connect_or_spawn(const RunOptions& options, const StateDir& state, co
       result.exit_code = kExitDaemon;
       return result;
     }
-    result.socket = try_connect(address);
+    result.socket = try_connect(address, request);
     if (result.socket) return result;
     unlinkat(address.dir_fd(), address.name().c_str(), 0);
     SpawnResult spawn = spawn_daemon(options, state, id);
@@ -125,7 +127,7 @@ Connection connect_or_spawn(const RunOptions& options, const StateDir& state, co
       return result;
     }
     result.spawned = true;
-    result.socket = try_connect(address);
+    result.socket = try_connect(address, request);
     if (result.socket) return result;
   }
   result.exit_code = kExitDaemon;

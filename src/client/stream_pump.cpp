@@ -35,6 +35,17 @@ bool write_stdout(std::string_view data) {
   return true;
 }
 
+// The tool's stderr, passed on as a direct run would show it. A closed or
+// failing stderr loses those bytes, never the answers.
+void write_stderr(std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = write(STDERR_FILENO, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+}
+
 class Pump {
  public:
   Pump(UniqueFd socket, const char* log_hint) : socket_(std::move(socket)), log_hint_(log_hint) {
@@ -123,6 +134,7 @@ class Pump {
       if (!write_stdout(bytes)) finish(kExitDaemon);
       return;
     }
+    if (type == wire::kStderr) return write_stderr(bytes);
     if (type == wire::kExit) {
       int status = kExitDaemon;
       std::string message;

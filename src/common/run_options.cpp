@@ -25,13 +25,20 @@ std::string validate(const RunOptions& o) {
   if (o.prelude_records < 0) return "-P must not be negative";
   if (o.prelude_lines < 0) return "--prelude-lines must not be negative";
   if (o.prelude_records > 0 && o.prelude_lines > 0) return "-P and --prelude-lines exclude each other";
+  if (o.pty && o.line_buffered) return "--pty and -L exclude each other: choose one way to make the tool flush";
+  if (o.pty && o.pipe) return "--pty and --pipe exclude each other: the tool's stdout is one or the other";
   if (!(o.record_timeout >= 0)) return "-w must not be negative";
   if (!(o.idle_timeout >= 0)) return "-W must not be negative";
   if (o.instances < 1 || o.instances > 1024) return "-j must be between 1 and 1024";
   return "";
 }
 
-std::vector<std::string> behaviour_args(const RunOptions& o) {
+bool learns_tool(const RunOptions& o) {
+  return o.input_format.kind == RecordFormat::kLine && o.output_format.kind == RecordFormat::kLine &&
+         o.prelude_records == 0 && o.prelude_lines == 0 && !o.line_buffered && !o.pty && !o.pipe;
+}
+
+std::vector<std::string> identity_args(const RunOptions& o) {
   std::vector<std::string> args;
   if (o.input_format.kind == RecordFormat::kNull) {
     args.push_back("-0");
@@ -41,11 +48,18 @@ std::vector<std::string> behaviour_args(const RunOptions& o) {
   }
   if (o.prelude_records) args.insert(args.end(), {"-P", std::to_string(o.prelude_records)});
   if (o.prelude_lines) args.insert(args.end(), {"--prelude-lines", std::to_string(o.prelude_lines)});
-  args.insert(args.end(), {"-w", number(o.record_timeout), "-W", number(o.idle_timeout)});
-  args.insert(args.end(), {"-j", std::to_string(o.instances)});
   if (o.line_buffered) args.push_back("-L");
+  if (o.pty) args.push_back("--pty");
+  if (o.pipe) args.push_back("--pipe");
   for (const auto& path : o.watch) args.insert(args.end(), {"--watch", path});
   for (const auto& name : o.env) args.insert(args.end(), {"--env", name});
+  return args;
+}
+
+std::vector<std::string> behaviour_args(const RunOptions& o) {
+  std::vector<std::string> args = identity_args(o);
+  args.insert(args.end(), {"-w", number(o.record_timeout), "-W", number(o.idle_timeout)});
+  args.insert(args.end(), {"-j", std::to_string(o.instances)});
   return args;
 }
 

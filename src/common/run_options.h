@@ -12,19 +12,26 @@
 namespace viasock {
 
 struct RunOptions {
-  // What the daemon does; all of it is part of the server identity.
+  // What decides the tool process and the framing: part of the server
+  // identity (identity_args).
   RecordFormat input_format;   // -t / -0
   RecordFormat output_format;  // -T / -0
   int prelude_records = 0;     // -P
   int prelude_lines = 0;       // --prelude-lines
-  double record_timeout = 0;   // -w, seconds; 0 = none
-  double idle_timeout = 60;    // -W, seconds; 0 = never
-  int instances = 1;           // -j
   bool line_buffered = false;  // -L
+  bool pty = false;            // --pty
+  bool pipe = false;           // --pipe: the tool flushes on a pipe; learn nothing
   std::vector<std::string> watch;  // --watch
   std::vector<std::string> env;    // --env
 
-  // Where, and how loudly; not part of the identity.
+  // Operational: a call with other values shares the daemon. -W and -j
+  // raise a running daemon's limits, -w applies to the call's own records.
+  double record_timeout = 0;   // -w, seconds; 0 = none
+  double idle_timeout = 60;    // -W, seconds; 0 = never
+  int instances = 1;           // -j
+  bool quiet_tool = false;     // --quiet-tool: the tool's stderr only to the log
+
+  // Where, and how loudly.
   std::string state_dir;  // --state-dir / VIASOCK_DIR / ./.viasock
   std::string log_file;   // -l
   bool no_spawn = false;
@@ -38,8 +45,18 @@ struct RunOptions {
 // a message for a usage error, or "".
 std::string validate(const RunOptions& options);
 
-// The options that define the daemon's behaviour, as command-line arguments
-// (without the tool); parsing them again gives the same RunOptions.
+// True when no option says how the tool buffers or frames its output
+// (-t, -T, -0, -P, --prelude-lines, -L, --pty, --pipe): the daemon then
+// learns it.
+bool learns_tool(const RunOptions& options);
+
+// The options that are part of the server identity, as command-line
+// arguments.
+std::vector<std::string> identity_args(const RunOptions& options);
+
+// Every option a spawned daemon needs (identity and operational), as
+// command-line arguments (without the tool); parsing them again gives the
+// same RunOptions.
 std::vector<std::string> behaviour_args(const RunOptions& options);
 
 }  // namespace viasock

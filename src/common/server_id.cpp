@@ -13,6 +13,8 @@
 
 #include "common/wire.h"
 
+extern char** environ;
+
 namespace viasock {
 namespace {
 
@@ -84,7 +86,32 @@ void hash_watched(Hasher& hasher, const std::string& path) {
   for (const auto& entry : entries) hasher.file_state("watched-entry", entry);
 }
 
+// Variables that change what programs print or which program runs, by
+// default (Mercurial's chg hashes a similar list): locale, time zone, the
+// search paths of the shell, the dynamic loader and Python, and the active
+// Python or Conda environment.
+bool changes_output(std::string_view name) {
+  static constexpr std::string_view kExact[] = {"LANG", "LANGUAGE", "TZ", "PATH", "VIRTUAL_ENV", "CONDA_PREFIX"};
+  static constexpr std::string_view kPrefixes[] = {"LC_", "LD_", "PYTHON"};
+  for (auto exact : kExact)
+    if (name == exact) return true;
+  for (auto prefix : kPrefixes)
+    if (name.starts_with(prefix)) return true;
+  return false;
+}
+
 }  // namespace
+
+std::vector<std::string> identity_environment(char** env) {
+  std::vector<std::string> chosen;
+  for (char** entry = env; entry && *entry; ++entry) {
+    std::string_view variable(*entry);
+    if (changes_output(variable.substr(0, variable.find('=')))) chosen.emplace_back(variable);
+  }
+  // environ's order depends on how the caller built it.
+  std::sort(chosen.begin(), chosen.end());
+  return chosen;
+}
 
 IdentityContext current_context(const std::string& tool_path) {
   IdentityContext context;
@@ -111,8 +138,9 @@ std::string compute_server_id(const RunOptions& options, const IdentityContext& 
     size_t eq = arg.find('=');
     if (arg.starts_with("-") && eq != std::string::npos) hasher.file_state("arg-value-file", arg.substr(eq + 1));
   }
-  for (const auto& option : behaviour_args(options)) hasher.field("option", option);
+  for (const auto& option : identity_args(options)) hasher.field("option", option);
   for (const auto& path : options.watch) hash_watched(hasher, path);
+  for (const auto& variable : identity_environment(environ)) hasher.field("env-default", variable);
   for (const auto& name : options.env) {
     const char* value = getenv(name.c_str());
     hasher.field("env", value ? name + "=" + value : name + " unset");

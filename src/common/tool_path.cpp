@@ -22,11 +22,16 @@ Probe probe(const std::string& candidate) {
   return Probe::kRunnable;
 }
 
+// Absolute, but symbolic links are not resolved: a virtualenv's bin/python3
+// is a link to /usr/bin/python3 and still another tool (Python finds its
+// environment from the path it was started as).
 ResolvedTool found(const std::string& candidate) {
-  char canonical[PATH_MAX];
-  if (!realpath(candidate.c_str(), canonical))
+  if (candidate.front() == '/') return {candidate, 0, ""};
+  char cwd[PATH_MAX];
+  if (!getcwd(cwd, sizeof cwd))
     return {"", kExitNotFound, "cannot resolve '" + candidate + "': " + std::strerror(errno)};
-  return {canonical, 0, ""};
+  std::string relative = candidate.starts_with("./") ? candidate.substr(2) : candidate;
+  return {std::string(cwd) + "/" + relative, 0, ""};
 }
 
 }  // namespace

@@ -7,7 +7,7 @@
 namespace viasock {
 
 struct ResolvedTool {
-  std::string path;   // absolute and canonical; empty on failure
+  std::string path;   // absolute, symbolic links kept; empty on failure
   int exit_code = 0;  // kExitNotFound or kExitNotExecutable on failure
   std::string error;  // one line naming the tool
 };

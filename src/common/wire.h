@@ -4,7 +4,9 @@
 // 32-bit little endian) and the payload. The client sends HELLO, then DATA
 // frames holding its raw standard input, then END_INPUT. The daemon answers
 // HELLO (the daemon has accepted this client), then DATA frames with the
-// answers, then one EXIT frame with the status and message for the client.
+// answers and STDERR frames with what the tool wrote to its stderr for this
+// client, then one EXIT frame with the status and message for the client.
+// A client's HELLO "run" may carry its per-call options (call_options.h).
 //
 // Framing the client's input (rather than using a half-closed socket) lets the
 // daemon tell a client that finished from one that was killed: only after
@@ -19,7 +21,7 @@
 namespace viasock::wire {
 
 // Part of the server identity: a daemon only ever talks its own version.
-inline constexpr int kProtocolVersion = 1;
+inline constexpr int kProtocolVersion = 2;
 inline constexpr size_t kHeaderSize = 5;
 // Control frames (everything but DATA) are small; a larger one is an error.
 inline constexpr size_t kMaxControlPayload = 1 << 20;
@@ -29,6 +31,7 @@ enum FrameType : char {
   kData = 'D',      // both ways: stream bytes
   kEndInput = 'E',  // client: no more input
   kExit = 'X',      // daemon: 4-byte LE status, then a message (may be empty)
+  kStderr = 'S',    // daemon: the tool's stderr bytes for this client (at most kMaxControlPayload)
 };
 
 // Request kinds a client names in its HELLO.

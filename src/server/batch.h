@@ -6,20 +6,35 @@
 // its batches over several instances.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <string_view>
 
 namespace viasock {
 
 class Session;
+struct Batch;
+
+// Who else may own a batch: the learner feeds copies of the first records to
+// the candidate processes it compares (see stdout_learner.h).
+class BatchSink {
+ public:
+  virtual ~BatchSink() = default;
+  virtual void on_batch_answered(Batch& batch) = 0;
+  virtual void on_batch_failed(Batch& batch, int status, const std::string& message) = 0;
+  virtual void on_batch_stderr(Batch& batch, std::string_view bytes) = 0;
+};
 
 struct Batch {
   std::shared_ptr<Session> session;  // keeps a vanished client's session until its answers drained
+  std::shared_ptr<BatchSink> sink;   // instead of a session
   size_t records = 0;                // answers still to come
   size_t input_bytes = 0;            // what this batch holds of the instance's window
   std::string answers;               // complete answers not yet passed to the session
   bool prelude = false;              // stands for the prelude, not for records
+  double timeout = 0;                // -w of the call, seconds; 0 = none
 
   bool done() const { return records == 0; }
 };

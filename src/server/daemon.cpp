@@ -15,6 +15,7 @@
 #include "common/tool_path.h"
 #include "common/wire.h"
 #include "common/daemon_info.h"
+#include "server/flush_options.h"
 #include "server/session.h"
 
 namespace viasock {
@@ -73,15 +74,21 @@ bool Daemon::prepare(int* status, std::string* error) {
     managed_ = true;
     if (!state_.open(config_.state_dir, error)) return (*status = kExitDaemon), false;
   }
+  idle_timeout_ = options.idle_timeout;
   PoolConfig pool_config;
-  if (!make_tool_command(options.tool, options.args, options.line_buffered, &pool_config.command, status, error))
+  pool_config.learn = learns_tool(options);
+  std::vector<std::string> flush_args = pool_config.learn ? automatic_flush_args(options.tool) : std::vector<std::string>{};
+  if (!make_tool_command(options.tool, flush_args, options.args, options.line_buffered, &pool_config.command, status,
+                         error))
     return false;
+  if (!flush_args.empty()) spdlog::info("the tool flushes each line with its own option: adding it");
   identity_ = compute_server_id(options, current_context(resolve_tool(options.tool).path));
   pool_config.output_format = options.output_format;
   pool_config.prelude_records = options.prelude_records;
   pool_config.prelude_lines = options.prelude_lines;
-  pool_config.record_timeout = options.record_timeout;
   pool_config.instances = options.instances;
+  pool_config.stdout_kind = options.pty ? StdoutKind::kTerminal : StdoutKind::kPipe;
+  pool_config.flush_hint = flush_option_hint(options.tool);
   pool_ = std::make_unique<Pool>(io_, std::move(pool_config),
                                  [this](int s, const std::string& message) { on_fatal(s, message); });
   if (!pool_->start(status, error)) return false;
@@ -166,10 +173,17 @@ bool Daemon::peer_is_owner(LocalSocket& socket) {
   return false;
 }
 
-void Daemon::run_started() {
+// A call's -W and -j may raise what the daemon does, never lower it: one
+// tool with one model stays loaded once, for the most demanding caller.
+void Daemon::run_started(const CallOptions& call) {
   ++calls_;
   ++run_clients_;
   idle_timer_.cancel();
+  if (idle_timeout_ > 0 && call.idle_timeout >= 0 && (call.idle_timeout == 0 || call.idle_timeout > idle_timeout_)) {
+    spdlog::info("a call asks for an idle timeout of {} s", call.idle_timeout);
+    idle_timeout_ = call.idle_timeout;
+  }
+  pool_->raise_instances(call.instances);
 }
 
 void Daemon::session_closed(Session* session) {
@@ -190,8 +204,13 @@ std::string Daemon::status_json() const {
     snprintf(numbers, sizeof numbers, "%.1f", value);
     return std::string(numbers);
   };
-  return "{\"pid\": " + std::to_string(getpid()) + ", \"instances\": " +
-         std::to_string(config_.options.instances) + ", \"clients\": " + std::to_string(run_clients_) +
+  bool learned = false;
+  std::string learned_args;
+  for (const auto& arg : pool_->learned_args(&learned)) learned_args += (learned_args.empty() ? "" : " ") + arg;
+  const char* state = draining_ ? "draining" : pool_->ready() ? "ready" : "starting";
+  return "{\"pid\": " + std::to_string(getpid()) + ", \"state\": \"" + state + "\", \"learned\": " +
+         (learned ? json_quote(learned_args) : std::string("null")) + ", \"idle_timeout\": " +
+         seconds_text(idle_timeout_) + ", \"instances\": " + std::to_string(config_.options.instances) + ", \"clients\": " + std::to_string(run_clients_) +
          ", \"calls\": " + std::to_string(calls_) + ", \"records\": " + std::to_string(pool_->records_answered()) +
          ", \"uptime\": " + seconds_text(duration<double>(now - started_).count()) +
          ", \"idle\": " + seconds_text(idle) + ", \"draining\": " + (draining_ ? "true" : "false") + "}\n";
@@ -205,11 +224,11 @@ void Daemon::on_last_run_client_gone() {
 }
 
 void Daemon::arm_idle_timer() {
-  double idle = config_.options.idle_timeout;
+  double idle = idle_timeout_;
   if (idle <= 0 || run_clients_ > 0 || draining_) return;
   idle_timer_.expires_after(seconds(idle));
   idle_timer_.async_wait([this](const boost::system::error_code& error) {
-    if (!error && run_clients_ == 0) drain("idle for " + std::to_string(config_.options.idle_timeout) + " s");
+    if (!error && run_clients_ == 0) drain("idle for " + std::to_string(idle_timeout_) + " s");
   });
 }
 

@@ -36,7 +36,7 @@ class Daemon : public SessionHost {
   // Serves until it is time to stop; returns the process's exit status.
   int run();
 
-  void run_started() override;
+  void run_started(const CallOptions& call) override;
   void session_closed(Session* session) override;
   std::string status_json() const override;
   void stop_requested() override { drain("viasock stop"); }
@@ -77,6 +77,8 @@ class Daemon : public SessionHost {
   // Connected clients. Owned here until they close, whatever else holds them.
   std::set<std::shared_ptr<Session>> sessions_;
   uint64_t calls_ = 0;
+  // -W: the longest any call asked for (0 = never).
+  double idle_timeout_ = 60;
   // Clients streaming records; only they keep the daemon from being idle, so
   // that `viasock list` neither resets nor hides the idle time.
   size_t run_clients_ = 0;

@@ -1,8 +1,6 @@
 #include "server/instance.h"
 
-#include <signal.h>
 #include <spdlog/spdlog.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/exit_codes.h"
@@ -24,8 +22,11 @@ constexpr size_t kSharedBatchBytes = 16 * 1024;
 // records is what another instance could have done in the meantime.
 constexpr size_t kSharedBatchRecords = 16;
 constexpr size_t kMaxBatchesInFlight = 4096;
-constexpr size_t kStderrTail = 4096;
-constexpr int kStderrTailLines = 10;
+// How long records may sit in a quiescent tool before the call fails: the
+// watchdog looks this often while records are in flight.
+constexpr auto kStuckCheck = std::chrono::seconds(1);
+// Sessions remembered for output that answers no record.
+constexpr size_t kRecentSessions = 16;
 
 const RecordFramer& line_framer() {
   static const std::unique_ptr<RecordFramer> framer = make_framer(RecordFormat{});
@@ -34,56 +35,122 @@ const RecordFramer& line_framer() {
 
 }  // namespace
 
-Instance::Instance(asio::io_context& io, Pool& pool, int index)
-    : io_(io), pool_(pool), index_(index), stdin_(io), stdout_(io), stderr_(io), timeout_timer_(io), exit_timer_(io) {}
+Instance::Instance(asio::io_context& io, Pool& pool, int index, StdoutKind stdout_kind, Role role)
+    : io_(io),
+      pool_(pool),
+      index_(index),
+      stdout_kind_(stdout_kind),
+      role_(role),
+      stdin_(io),
+      stdout_(io),
+      stderr_(io),
+      timeout_timer_(io),
+      exit_timer_(io),
+      quiet_(io) {}
 
-Instance::~Instance() {
-  // A child is never left behind, even on an unexpected path.
-  if (pid_ > 0 && !reaped_) {
-    ::kill(pid_, SIGKILL);
-    while (waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
-    }
-  }
-}
+Instance::~Instance() = default;
+
+bool Instance::learns() const { return role_ == Role::kCandidate || pool_.learns(); }
+bool Instance::lock_step() const { return role_ == Role::kCandidate || pool_.lock_step(); }
 
 bool Instance::start(int* status, std::string* error) {
-  ToolProcess process;
-  if (!spawn_tool(pool_.config().command, &process, status, error)) return false;
-  pid_ = process.pid;
-  stdin_.assign(process.stdin_pipe.release());
-  stdout_.assign(process.stdout_pipe.release());
-  stderr_.assign(process.stderr_pipe.release());
-  prelude_in_lines_ = pool_.config().prelude_lines > 0;
-  prelude_left_ = prelude_in_lines_ ? pool_.config().prelude_lines : pool_.config().prelude_records;
-  spdlog::info("instance {} started the tool, pid {}", index_, pid_);
+  if (!process_.spawn(pool_.command(), stdout_kind_, status, error)) return false;
+  stdin_.assign(process_.stdin_fd.release());
+  stdout_.assign(process_.stdout_fd.release());
+  stderr_.assign(process_.stderr_fd.release());
+  const PoolConfig& config = pool_.config();
+  prelude_in_lines_ = config.prelude_lines > 0;
+  if (!learns()) prelude_left_ = prelude_in_lines_ ? config.prelude_lines : config.prelude_records;
+  spdlog::info("instance {} started the tool, pid {}, stdout a {}", index_, pid(),
+               stdout_kind_ == StdoutKind::kPipe ? "pipe" : "terminal");
   read_stdout();
   read_stderr();
+  watch_start_up();
   pump();
   return true;
+}
+
+void Instance::promote(int index) {
+  role_ = Role::kServing;
+  answered_ = true;  // the record it was chosen on
+  index_ = index;
+  pump();
+}
+
+// Learning instances take work only once they wait for input: what they
+// print before is their prelude. Otherwise the watch only tells `ready()`.
+void Instance::watch_start_up() {
+  quiet_.start(pid(), process_.stdin_inode(), stdout_.native_handle(), stdout_kind_ == StdoutKind::kTerminal,
+               [self = shared_from_this()](ToolActivity activity) { self->on_start_up_quiet(activity); });
+}
+
+void Instance::on_start_up_quiet(ToolActivity activity) {
+  if (finished_ || activity == ToolActivity::kGone) return;
+  if (activity == ToolActivity::kUnobservable && learns())
+    return pool_.cannot_learn("cannot observe the tool through /proc/PID/syscall on this system");
+  ready_ = true;
+  std::string prelude;
+  if (learns()) {
+    prelude.swap(out_);
+    drain_stderr();
+  }
+  pool_.instance_ready(*this, prelude);
+  pump();
+  if (!in_flight_.empty() && !lock_step()) watch_stuck();
+}
+
+void Instance::feed(std::shared_ptr<Batch> batch, std::string bytes) {
+  fed_.emplace_back(std::move(batch), std::move(bytes));
+  pump();
 }
 
 void Instance::pump() {
   // A killed instance takes no new work: it would only fail with it. Its
   // replacement, started when it is gone, pulls what waits in the pool.
-  if (writing_ || input_closed_ || killed_by_us_ || finished_ || stdout_closed_ || reaped_) return;
+  if (writing_ || input_closed_ || killed_by_us_ || finished_ || stdout_closed_ || process_.reaped()) return;
+  if (retiring_) return close_input_when_idle();
+  if ((learns() && !ready_) || stepping_) return;
+  if (role_ == Role::kCandidate) {
+    if (fed_.empty() || !in_flight_.empty()) return;
+    auto [batch, bytes] = std::move(fed_.front());
+    fed_.pop_front();
+    in_flight_.push_back(std::move(batch));
+    return write(std::move(bytes));
+  }
+  if (lock_step()) {
+    if (!in_flight_.empty()) return;
+    std::string bytes;
+    auto batch = pool_.take_work(SIZE_MAX, 1, &bytes);
+    if (!batch) return;
+    in_flight_bytes_ += batch->input_bytes;
+    in_flight_.push_back(std::move(batch));
+    return write(std::move(bytes));
+  }
   // With several instances, small batches and windows spread one stream
   // over all of them; one instance gets large ones for throughput.
-  bool shared = pool_.config().instances > 1;
+  bool shared = pool_.instance_count() > 1;
   size_t window = shared ? kSharedWindowBytes : kWindowBytes;
   size_t batch_bytes = shared ? kSharedBatchBytes : kBatchBytes;
   size_t batch_records = shared ? kSharedBatchRecords : SIZE_MAX;
-  while (in_flight_bytes_ < window && in_flight_.size() < kMaxBatchesInFlight && write_buffer_.size() < batch_bytes) {
-    auto batch = pool_.take_work(batch_bytes - write_buffer_.size(), batch_records, &write_buffer_);
+  std::string bytes;
+  while (in_flight_bytes_ < window && in_flight_.size() < kMaxBatchesInFlight && bytes.size() < batch_bytes) {
+    auto batch = pool_.take_work(batch_bytes - bytes.size(), batch_records, &bytes);
     if (!batch) break;
-    if (in_flight_.empty()) last_progress_ = std::chrono::steady_clock::now();
     in_flight_bytes_ += batch->input_bytes;
     in_flight_.push_back(std::move(batch));
   }
-  if (write_buffer_.empty()) return;
+  if (!bytes.empty()) write(std::move(bytes));
+}
+
+void Instance::write(std::string bytes) {
+  if (in_flight_.size() == 1) last_progress_ = std::chrono::steady_clock::now();
+  // The mode is fixed per write: the pool may stop learning meanwhile.
+  bool stepping = stepping_ = lock_step();
+  write_buffer_ = std::move(bytes);
   arm_timeout();
   writing_ = true;
   asio::async_write(stdin_, asio::buffer(write_buffer_),
-                    [self = shared_from_this()](const boost::system::error_code& error, size_t) {
+                    [self = shared_from_this(), stepping](const boost::system::error_code& error, size_t) {
                       self->writing_ = false;
                       self->write_buffer_.clear();
                       // A failed write means the tool closed its stdin or died;
@@ -92,6 +159,10 @@ void Instance::pump() {
                         self->input_closed_ = true;
                         return;
                       }
+                      if (stepping)
+                        self->watch_answer();
+                      else
+                        self->watch_stuck();
                       self->pump();
                     });
 }
@@ -107,17 +178,36 @@ void Instance::read_stdout() {
 
 void Instance::on_stdout(const boost::system::error_code& error, size_t) {
   if (finished_) return;
+  // A terminal reports EIO, not end of file, once the tool closed it.
   if (error) {
     stdout_closed_ = true;
+    if (role_ == Role::kCandidate && !stepping_) late_output_ += std::exchange(out_, "");
     return check_exit();
   }
+  quiet_.output_arrived();
   process_output();
   read_stdout();
 }
 
-// Routes complete answers to the batches in flight, oldest first.
+// In lock-step the answer is complete only when the tool waits again; until
+// then output only accumulates. A candidate keeps what it prints after its
+// stdin closed for the learner's comparison.
 void Instance::process_output() {
+  if (stepping_ || (learns() && !ready_)) return;
+  if (role_ == Role::kCandidate) {
+    late_output_ += std::exchange(out_, "");
+    return;
+  }
+  // The tool's stderr lines about these answers reach their callers first.
+  drain_stderr();
+  route_framed();
+  pump();
+}
+
+// Routes complete answers to the batches in flight, oldest first.
+void Instance::route_framed() {
   size_t pos = 0;
+  const RecordFramer& framer = pool_.output_framer();
   while (pos < out_.size()) {
     std::string_view rest(out_.data() + pos, out_.size() - pos);
     if (prelude_left_ > 0) {
@@ -127,39 +217,36 @@ void Instance::process_output() {
       continue;
     }
     if (in_flight_.empty()) {
-      // Nobody asked for this (a tool that talks when its stdin closes, or
-      // one that answers more than once); it must not reach a later client.
-      spdlog::warn("instance {}: dropping {} bytes the tool printed with no record pending", index_, rest.size());
+      on_unattributed_output(rest.size());
       pos = out_.size();
       out_resume_ = 0;
       break;
     }
     Batch& batch = *in_flight_.front();
-    size_t begin = pos, answered = 0;
+    size_t begin = pos;
     // As in Session::scan_input: the first answer resumes an earlier scan,
     // the rest are counted in one go.
-    const RecordFramer& framer = pool_.output_framer();
-    size_t end = framer.find_end(std::string_view(out_).substr(pos), &out_resume_);
+    size_t end = framer.find_end(rest, &out_resume_);
     if (end == RecordFramer::npos) break;
     pos += end;
     out_resume_ = 0;
     size_t more_end = 0;
-    answered = 1 + framer.count(std::string_view(out_).substr(pos), batch.records - 1, &more_end);
+    size_t answered = 1 + framer.count(std::string_view(out_).substr(pos), batch.records - 1, &more_end);
     pos += more_end;
     batch.records -= answered;
     batch.answers.append(out_, begin, pos - begin);
     answered_ = true;
     last_progress_ = std::chrono::steady_clock::now();
     pool_.count_answers(answered);
-    std::shared_ptr<Session> session = batch.session;
+    std::shared_ptr<Batch> front = in_flight_.front();
     if (batch.done()) {
       in_flight_bytes_ -= batch.input_bytes;
       in_flight_.pop_front();
+      remember_answered(front);
     }
-    session->on_answers();
+    front->session->on_answers();
   }
   out_.erase(0, pos);
-  pump();
 }
 
 size_t Instance::take_prelude(std::string_view data) {
@@ -177,41 +264,145 @@ size_t Instance::take_prelude(std::string_view data) {
   return used;
 }
 
+void Instance::watch_answer() {
+  quiet_.start(pid(), process_.stdin_inode(), stdout_.native_handle(), stdout_kind_ == StdoutKind::kTerminal,
+               [self = shared_from_this()](ToolActivity activity) { self->on_answer_quiet(activity); });
+}
+
+// Lock-step: the tool waits again, so everything it printed is the answer.
+void Instance::on_answer_quiet(ToolActivity activity) {
+  if (activity == ToolActivity::kUnobservable)
+    return pool_.cannot_learn("cannot observe the tool through /proc/PID/syscall on this system");
+  if (finished_ || in_flight_.empty() || activity != ToolActivity::kWaitingForInput) return;
+  drain_stderr();
+  stepping_ = false;
+  std::shared_ptr<Batch> batch = std::move(in_flight_.front());
+  in_flight_.pop_front();
+  in_flight_bytes_ -= batch->input_bytes;
+  last_progress_ = std::chrono::steady_clock::now();
+  std::string answer = std::exchange(out_, "");
+  out_resume_ = 0;
+  batch->answers = answer;
+  batch->records = 0;
+  if (role_ == Role::kCandidate) {
+    batch->sink->on_batch_answered(*batch);
+    return pump();
+  }
+  if (answer.empty()) {
+    // It will answer later, if ever (sort answers at the end of its input):
+    // nothing can be passed on as this record's answer.
+    batch->session->fail(kExitToolQuit, pool_.no_answer_message(1));
+    return kill();
+  }
+  answered_ = true;
+  pool_.count_answers(1);
+  remember_answered(batch);
+  batch->session->on_answers();
+  pool_.learn_answer(answer);
+  pump();
+}
+
+// While records are in flight, look now and then whether the tool took them
+// and waits for more without answering: a tool that buffers its output, one
+// that needs other framing options, or one that is no record filter at all.
+void Instance::watch_stuck() {
+  if (quiet_.active() || in_flight_.empty()) return;
+  quiet_.start(
+      pid(), process_.stdin_inode(), stdout_.native_handle(), stdout_kind_ == StdoutKind::kTerminal,
+      [self = shared_from_this()](ToolActivity activity) { self->on_stuck_check(activity); }, kStuckCheck,
+      kStuckCheck);
+}
+
+void Instance::on_stuck_check(ToolActivity activity) {
+  if (finished_ || in_flight_.empty() || activity != ToolActivity::kWaitingForInput) return;
+  if (writing_ || stepping_) return watch_stuck();
+  size_t records = 0;
+  for (const auto& batch : in_flight_) records += batch->records;
+  std::string message = pool_.no_answer_message(records);
+  if (!out_.empty())
+    message += "; it printed " + std::to_string(out_.size()) + " bytes that do not end an answer (check -T/-0)";
+  spdlog::warn("instance {}: {}", index_, message);
+  fail_in_flight(kExitToolQuit, message);
+  kill();
+}
+
+void Instance::fail_in_flight(int status, const std::string& message) {
+  auto failed = std::move(in_flight_);
+  in_flight_.clear();
+  in_flight_bytes_ = 0;
+  for (auto& batch : failed) {
+    if (batch->session)
+      batch->session->fail(status, message);
+    else if (batch->sink)
+      batch->sink->on_batch_failed(*batch, status, message);
+  }
+}
+
+void Instance::remember_answered(const std::shared_ptr<Batch>& batch) {
+  if (!batch->session) return;
+  if (!recently_answered_.empty() && recently_answered_.back().lock() == batch->session) return;
+  recently_answered_.push_back(batch->session);
+  if (recently_answered_.size() > kRecentSessions) recently_answered_.pop_front();
+}
+
+// More answers than records: the answers' shape is not what the daemon
+// thinks, so the calls answered last may have received wrong bytes. They
+// fail (those still open), and a learned shape is unlearned.
+void Instance::on_unattributed_output(size_t bytes) {
+  std::string message = "tool '" + pool_.config().command.argv[0] + "' printed " + std::to_string(bytes) +
+                        " bytes that answer no record, so its answers cannot be matched to records; " +
+                        pool_.framing_hint();
+  spdlog::error("instance {}: {}", index_, message);
+  for (auto& weak : recently_answered_)
+    if (auto session = weak.lock()) session->fail(kExitToolQuit, message);
+  recently_answered_.clear();
+  pool_.shape_broken();
+}
+
 void Instance::read_stderr() {
   stderr_buffer_.resize(4096);
   stderr_.async_read_some(asio::buffer(stderr_buffer_),
                           [self = shared_from_this()](const boost::system::error_code& error, size_t size) {
                             if (error) return;
-                            self->log_stderr(std::string_view(self->stderr_buffer_.data(), size));
+                            self->on_stderr(std::string_view(self->stderr_buffer_.data(), size));
                             self->read_stderr();
                           });
 }
 
-void Instance::log_stderr(std::string_view bytes) {
-  stderr_tail_.append(bytes);
-  if (stderr_tail_.size() > kStderrTail) stderr_tail_.erase(0, stderr_tail_.size() - kStderrTail);
-  for (char c : bytes) {
-    if (c == '\n' || stderr_line_.size() >= 4096) {
-      spdlog::info("tool[{}]: {}", pid_, stderr_line_);
-      stderr_line_.clear();
-      if (c == '\n') continue;
-    }
-    stderr_line_ += c;
+// Reads what is already in the stderr pipe, so that a warning the tool wrote
+// before an answer goes to that answer's caller.
+void Instance::drain_stderr() {
+  if (!stderr_.is_open()) return;
+  boost::system::error_code ignored;
+  stderr_.non_blocking(true, ignored);
+  char buffer[4096];
+  for (int i = 0; i < 16; ++i) {
+    ssize_t n = ::read(stderr_.native_handle(), buffer, sizeof buffer);
+    if (n <= 0) break;
+    on_stderr(std::string_view(buffer, static_cast<size_t>(n)));
   }
 }
 
-std::string Instance::stderr_tail() const {
-  std::string tail = stderr_tail_;
-  if (!tail.empty() && tail.back() != '\n') tail += '\n';
-  size_t cut = tail.size() - 1;
-  for (int lines = 0; lines < kStderrTailLines && cut != std::string::npos && cut > 0; ++lines)
-    cut = tail.rfind('\n', cut - 1);
-  return cut == std::string::npos || cut == tail.size() - 1 ? tail : tail.substr(cut + 1);
+void Instance::on_stderr(std::string_view bytes) {
+  stderr_lines_.feed(bytes, pid(), [this](std::string_view line) { route_stderr_line(line); });
+}
+
+// A line goes to the caller of the oldest record in flight: a tool answering
+// in order works on that one. Before the tool is ready, lines go to the
+// callers waiting for it; otherwise only to the log.
+void Instance::route_stderr_line(std::string_view line) {
+  if (!in_flight_.empty()) {
+    Batch& batch = *in_flight_.front();
+    if (batch.session) return batch.session->on_tool_stderr(line);
+    if (batch.sink) return batch.sink->on_batch_stderr(batch, line);
+  }
+  if (!ready_) pool_.start_up_stderr(*this, line);
 }
 
 void Instance::arm_timeout() {
-  double seconds = pool_.config().record_timeout;
-  if (seconds <= 0 || timeout_armed_) return;
+  if (timeout_armed_ || in_flight_.empty()) return;
+  double seconds = in_flight_.front()->timeout;
+  if (seconds <= 0) return;
   timeout_armed_ = true;
   timeout_timer_.expires_at(last_progress_ + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                                                  std::chrono::duration<double>(seconds)));
@@ -225,29 +416,20 @@ void Instance::arm_timeout() {
 // itself from there, so the hot path never touches the timer.
 void Instance::on_timeout() {
   if (finished_ || in_flight_.empty() || killed_by_us_) return;
-  double seconds = pool_.config().record_timeout;
-  if (std::chrono::steady_clock::now() - last_progress_ < std::chrono::duration<double>(seconds))
+  double seconds = in_flight_.front()->timeout;
+  if (seconds <= 0 || std::chrono::steady_clock::now() - last_progress_ < std::chrono::duration<double>(seconds))
     return arm_timeout();
   char text[64];
   snprintf(text, sizeof text, "%g", seconds);
   std::string message = "tool '" + pool_.config().command.argv[0] + "' did not answer a record within " + text +
                         " s (-w); it was killed, and a new instance serves later calls";
   spdlog::warn("instance {}: {}", index_, message);
-  auto failed = std::move(in_flight_);
-  in_flight_.clear();
-  in_flight_bytes_ = 0;
-  for (auto& batch : failed) batch->session->fail(kExitTimeout, message);
+  fail_in_flight(kExitTimeout, message);
   kill();
 }
 
 void Instance::reap() {
-  if (reaped_ || pid_ <= 0) return;
-  int status = 0;
-  pid_t rc = waitpid(pid_, &status, WNOHANG);
-  if (rc != pid_) return;
-  reaped_ = true;
-  wait_status_ = status;
-  check_exit();
+  if (process_.try_reap()) check_exit();
 }
 
 // The tool is gone once its stdout closed and it was reaped. Either may come
@@ -255,8 +437,8 @@ void Instance::reap() {
 // but keeps running is killed.
 void Instance::check_exit() {
   if (finished_) return;
-  if (stdout_closed_ && !reaped_) reap();
-  if (stdout_closed_ && reaped_) {
+  if (stdout_closed_ && !process_.reaped()) process_.try_reap();
+  if (stdout_closed_ && process_.reaped()) {
     // Posted, so that stderr already read but not yet handled gets logged
     // and into the message first.
     asio::post(io_, [self = shared_from_this()] { self->finish(); });
@@ -265,9 +447,9 @@ void Instance::check_exit() {
   exit_timer_.expires_after(std::chrono::milliseconds(stdout_closed_ ? 2000 : 1000));
   exit_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& error) {
     if (error || self->finished_) return;
-    if (!self->reaped_) {
-      self->reap();
-      if (!self->reaped_) self->kill();
+    if (!self->process_.try_reap()) {
+      self->process_.kill_group();
+      self->killed_by_us_ = true;
     }
     self->stdout_closed_ = true;
     self->check_exit();
@@ -280,29 +462,32 @@ void Instance::finish() {
   boost::system::error_code ignored;
   timeout_timer_.cancel();
   exit_timer_.cancel();
-  // What the tool said last, including what is still in the pipe.
-  stderr_.non_blocking(true, ignored);
-  char buffer[4096];
-  for (int i = 0; i < 16; ++i) {
-    ssize_t n = ::read(stderr_.native_handle(), buffer, sizeof buffer);
-    if (n <= 0) break;
-    log_stderr(std::string_view(buffer, static_cast<size_t>(n)));
-  }
-  if (!stderr_line_.empty()) log_stderr("\n");
+  quiet_.cancel();
+  drain_stderr();
+  stderr_lines_.flush(pid(), [this](std::string_view line) { route_stderr_line(line); });
   stdin_.close(ignored);
   stdout_.close(ignored);
   stderr_.close(ignored);
 
-  int status = exit_code_for_wait_status(wait_status_);
-  std::string message = "tool '" + pool_.config().command.argv[0] + "' " + describe_wait_status(wait_status_);
+  int wait_status = process_.wait_status();
+  bool expected = retiring_ || (input_closed_ && in_flight_.empty());
+  int status = exit_code_for_wait_status(wait_status);
+  std::string message = "tool '" + pool_.config().command.argv[0] + "' " + describe_wait_status(wait_status);
   message += answered_ ? " while records were waiting for answers" : " before it answered anything";
-  std::string tail = stderr_tail();
+  std::string tail = stderr_lines_.tail();
   if (!tail.empty()) message += "; its stderr ends with:\n" + tail;
-  spdlog::info("instance {}: tool pid {} {}", index_, pid_, describe_wait_status(wait_status_));
-  auto failed = std::move(in_flight_);
-  in_flight_.clear();
-  for (auto& batch : failed) batch->session->fail(status, message);
-  pool_.instance_exited(this, answered_, killed_by_us_, status, message);
+  spdlog::info("instance {}: tool pid {} {}", index_, pid(), describe_wait_status(wait_status));
+  fail_in_flight(status, message);
+  pool_.instance_exited(this, expected, killed_by_us_, status, message);
+}
+
+void Instance::retire() {
+  retiring_ = true;
+  close_input_when_idle();
+}
+
+void Instance::close_input_when_idle() {
+  if (in_flight_.empty() && !writing_ && !input_closed_) close_input();
 }
 
 void Instance::close_input() {
@@ -313,7 +498,7 @@ void Instance::close_input() {
 
 void Instance::kill() {
   killed_by_us_ = true;
-  if (pid_ > 0 && !reaped_) ::kill(pid_, SIGKILL);
+  process_.kill_group();
 }
 
 }  // namespace viasock

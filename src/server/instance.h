@@ -1,6 +1,17 @@
-// One running instance of the tool: writes batches to its stdin, cuts its
-// stdout into answers for the batches in flight (first in, first out), logs
-// its stderr, and notices when it dies or stops answering (-w).
+// One running process of the tool. It writes records to the tool's stdin and
+// cuts its stdout into answers for the batches in flight (first in, first
+// out), passes each stderr line to the caller whose record the tool is working
+// on, and notices when the tool dies or stops answering (-w).
+//
+// Answers are cut in one of two ways:
+// - framed: by the pool's output framer (lines, -T, -0, or a learned shape),
+//   with many records in flight: the fast path;
+// - lock-step: one record at a time, the answer being everything the tool
+//   printed until it waits for input again (quiescence.h). Used while the
+//   daemon learns a tool's answers, and for tools whose answers have no shape
+//   a framer could find.
+// A serving instance pulls its work from the pool; a candidate is fed by the
+// learner (stdout_learner.h), which compares two candidates.
 #pragma once
 
 #include <chrono>
@@ -10,7 +21,9 @@
 
 #include "server/asio.h"
 #include "server/batch.h"
-#include "server/tool_process.h"
+#include "server/child_process.h"
+#include "server/quiescence_watch.h"
+#include "server/tool_stderr.h"
 
 namespace viasock {
 
@@ -18,59 +31,101 @@ class Pool;
 
 class Instance : public std::enable_shared_from_this<Instance> {
  public:
-  Instance(asio::io_context& io, Pool& pool, int index);
+  enum class Role { kServing, kCandidate };
+
+  Instance(asio::io_context& io, Pool& pool, int index, StdoutKind stdout_kind, Role role);
   ~Instance();
   Instance(const Instance&) = delete;
   Instance& operator=(const Instance&) = delete;
 
   bool start(int* status, std::string* error);
-  // Pulls batches from the pool while the window has room.
+  // Serving: pulls batches from the pool while the window has room.
   void pump();
+  // Candidate: writes one record the learner hands over.
+  void feed(std::shared_ptr<Batch> batch, std::string bytes);
+  // A candidate the learner chose becomes a serving instance.
+  void promote(int index);
+  // Takes no more work; its stdin closes once its batches are answered, and
+  // its exit is then expected, not a failure.
+  void retire();
   // Reaps the process if it exited (after SIGCHLD).
   void reap();
   // Shutdown: no more input; the tool should exit on its own.
   void close_input();
+  // Kills the tool's process group.
   void kill();
+
   bool finished() const { return finished_; }
-  pid_t pid() const { return pid_; }
+  bool ready() const { return ready_; }
+  bool answered() const { return answered_; }
+  bool retiring() const { return retiring_; }
+  bool idle() const { return in_flight_.empty(); }
+  pid_t pid() const { return process_.pid(); }
+  int index() const { return index_; }
+  StdoutKind stdout_kind() const { return stdout_kind_; }
+  // What a retired candidate printed after its last answer (the rest of its
+  // buffered output, once its stdin closed).
+  const std::string& late_output() const { return late_output_; }
 
  private:
+  bool learns() const;
+  bool lock_step() const;
+  void write(std::string bytes);
   void read_stdout();
   void on_stdout(const boost::system::error_code& error, size_t size);
   void process_output();
+  void route_framed();
   size_t take_prelude(std::string_view data);
+  void watch_start_up();
+  void on_start_up_quiet(ToolActivity activity);
+  void watch_answer();
+  void on_answer_quiet(ToolActivity activity);
+  void watch_stuck();
+  void on_stuck_check(ToolActivity activity);
+  void fail_in_flight(int status, const std::string& message);
   void read_stderr();
-  void log_stderr(std::string_view bytes);
+  void drain_stderr();
+  void on_stderr(std::string_view bytes);
+  void route_stderr_line(std::string_view line);
+  void remember_answered(const std::shared_ptr<Batch>& batch);
+  void on_unattributed_output(size_t bytes);
   void arm_timeout();
   void on_timeout();
   void check_exit();
   void finish();
-  std::string stderr_tail() const;
+  void close_input_when_idle();
 
   asio::io_context& io_;
   Pool& pool_;
   int index_;
-  pid_t pid_ = -1;
+  StdoutKind stdout_kind_;
+  Role role_;
+  ChildProcess process_;
   asio::posix::stream_descriptor stdin_, stdout_, stderr_;
   asio::steady_timer timeout_timer_, exit_timer_;
+  QuiescenceWatch quiet_;
 
   std::deque<std::shared_ptr<Batch>> in_flight_;
   size_t in_flight_bytes_ = 0;
   std::string write_buffer_;
+  std::deque<std::pair<std::shared_ptr<Batch>, std::string>> fed_;  // candidate: records to write
   bool writing_ = false, input_closed_ = false;
+  bool stepping_ = false;  // the record in flight is answered in lock-step
 
   std::unique_ptr<char[]> read_buffer_;
   std::string out_;  // tool output not yet routed
   size_t out_resume_ = 0;
-  std::string prelude_;
+  std::string prelude_, late_output_;
   int prelude_left_ = 0;
   bool prelude_in_lines_ = false;
   std::chrono::steady_clock::time_point last_progress_;
+  // Sessions whose answers came last: output nobody asked for fails them.
+  std::deque<std::weak_ptr<Session>> recently_answered_;
 
-  std::string stderr_buffer_, stderr_line_, stderr_tail_;
-  bool stdout_closed_ = false, reaped_ = false, finished_ = false;
+  ToolStderr stderr_lines_;
+  std::string stderr_buffer_;
+  bool stdout_closed_ = false, finished_ = false, ready_ = false, retiring_ = false;
   bool answered_ = false, killed_by_us_ = false, timeout_armed_ = false;
-  int wait_status_ = 0;
 };
 
 }  // namespace viasock

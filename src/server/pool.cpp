@@ -2,19 +2,47 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
+#include "common/exit_codes.h"
+#include "server/answer_shape.h"
 #include "server/instance.h"
 #include "server/session.h"
+#include "server/stdout_learner.h"
 
 namespace viasock {
+namespace {
+
+// Answers kept to learn their shape; past this many without a common shape
+// the tool is served one record at a time for good.
+constexpr size_t kMaxSamples = 32;
+// Start-up failures of an instance that once worked before the daemon gives
+// up (the model file was deleted, the disk is full).
+constexpr int kMaxStartFailures = 4;
+constexpr int kMaxLearningRestarts = 3;
+constexpr size_t kMaxStartUpStderr = 64 * 1024;
+
+std::chrono::milliseconds backoff(int failures) {
+  if (failures <= 1) return std::chrono::milliseconds(0);
+  return std::chrono::milliseconds(std::min(100 << std::min(failures - 2, 6), 5000));
+}
+
+}  // namespace
 
 Pool::Pool(asio::io_context& io, PoolConfig config, FatalHandler on_fatal)
     : io_(io), config_(std::move(config)), on_fatal_(std::move(on_fatal)), stop_timer_(io) {
   output_framer_ = make_framer(config_.output_format);
+  lock_step_ = config_.learn;
 }
 
 Pool::~Pool() = default;
 
 bool Pool::start(int* status, std::string* error) {
+  if (config_.learn) {
+    learner_ = std::make_shared<StdoutLearner>(io_, *this);
+    return learner_->start(status, error);
+  }
+  learned_kind_ = config_.stdout_kind;
   instances_.resize(static_cast<size_t>(config_.instances));
   for (size_t slot = 0; slot < instances_.size(); ++slot)
     if (!start_instance(slot, status, error)) return false;
@@ -22,9 +50,37 @@ bool Pool::start(int* status, std::string* error) {
 }
 
 bool Pool::start_instance(size_t slot, int* status, std::string* error) {
-  auto instance = std::make_shared<Instance>(io_, *this, static_cast<int>(slot));
+  auto instance = std::make_shared<Instance>(io_, *this, static_cast<int>(slot), learned_kind_,
+                                             Instance::Role::kServing);
   instances_[slot] = instance;
   return instance->start(status, error);
+}
+
+// The learner chose this candidate; the others of -j N start like it.
+void Pool::adopt(std::shared_ptr<Instance> instance) {
+  learned_kind_ = instance->stdout_kind();
+  ever_ready_ = true;
+  instances_.resize(static_cast<size_t>(config_.instances));
+  instances_[0] = std::move(instance);
+  instances_[0]->promote(0);
+  start_missing_instances();
+}
+
+void Pool::start_missing_instances() {
+  for (size_t slot = 0; slot < instances_.size(); ++slot) {
+    if (instances_[slot]) continue;
+    int status = 0;
+    std::string error;
+    if (!start_instance(slot, &status, &error)) return cannot_serve(status, error);
+  }
+}
+
+template <class Visit>
+void Pool::for_each_instance(Visit visit) {
+  // Copied: a visit may replace an instance.
+  for (auto instance : std::vector(instances_))
+    if (instance) visit(*instance);
+  for (auto instance : std::vector(retired_)) visit(*instance);
 }
 
 void Pool::offer(std::shared_ptr<Session> session) {
@@ -53,11 +109,9 @@ std::shared_ptr<Batch> Pool::take_work(size_t max_bytes, size_t max_records, std
 }
 
 void Pool::kick() {
-  for (size_t slot = 0; slot < instances_.size(); ++slot) {
-    // Copied: pumping may replace the slot's instance.
-    std::shared_ptr<Instance> instance = instances_[slot];
+  if (learner_) learner_->pump();
+  for (auto instance : std::vector(instances_))
     if (instance) instance->pump();
-  }
 }
 
 void Pool::wait_for_prelude(std::shared_ptr<Session> session) {
@@ -76,48 +130,203 @@ void Pool::set_prelude(const std::string& prelude) {
   for (auto& session : waiters) session->on_prelude(prelude_);
 }
 
-void Pool::instance_exited(Instance* instance, bool answered, bool killed_by_us, int status,
+// A caller waiting for a starting tool sees what it says while it starts.
+void Pool::session_joined(const std::shared_ptr<Session>& session) {
+  if (ready()) return;
+  if (!start_up_stderr_.empty()) session->on_tool_stderr(start_up_stderr_);
+  start_up_listeners_.push_back(session);
+}
+
+void Pool::start_up_stderr(Instance& instance, std::string_view line) {
+  if (learner_ && learner_->owns(&instance)) return learner_->start_up_stderr(instance, line);
+  if (!ready()) broadcast_start_up_stderr(line);
+}
+
+void Pool::broadcast_start_up_stderr(std::string_view line) {
+  if (start_up_stderr_.size() + line.size() <= kMaxStartUpStderr) start_up_stderr_.append(line);
+  for (auto& weak : start_up_listeners_)
+    if (auto session = weak.lock()) session->on_tool_stderr(line);
+}
+
+void Pool::instance_ready(Instance& instance, const std::string& prelude) {
+  if (learner_ && learner_->owns(&instance) && instances_.empty()) return learner_->candidate_ready(instance, prelude);
+  ever_ready_ = true;
+  start_failures_ = 0;
+  start_up_listeners_.clear();
+  start_up_stderr_.clear();
+  kick();
+}
+
+bool Pool::ready() const {
+  for (const auto& instance : instances_)
+    if (instance && instance->ready()) return true;
+  return false;
+}
+
+void Pool::learn_answer(const std::string& answer) {
+  if (shape_known_ || samples_.size() >= kMaxSamples) return;
+  samples_.push_back(answer);
+  AnswerShape shape = infer_answer_shape(samples_);
+  if (!shape.decided) {
+    if (samples_.size() == kMaxSamples)
+      spdlog::warn("the tool's answers have no common shape; serving one record at a time (give -T for speed)");
+    return;
+  }
+  shape_known_ = true;
+  lock_step_ = false;
+  shape_description_ = shape.description;
+  config_.output_format = shape.format;
+  output_framer_ = make_framer(shape.format);
+  spdlog::info("learned the answers' shape from {} answer(s): {}", samples_.size(), shape.description);
+  samples_.clear();
+  kick();
+}
+
+// Output nobody asked for: what was learned is wrong; learn again.
+void Pool::shape_broken() {
+  if (!config_.learn || !shape_known_) return;
+  shape_known_ = false;
+  lock_step_ = true;
+  spdlog::warn("the learned shape ({}) did not hold; learning again, one record at a time", shape_description_);
+}
+
+void Pool::release_successes() {
+  holding_ = false;
+  auto held = std::move(held_);
+  held_.clear();
+  for (auto& session : held) session->finish_if_done();
+}
+
+void Pool::cannot_serve(int status, const std::string& message) {
+  if (fatal_) return;
+  fatal_ = true;
+  held_.clear();
+  on_fatal_(status, message);
+}
+
+void Pool::cannot_learn(const std::string& reason) {
+  cannot_serve(kExitDaemon, reason + "; viasock cannot learn how '" + config_.command.argv[0] +
+                                " answers: give its framing options (-T, -P) and -L or --pty");
+}
+
+void Pool::learning_failed(int status, const std::string& message, bool on_a_record) {
+  if (!on_a_record || ++learning_restarts_ > kMaxLearningRestarts) return cannot_serve(status, message);
+  spdlog::info("learning again with new candidates");
+  // The old learner's candidates were killed; they stay owned until reaped.
+  old_learners_.push_back(std::move(learner_));
+  learner_ = std::make_shared<StdoutLearner>(io_, *this);
+  int start_status = 0;
+  std::string error;
+  if (!learner_->start(&start_status, &error)) return cannot_serve(start_status, error);
+}
+
+std::string Pool::no_answer_message(size_t records) const {
+  std::string tool = config_.command.argv[0];
+  return "tool '" + tool + "' read " + (records == 1 ? "a record" : std::to_string(records) + " records") +
+         " and waits for more input without answering: it may answer only at the end of its input (like sort "
+         "or tac, which viasock cannot serve), need records of several lines (-t REGEX), or buffer its output" +
+         (config_.flush_hint.empty() ? std::string() : " (" + config_.flush_hint + ")") +
+         "; 'viasock probe' finds options that work";
+}
+
+std::string Pool::framing_hint() const {
+  return "give -T REGEX for answers of several lines, or use 'viasock probe' to find options that work";
+}
+
+std::string Pool::flush_hint() const { return config_.flush_hint; }
+
+void Pool::instance_exited(Instance* instance, bool expected, bool killed_by_us, int status,
                            const std::string& message) {
   if (stopping_) return check_stopped();
-  if (!answered && !killed_by_us) {
-    // It never worked: restarting would only fail again, in a loop.
-    spdlog::error("the tool failed before answering anything: {}", message);
-    return on_fatal_(status, message);
-  }
+  if (learner_ && learner_->owns(instance) && (instances_.empty() || instances_[0].get() != instance))
+    return learner_->candidate_exited(instance, expected, status, message);
+  std::erase_if(retired_, [instance](const auto& r) { return r.get() == instance; });
+  if (fatal_) return;
   for (size_t slot = 0; slot < instances_.size(); ++slot) {
     if (instances_[slot].get() != instance) continue;
-    int start_status = 0;
-    std::string error;
+    // Worked: waited for input, or answered (a busy tool may never wait).
+    bool was_ready = instance->ready() || instance->answered();
+    instances_[slot].reset();
+    if (!ever_ready_ && records_answered_ == 0) {
+      // It never worked: restarting would only fail again, in a loop.
+      spdlog::error("the tool failed before it was ready: {}", message);
+      return cannot_serve(status, message);
+    }
+    if (!was_ready && !killed_by_us && ++start_failures_ >= kMaxStartFailures)
+      return cannot_serve(status, "the tool keeps failing at start-up: " + message);
     spdlog::info("instance {}: starting a new tool process", slot);
-    if (!start_instance(slot, &start_status, &error)) return on_fatal_(start_status, error);
+    replace_later(slot, backoff(start_failures_));
   }
 }
 
+// A tool that fails at start-up again and again is restarted ever more
+// slowly, so a crash loop does not eat the machine. One killed by a record
+// is replaced at once.
+void Pool::replace_later(size_t slot, std::chrono::milliseconds delay) {
+  auto timer = std::make_shared<asio::steady_timer>(io_, delay);
+  timer->async_wait([this, slot, timer](const boost::system::error_code& error) {
+    if (error || stopping_ || fatal_ || slot >= instances_.size() || instances_[slot]) return;
+    int status = 0;
+    std::string start_error;
+    if (!start_instance(slot, &status, &start_error)) cannot_serve(status, start_error);
+  });
+}
+
+void Pool::raise_instances(int instances) {
+  if (instances <= config_.instances || stopping_) return;
+  spdlog::info("a call asks for {} instances; raising from {}", instances, config_.instances);
+  config_.instances = std::min(instances, 1024);
+  if (learner_ && instances_.empty()) return;  // adopt() starts them
+  instances_.resize(static_cast<size_t>(config_.instances));
+  start_missing_instances();
+}
+
+std::vector<std::string> Pool::learned_args(bool* known) const {
+  *known = !config_.learn || (!instances_.empty() && shape_known_ && !holding_);
+  std::vector<std::string> args;
+  if (!config_.learn) return args;
+  if (learned_kind_ == StdoutKind::kTerminal) args.push_back("--pty");
+  if (config_.output_format.kind == RecordFormat::kNull) args.push_back("-0");
+  if (config_.output_format.kind == RecordFormat::kRegex)
+    args.insert(args.end(), {"-T", config_.output_format.regex});
+  size_t lines = static_cast<size_t>(std::count(prelude_.begin(), prelude_.end(), '\n'));
+  if (!prelude_.empty() && prelude_.back() != '\n') *known = false;
+  if (lines > 0) args.insert(args.end(), {"--prelude-lines", std::to_string(lines)});
+  return args;
+}
+
 void Pool::reap() {
-  for (size_t slot = 0; slot < instances_.size(); ++slot) {
-    std::shared_ptr<Instance> instance = instances_[slot];
-    if (instance) instance->reap();
-  }
+  if (learner_) learner_->reap();
+  for (auto& old : old_learners_) old->reap();
+  std::erase_if(old_learners_, [](const auto& old) { return old->finished(); });
+  for_each_instance([](Instance& instance) { instance.reap(); });
 }
 
 void Pool::stop(std::function<void()> done) {
   stopping_ = true;
   on_stopped_ = std::move(done);
-  for (auto& instance : instances_)
-    if (instance) instance->close_input();
+  if (learner_) learner_->close();
+  for_each_instance([](Instance& instance) { instance.close_input(); });
   // A tool that does not exit when its stdin closes is killed.
   stop_timer_.expires_after(std::chrono::seconds(5));
   stop_timer_.async_wait([this](const boost::system::error_code& error) {
     if (error) return;
-    for (auto& instance : instances_)
-      if (instance && !instance->finished()) instance->kill();
+    if (learner_) learner_->kill();
+    for_each_instance([](Instance& instance) {
+      if (!instance.finished()) instance.kill();
+    });
   });
   check_stopped();
 }
 
 void Pool::check_stopped() {
+  if (learner_ && !learner_->finished()) return;
+  for (auto& old : old_learners_)
+    if (!old->finished()) return;
   for (auto& instance : instances_)
     if (instance && !instance->finished()) return;
+  for (auto& instance : retired_)
+    if (!instance->finished()) return;
   stop_timer_.cancel();
   if (on_stopped_) std::exchange(on_stopped_, nullptr)();
 }

@@ -2,6 +2,10 @@
 // records wait in a round-robin queue, and every instance with room in its
 // window pulls batches from it. One instance means every client's records
 // reach the tool in order; several mean that any batch may go to any of them.
+//
+// Without framing options the pool first learns the tool (stdout_learner.h
+// chooses a pipe or a terminal; answer_shape.h finds how answers end) and
+// serves in lock-step until it knows; then it pipelines.
 #pragma once
 
 #include <deque>
@@ -13,73 +17,114 @@
 #include "common/record_framer.h"
 #include "server/asio.h"
 #include "server/batch.h"
-#include "server/tool_process.h"
+#include "server/child_process.h"
 
 namespace viasock {
 
 class Instance;
 class Session;
+class StdoutLearner;
 
 struct PoolConfig {
   ToolCommand command;
   RecordFormat output_format;
   int prelude_records = 0;
   int prelude_lines = 0;
-  double record_timeout = 0;
   int instances = 1;
+  bool learn = false;                         // no framing options: learn the tool
+  StdoutKind stdout_kind = StdoutKind::kPipe;  // when not learning
+  std::string flush_hint;                     // the tool's own flush option, for messages
 };
 
 class Pool {
  public:
-  // Called once when the tool cannot be served: it failed to start, or an
-  // instance died before it answered anything. The daemon then stops.
+  // Called once when the tool cannot be served: it cannot start, or it is
+  // no record filter. The daemon then fails every call and stops.
   using FatalHandler = std::function<void(int status, const std::string& message)>;
 
   Pool(asio::io_context& io, PoolConfig config, FatalHandler on_fatal);
   ~Pool();
 
-  // Starts every instance; false with a status and reason when the tool
-  // cannot be executed at all.
+  // Starts the instances (or the learner); false with a status and reason
+  // when the tool cannot be executed at all.
   bool start(int* status, std::string* error);
 
-  // A session has complete records to send.
+  // Sessions' side.
   void offer(std::shared_ptr<Session> session);
-  // Lets every instance with room in its window pull work.
   void kick();
-  // Cuts the next batch for an instance, round-robin over sessions.
   std::shared_ptr<Batch> take_work(size_t max_bytes, size_t max_records, std::string* bytes);
-
-  bool has_prelude() const { return config_.prelude_records > 0 || config_.prelude_lines > 0; }
+  bool has_prelude() const { return config_.learn || config_.prelude_records > 0 || config_.prelude_lines > 0; }
   void wait_for_prelude(std::shared_ptr<Session> session);
-  void set_prelude(const std::string& prelude);
+  void session_joined(const std::shared_ptr<Session>& session);
+  // False while a terminal's output is being checked against a pipe's.
+  bool may_succeed() const { return !holding_; }
+  void hold(std::shared_ptr<Session> session) { held_.push_back(std::move(session)); }
 
-  // An instance exited; `answered` tells whether it ever answered a record.
-  void instance_exited(Instance* instance, bool answered, bool killed_by_us, int status,
-                       const std::string& message);
-  // SIGCHLD arrived: let instances reap.
+  // Instances' and the learner's side.
+  const PoolConfig& config() const { return config_; }
+  const ToolCommand& command() const { return config_.command; }
+  bool learns() const { return config_.learn; }
+  bool lock_step() const { return lock_step_; }
+  const RecordFramer& output_framer() const { return *output_framer_; }
+  size_t instance_count() const { return instances_.size(); }
+  void set_prelude(const std::string& prelude);
+  void count_answers(size_t records) { records_answered_ += records; }
+  void instance_ready(Instance& instance, const std::string& prelude);
+  void instance_exited(Instance* instance, bool expected, bool killed_by_us, int status, const std::string& message);
+  void adopt(std::shared_ptr<Instance> instance);
+  void learn_answer(const std::string& answer);
+  void shape_broken();
+  void start_up_stderr(Instance& instance, std::string_view line);
+  void broadcast_start_up_stderr(std::string_view line);
+  void hold_successes() { holding_ = true; }
+  void release_successes();
+  void cannot_serve(int status, const std::string& message);
+  void cannot_learn(const std::string& reason);
+  void learning_failed(int status, const std::string& message, bool on_a_record);
+  std::string no_answer_message(size_t records) const;
+  std::string framing_hint() const;
+  std::string flush_hint() const;
+
+  // The daemon's side.
   void reap();
+  void raise_instances(int instances);
+  // Some instance waits for work: the tool is loaded.
+  bool ready() const;
+  // What was learned, as options of `viasock run` ("--pty -T '^$'"), and
+  // whether learning is over.
+  std::vector<std::string> learned_args(bool* known) const;
+  uint64_t records_answered() const { return records_answered_; }
   // Closes every tool's stdin, waits for them to exit (killing stragglers),
   // then calls `done`.
   void stop(std::function<void()> done);
 
-  const PoolConfig& config() const { return config_; }
-  const RecordFramer& output_framer() const { return *output_framer_; }
-  uint64_t records_answered() const { return records_answered_; }
-  void count_answers(size_t records) { records_answered_ += records; }
-
  private:
   bool start_instance(size_t slot, int* status, std::string* error);
+  void start_missing_instances();
+  void replace_later(size_t slot, std::chrono::milliseconds delay);
   void check_stopped();
+  template <class Visit>
+  void for_each_instance(Visit visit);
 
   asio::io_context& io_;
   PoolConfig config_;
   FatalHandler on_fatal_;
   std::unique_ptr<RecordFramer> output_framer_;
   std::vector<std::shared_ptr<Instance>> instances_;
+  std::vector<std::shared_ptr<Instance>> retired_;
+  std::shared_ptr<StdoutLearner> learner_;
+  std::vector<std::shared_ptr<StdoutLearner>> old_learners_;
+  StdoutKind learned_kind_ = StdoutKind::kPipe;
   std::deque<std::shared_ptr<Session>> ready_;
-  std::vector<std::shared_ptr<Session>> prelude_waiters_;
-  std::string prelude_;
+  std::vector<std::shared_ptr<Session>> prelude_waiters_, held_;
+  std::vector<std::weak_ptr<Session>> start_up_listeners_;
+  std::string prelude_, start_up_stderr_;
   bool prelude_known_ = false;
+  bool lock_step_ = false, shape_known_ = false, holding_ = false, fatal_ = false;
+  std::vector<std::string> samples_;
+  std::string shape_description_;
+  int start_failures_ = 0, learning_restarts_ = 0;
+  bool ever_ready_ = false;
   bool stopping_ = false;
   std::function<void()> on_stopped_;
   asio::steady_timer stop_timer_;

@@ -15,6 +15,9 @@ constexpr size_t kReadChunk = 64 * 1024;
 // this is still read whole: a partial record never goes to the tool.
 constexpr size_t kMaxPendingInput = 1 << 20;
 constexpr size_t kMaxPendingOutput = 4 << 20;
+// The tool's stderr waiting for a client that does not read it: past this,
+// lines are dropped (and counted) rather than stalling the tool.
+constexpr size_t kMaxPendingStderr = 1 << 20;
 
 }  // namespace
 
@@ -89,9 +92,10 @@ void Session::on_frame(wire::FrameType type, std::string_view bytes) {
 
 void Session::on_hello(std::string_view request) {
   if (greeted_ || input_done_) return;
-  if (request == wire::kRequestRun) {
+  if (decode_run_request(request, &call_)) {
     greeted_ = true;
-    host_.run_started();
+    host_.run_started(call_);
+    pool_.session_joined(shared_from_this());
     if (pool_.has_prelude()) {
       // Stands first in line for the prelude, before any answer.
       auto prelude = std::make_shared<Batch>();
@@ -167,6 +171,7 @@ std::shared_ptr<Batch> Session::take_batch(size_t max_bytes, size_t max_records,
   batch->session = shared_from_this();
   batch->records = records;
   batch->input_bytes = length;
+  batch->timeout = call_.record_timeout;
   batches_.push_back(batch);
   read_more();
   return batch;
@@ -204,6 +209,16 @@ void Session::on_prelude(const std::string& prelude) {
   on_answers();
 }
 
+void Session::on_tool_stderr(std::string_view bytes) {
+  if (!open() || call_.quiet_tool) return;
+  if (err_.size() + bytes.size() > kMaxPendingStderr) {
+    err_dropped_ += bytes.size();
+    return;
+  }
+  err_.append(bytes);
+  write_more();
+}
+
 void Session::fail(int status, const std::string& message) {
   if (!open()) return;
   // Answers already complete and in order still reach the client.
@@ -221,7 +236,9 @@ void Session::fail(int status, const std::string& message) {
 
 void Session::finish_if_done() {
   if (exit_queued_ || !open()) return;
-  if (input_done_ && ready_records_ == 0 && batches_.empty() && out_.empty()) {
+  if (input_done_ && ready_records_ == 0 && batches_.empty() && out_.empty() && err_.empty()) {
+    // The tool's output is still being checked (stdout_learner.h).
+    if (!pool_.may_succeed()) return pool_.hold(shared_from_this());
     exit_frame_ = wire::encode_exit(kExitOk, "");
     exit_queued_ = true;
     write_more();
@@ -230,7 +247,10 @@ void Session::finish_if_done() {
 
 void Session::write_more() {
   if (writing_ || closed_) return;
-  if (out_.empty() && !exit_frame_.empty()) {
+  if (!err_.empty()) return write_frame(wire::kStderr, &err_);
+  if (!out_.empty()) return write_frame(wire::kData, &out_);
+  if (!exit_frame_.empty()) {
+    if (err_dropped_ > 0) spdlog::warn("a client did not read {} bytes of the tool's stderr", err_dropped_);
     writing_buffer_.swap(exit_frame_);
     exit_frame_.clear();
     writing_ = true;
@@ -241,10 +261,19 @@ void Session::write_more() {
                       });
     return;
   }
-  if (out_.empty()) return finish_if_done();
+  finish_if_done();
+}
+
+// Sends *payload as one frame (taking its bytes without a copy) and goes on
+// with what is left once it is written.
+void Session::write_frame(wire::FrameType type, std::string* payload) {
   writing_buffer_.clear();
-  writing_buffer_.swap(out_);
-  wire::encode_header(header_, wire::kData, static_cast<uint32_t>(writing_buffer_.size()));
+  writing_buffer_.swap(*payload);
+  if (type != wire::kData && writing_buffer_.size() > wire::kMaxControlPayload) {
+    payload->assign(writing_buffer_, wire::kMaxControlPayload);
+    writing_buffer_.resize(wire::kMaxControlPayload);
+  }
+  wire::encode_header(header_, type, static_cast<uint32_t>(writing_buffer_.size()));
   writing_ = true;
   std::array<asio::const_buffer, 2> buffers = {asio::buffer(header_), asio::buffer(writing_buffer_)};
   asio::async_write(socket_, buffers,

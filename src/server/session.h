@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "common/call_options.h"
 #include "common/record_framer.h"
 #include "common/wire.h"
 #include "server/asio.h"
@@ -20,8 +21,8 @@ class Session;
 class SessionHost {
  public:
   virtual ~SessionHost() = default;
-  // A client said HELLO "run" (counted as a call).
-  virtual void run_started() = 0;
+  // A client said HELLO "run" (counted as a call) with these options.
+  virtual void run_started(const CallOptions& call) = 0;
   // The session is over; the host drops its reference.
   virtual void session_closed(Session* session) = 0;
   // The daemon's state as a JSON object, for `viasock list`.
@@ -46,6 +47,11 @@ class Session : public std::enable_shared_from_this<Session> {
   void on_answers();
   // The prelude is known; fill our prelude batch.
   void on_prelude(const std::string& prelude);
+  // A line the tool wrote to its stderr while working on our records (or
+  // while starting): to the client's stderr, unless it asked for quiet.
+  void on_tool_stderr(std::string_view bytes);
+  // Sends the success EXIT once everything is answered and passed on.
+  void finish_if_done();
   // Ends the session with an error (tool died, record timed out, daemon
   // stopping): the client gets what was answered in order, then `message`
   // and `status`.
@@ -67,7 +73,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void end_input();
   bool input_full() const;
   void write_more();
-  void finish_if_done();
+  void write_frame(wire::FrameType type, std::string* payload);
   void close();
   void compact_input();
 
@@ -87,7 +93,9 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // Output: batches in input order; out_ holds answers ready to send.
   std::deque<std::shared_ptr<Batch>> batches_;
-  std::string out_, writing_buffer_;
+  std::string out_, err_, writing_buffer_;
+  size_t err_dropped_ = 0;
+  CallOptions call_;
   char header_[wire::kHeaderSize];
   std::string exit_frame_;
   bool writing_ = false, exit_queued_ = false, failed_ = false, closed_ = false;

@@ -48,7 +48,7 @@ class ToolKilledTest(ViasockTestCase):
     def test_kill_tool_while_client_streams(self):
         starts = self.starts_file()
         env = self.starts_env(starts)
-        cmd = ["run"] + self.slowtool("--hang-on", "HANG")
+        cmd = ["run", "--pipe"] + self.slowtool("--hang-on", "HANG")
         r = self.run_vs(cmd, b"warm\n", env=env)
         self.assertOk(r)
         tool = self.started_pids(starts)

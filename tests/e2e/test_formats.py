@@ -206,7 +206,7 @@ class RecordTimeoutTest(ViasockTestCase):
     def test_hanging_record_times_out(self):
         starts = self.starts_file()
         env = self.starts_env(starts)
-        cmd = ["run", "-w", "1"] + self.slowtool("--hang-on", "HANG")
+        cmd = ["run", "--pipe", "-w", "1"] + self.slowtool("--hang-on", "HANG")
         r = self.run_vs(cmd, b"warm\n", env=env)
         self.assertOk(r)
         self.assertEqual(r.stdout, b"WARM\n")
@@ -231,10 +231,11 @@ class RecordTimeoutTest(ViasockTestCase):
 
 
 class UnsolicitedOutputTest(ViasockTestCase):
-    def test_output_without_pending_record_is_dropped(self):
+    def test_output_without_pending_record_never_reaches_a_later_client(self):
         ready = os.path.join(self.tmp, "ready")
         env = {"READY_FILE": ready}
-        cmd = ["run", "python3", "-c", PY_UNSOLICITED]
+        # --pipe: nothing is learned, so the start-up line is no prelude.
+        cmd = ["run", "--pipe", "python3", "-c", PY_UNSOLICITED]
         # Start the daemon without sending a record.
         r = self.run_vs(cmd, b"", env=env)
         self.assertOk(r)

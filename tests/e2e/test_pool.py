@@ -33,7 +33,7 @@ class PoolTest(ViasockTestCase):
             f.write(COUNTING_TOOL)
         self.counts = os.path.join(self.tmp, "counts")
         os.mkdir(self.counts)
-        self.command = ["run", "-j", "3", "-W", "30", sys.executable, self.tool]
+        self.command = ["run", "--pipe", "-j", "3", "-W", "30", sys.executable, self.tool]
         self.tool_env = {"COUNT_DIR": self.counts}
 
     def lines(self, tag, n):

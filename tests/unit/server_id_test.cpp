@@ -61,9 +61,40 @@ TEST_CASE("arguments, options, directory and host all count") {
   auto other_host = context();
   other_host.host = "host-b";
   CHECK(base != compute_server_id(options_with({"-u"}), other_host));
-  auto timeout = options_with({"-u"});
-  timeout.record_timeout = 5;
-  CHECK(base != compute_server_id(timeout, context()));
+  auto terminal = options_with({"-u"});
+  terminal.pty = true;
+  CHECK(base != compute_server_id(terminal, context()));
+}
+
+TEST_CASE("operational options share the daemon") {
+  std::string base = compute_server_id(options_with({"-u"}), context());
+  auto operational = options_with({"-u"});
+  operational.record_timeout = 10;
+  operational.idle_timeout = 30;
+  operational.instances = 4;
+  operational.quiet_tool = true;
+  operational.log_file = "other.log";
+  CHECK(base == compute_server_id(operational, context()));
+}
+
+TEST_CASE("the environment that changes output counts by default") {
+  std::string base = compute_server_id(options_with({}), context());
+  setenv("LC_ALL", "C.UTF-8", 1);
+  std::string utf8 = compute_server_id(options_with({}), context());
+  setenv("LC_ALL", "C", 1);
+  std::string c = compute_server_id(options_with({}), context());
+  setenv("VIASOCK_UNRELATED", "x", 1);
+  CHECK(compute_server_id(options_with({}), context()) == c);
+  unsetenv("VIASOCK_UNRELATED");
+  unsetenv("LC_ALL");
+  CHECK(utf8 != c);
+  CHECK(compute_server_id(options_with({}), context()) == base);
+
+  char lang[] = "LANG=C", path[] = "PATH=/bin", home[] = "HOME=/root", venv[] = "VIRTUAL_ENV=/v",
+       python[] = "PYTHONPATH=/p", loader[] = "LD_PRELOAD=x.so", tz[] = "TZ=UTC";
+  char* env[] = {path, home, lang, venv, python, loader, tz, nullptr};
+  CHECK(identity_environment(env) ==
+        std::vector<std::string>{"LANG=C", "LD_PRELOAD=x.so", "PATH=/bin", "PYTHONPATH=/p", "TZ=UTC", "VIRTUAL_ENV=/v"});
 }
 
 TEST_CASE("a changed argument file, --opt=FILE or watched file gives a new ID") {
@@ -99,6 +130,11 @@ TEST_CASE("a named environment variable's value counts") {
 TEST_CASE("tools resolve like execvp") {
   ResolvedTool sh = resolve_tool("sh");
   CHECK(sh.path.front() == '/');
+  // A virtualenv's python3 is a link, and another tool than its target.
+  TempDir links;
+  std::string link = links.path + "/python3";
+  REQUIRE(symlink(sh.path.c_str(), link.c_str()) == 0);
+  CHECK(resolve_tool(link).path == link);
   CHECK(sh.exit_code == 0);
   CHECK(resolve_tool("no-such-tool-viasock").exit_code == 127);
   TempDir dir;

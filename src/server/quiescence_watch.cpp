@@ -1,0 +1,66 @@
+#include "server/quiescence_watch.h"
+
+#include <sys/ioctl.h>
+
+namespace viasock {
+namespace {
+
+constexpr std::chrono::microseconds kFirstInterval(20);
+// Between the two observations a terminal needs.
+constexpr std::chrono::microseconds kTerminalSettle(1000);
+
+size_t unread_bytes(int fd) {
+  int bytes = 0;
+  if (ioctl(fd, FIONREAD, &bytes) != 0) return 0;
+  return static_cast<size_t>(bytes);
+}
+
+}  // namespace
+
+void QuiescenceWatch::start(pid_t pid, ino_t stdin_inode, int stdout_fd, bool terminal, Done done,
+                            std::chrono::microseconds first_delay, std::chrono::microseconds max_interval) {
+  cancel();
+  pid_ = pid;
+  stdin_inode_ = stdin_inode;
+  stdout_fd_ = stdout_fd;
+  terminal_ = terminal;
+  done_ = std::move(done);
+  active_ = true;
+  confirmations_ = 0;
+  interval_ = kFirstInterval;
+  max_interval_ = max_interval;
+  schedule(first_delay);
+}
+
+void QuiescenceWatch::cancel() {
+  active_ = false;
+  done_ = nullptr;
+  timer_.cancel();
+}
+
+void QuiescenceWatch::schedule(std::chrono::microseconds delay) {
+  timer_.expires_after(delay);
+  timer_.async_wait([this](const boost::system::error_code& error) {
+    if (!error && active_) look();
+  });
+}
+
+void QuiescenceWatch::look() {
+  ToolActivity activity = observe_tool(pid_, stdin_inode_);
+  if (activity == ToolActivity::kWaitingForInput && unread_bytes(stdout_fd_) > 0) activity = ToolActivity::kBusy;
+  if (activity == ToolActivity::kWaitingForInput && terminal_ && ++confirmations_ < 2)
+    return schedule(kTerminalSettle);
+  if (activity == ToolActivity::kBusy) {
+    confirmations_ = 0;
+    schedule(interval_);
+    interval_ = std::min(interval_ * 2, max_interval_);
+    return;
+  }
+  active_ = false;
+  // The callback may start the watch again.
+  Done done = std::move(done_);
+  done_ = nullptr;
+  done(activity);
+}
+
+}  // namespace viasock

@@ -1,0 +1,53 @@
+// Waits, on the event loop, until a tool instance is quiescent: observed
+// waiting for input (quiescence.h) with nothing unread in its stdout. Polls
+// /proc with a growing interval (from tens of microseconds, for a warm tool
+// that answers at once, to a tenth of a second, for one loading a model), so
+// a quick answer is seen quickly and a slow start costs nothing.
+//
+// A terminal passes the tool's output on asynchronously (the kernel's flip
+// buffer), so there the state must hold for two observations a millisecond
+// apart with no output in between; a pipe has the bytes before the writer
+// returns, so one observation is enough.
+#pragma once
+
+#include <sys/types.h>
+
+#include <functional>
+
+#include "server/asio.h"
+#include "server/quiescence.h"
+
+namespace viasock {
+
+class QuiescenceWatch {
+ public:
+  using Done = std::function<void(ToolActivity)>;
+
+  explicit QuiescenceWatch(asio::io_context& io) : timer_(io) {}
+
+  // Starts watching; `done` gets kWaitingForInput when the tool is quiescent,
+  // or kGone / kUnobservable. `first_delay` postpones the first look (a
+  // watchdog need not look at a tool that answers steadily).
+  void start(pid_t pid, ino_t stdin_inode, int stdout_fd, bool terminal, Done done,
+             std::chrono::microseconds first_delay = std::chrono::microseconds(0),
+             std::chrono::microseconds max_interval = std::chrono::milliseconds(100));
+  // New output arrived: whatever was observed before does not count.
+  void output_arrived() { confirmations_ = 0; }
+  void cancel();
+  bool active() const { return active_; }
+
+ private:
+  void schedule(std::chrono::microseconds delay);
+  void look();
+
+  asio::steady_timer timer_;
+  pid_t pid_ = -1;
+  ino_t stdin_inode_ = 0;
+  int stdout_fd_ = -1;
+  bool terminal_ = false, active_ = false;
+  int confirmations_ = 0;
+  std::chrono::microseconds interval_{0}, max_interval_{0};
+  Done done_;
+};
+
+}  // namespace viasock

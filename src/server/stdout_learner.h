@@ -1,0 +1,79 @@
+// Learning whether a tool can be served through a pipe or needs a terminal,
+// without trusting the terminal blindly.
+//
+// A daemon started without -t/-T/-0/-P/-L/--pty starts two candidates of the
+// tool: one whose stdout is a pipe (exactly what a direct run in a pipeline
+// gets) and one whose stdout is a terminal (which makes C stdio, Python,
+// Perl and Ruby flush every line). What each prints before it first waits for
+// input is its prelude. The first record goes to both, one record at a time:
+// - the pipe candidate answered: the tool flushes on a pipe; it serves, and
+//   the terminal candidate is retired;
+// - only the terminal candidate answered: the tool buffers on a pipe. The
+//   terminal candidate serves, and the pipe candidate's stdin is closed so
+//   that it prints everything it buffered; that must equal the terminal's
+//   prelude and answer, or the tool prints differently on a terminal (colour,
+//   a banner) and every call fails, naming the tool's own flush option. Until
+//   then no call ends with success;
+// - neither answered: the tool took a record and waits for more input without
+//   answering (sort, tac, records of several lines): every call fails, naming
+//   the options that help.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "server/asio.h"
+#include "server/batch.h"
+
+namespace viasock {
+
+class Instance;
+class Pool;
+
+class StdoutLearner : public BatchSink, public std::enable_shared_from_this<StdoutLearner> {
+ public:
+  StdoutLearner(asio::io_context& io, Pool& pool);
+
+  // Starts both candidates; false with a status and reason when the tool
+  // cannot be executed at all.
+  bool start(int* status, std::string* error);
+  // Feeds the next record when both candidates are free.
+  void pump();
+  bool owns(const Instance* instance) const;
+  void candidate_ready(Instance& candidate, const std::string& prelude);
+  void candidate_exited(Instance* candidate, bool expected, int status, const std::string& message);
+  void start_up_stderr(Instance& candidate, std::string_view line);
+  void reap();
+  // Shutdown: closes the candidates' input; true once they are gone.
+  void close();
+  void kill();
+  bool finished() const;
+
+  void on_batch_answered(Batch& batch) override;
+  void on_batch_failed(Batch& batch, int status, const std::string& message) override;
+  void on_batch_stderr(Batch& batch, std::string_view bytes) override;
+
+ private:
+  enum class Stage { kStarting, kComparing, kVerifying, kDone };
+
+  void on_both_ready();
+  void decide();
+  void choose(const std::shared_ptr<Instance>& chosen, const std::string& prelude);
+  void verify_terminal(const std::string& expected);
+  void on_verified();
+  void answer_record(const std::string& answer);
+  std::string terminal_differs_message() const;
+
+  asio::steady_timer verify_timer_;
+  Pool& pool_;
+  Stage stage_ = Stage::kStarting;
+  std::shared_ptr<Instance> pipe_, terminal_;
+  std::string pipe_prelude_, terminal_prelude_, expected_;
+  bool pipe_ready_ = false, terminal_ready_ = false;
+  // The record being compared, and its two copies.
+  std::shared_ptr<Batch> record_, pipe_copy_, terminal_copy_;
+  int answers_pending_ = 0;
+};
+
+}  // namespace viasock
