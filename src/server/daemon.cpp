@@ -187,6 +187,7 @@ void Daemon::run_started(const CallOptions& call) {
 }
 
 void Daemon::session_closed(Session* session) {
+  pool_->session_ended(session);
   // Erased later: the session is still running its own close().
   asio::post(io_, [this, keep = session->shared_from_this()] {
     sessions_.erase(keep);

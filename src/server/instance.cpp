@@ -80,7 +80,7 @@ void Instance::promote(int index) {
 // Learning instances take work only once they wait for input: what they
 // print before is their prelude. Otherwise the watch only tells `ready()`.
 void Instance::watch_start_up() {
-  quiet_.start(pid(), process_.stdin_inode(), stdout_.native_handle(), stdout_kind_ == StdoutKind::kTerminal,
+  quiet_.start(pid(), process_.stdin_inode(), puller(), stdout_kind_ == StdoutKind::kTerminal,
                [self = shared_from_this()](ToolActivity activity) { self->on_start_up_quiet(activity); });
 }
 
@@ -120,7 +120,7 @@ void Instance::pump() {
   if (lock_step()) {
     if (!in_flight_.empty()) return;
     std::string bytes;
-    auto batch = pool_.take_work(SIZE_MAX, 1, &bytes);
+    auto batch = pool_.take_work_for(*this, SIZE_MAX, 1, &bytes);
     if (!batch) return;
     in_flight_bytes_ += batch->input_bytes;
     in_flight_.push_back(std::move(batch));
@@ -134,7 +134,7 @@ void Instance::pump() {
   size_t batch_records = shared ? kSharedBatchRecords : SIZE_MAX;
   std::string bytes;
   while (in_flight_bytes_ < window && in_flight_.size() < kMaxBatchesInFlight && bytes.size() < batch_bytes) {
-    auto batch = pool_.take_work(batch_bytes - bytes.size(), batch_records, &bytes);
+    auto batch = pool_.take_work_for(*this, batch_bytes - bytes.size(), batch_records, &bytes);
     if (!batch) break;
     in_flight_bytes_ += batch->input_bytes;
     in_flight_.push_back(std::move(batch));
@@ -165,6 +165,28 @@ void Instance::write(std::string bytes) {
                         self->watch_stuck();
                       self->pump();
                     });
+}
+
+QuiescenceWatch::Pull Instance::puller() {
+  return [self = shared_from_this()] { return self->pull_stdout(); };
+}
+
+// Reads what the tool wrote and we have not read yet, without waiting (the
+// asynchronous read pending on the same descriptor then finds nothing).
+size_t Instance::pull_stdout() {
+  if (!stdout_.is_open() || stdout_closed_) return 0;
+  boost::system::error_code ignored;
+  stdout_.non_blocking(true, ignored);
+  size_t pulled = 0;
+  char buffer[16384];
+  while (pulled < kReadChunk) {
+    ssize_t n = ::read(stdout_.native_handle(), buffer, sizeof buffer);
+    if (n <= 0) break;
+    out_.append(buffer, static_cast<size_t>(n));
+    pulled += static_cast<size_t>(n);
+  }
+  if (pulled > 0) process_output();
+  return pulled;
 }
 
 void Instance::read_stdout() {
@@ -265,7 +287,7 @@ size_t Instance::take_prelude(std::string_view data) {
 }
 
 void Instance::watch_answer() {
-  quiet_.start(pid(), process_.stdin_inode(), stdout_.native_handle(), stdout_kind_ == StdoutKind::kTerminal,
+  quiet_.start(pid(), process_.stdin_inode(), puller(), stdout_kind_ == StdoutKind::kTerminal,
                [self = shared_from_this()](ToolActivity activity) { self->on_answer_quiet(activity); });
 }
 
@@ -308,7 +330,7 @@ void Instance::on_answer_quiet(ToolActivity activity) {
 void Instance::watch_stuck() {
   if (quiet_.active() || in_flight_.empty()) return;
   quiet_.start(
-      pid(), process_.stdin_inode(), stdout_.native_handle(), stdout_kind_ == StdoutKind::kTerminal,
+      pid(), process_.stdin_inode(), puller(), stdout_kind_ == StdoutKind::kTerminal,
       [self = shared_from_this()](ToolActivity activity) { self->on_stuck_check(activity); }, kStuckCheck,
       kStuckCheck);
 }

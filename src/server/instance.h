@@ -63,6 +63,10 @@ class Instance : public std::enable_shared_from_this<Instance> {
   pid_t pid() const { return process_.pid(); }
   int index() const { return index_; }
   StdoutKind stdout_kind() const { return stdout_kind_; }
+  // The one session this instance serves while the pool gives every call
+  // a fresh instance (a tool that keeps state between records).
+  std::shared_ptr<Session> owner() const { return owner_.lock(); }
+  void set_owner(const std::shared_ptr<Session>& session) { owner_ = session; }
   // What a retired candidate printed after its last answer (the rest of its
   // buffered output, once its stdin closed).
   const std::string& late_output() const { return late_output_; }
@@ -71,6 +75,8 @@ class Instance : public std::enable_shared_from_this<Instance> {
   bool learns() const;
   bool lock_step() const;
   void write(std::string bytes);
+  QuiescenceWatch::Pull puller();
+  size_t pull_stdout();
   void read_stdout();
   void on_stdout(const boost::system::error_code& error, size_t size);
   void process_output();
@@ -121,6 +127,7 @@ class Instance : public std::enable_shared_from_this<Instance> {
   std::chrono::steady_clock::time_point last_progress_;
   // Sessions whose answers came last: output nobody asked for fails them.
   std::deque<std::weak_ptr<Session>> recently_answered_;
+  std::weak_ptr<Session> owner_;
 
   ToolStderr stderr_lines_;
   std::string stderr_buffer_;

@@ -57,9 +57,14 @@ bool Pool::start_instance(size_t slot, int* status, std::string* error) {
 }
 
 // The learner chose this candidate; the others of -j N start like it.
-void Pool::adopt(std::shared_ptr<Instance> instance) {
+void Pool::adopt(std::shared_ptr<Instance> instance, const std::shared_ptr<Session>& session) {
   learned_kind_ = instance->stdout_kind();
   ever_ready_ = true;
+  // Until the learner knows whether the tool keeps state, the call it
+  // learned on keeps this instance to itself.
+  exclusive_ = true;
+  instance->set_owner(session);
+  if (session) session->claimed = true;
   instances_.resize(static_cast<size_t>(config_.instances));
   instances_[0] = std::move(instance);
   instances_[0]->promote(0);
@@ -106,6 +111,67 @@ std::shared_ptr<Batch> Pool::take_work(size_t max_bytes, size_t max_records, std
     return batch;
   }
   return nullptr;
+}
+
+std::shared_ptr<Session> Pool::claim_session() {
+  for (auto& session : ready_) {
+    if (session->claimed || !session->has_ready_input()) continue;
+    session->claimed = true;
+    return session;
+  }
+  return nullptr;
+}
+
+std::shared_ptr<Batch> Pool::take_work_for(Instance& instance, size_t max_bytes, size_t max_records,
+                                           std::string* bytes) {
+  if (!exclusive_) return take_work(max_bytes, max_records, bytes);
+  std::shared_ptr<Session> owner = instance.owner();
+  if (!owner) {
+    // A used instance serves no second call; a fresh one claims a waiting call.
+    if (instance.answered() || !(owner = claim_session())) return nullptr;
+    instance.set_owner(owner);
+  }
+  if (!owner->has_ready_input()) return nullptr;
+  return owner->take_batch(max_bytes, max_records, bytes);
+}
+
+void Pool::session_ended(Session* session) {
+  if (!exclusive_) return;
+  for (size_t slot = 0; slot < instances_.size(); ++slot) {
+    auto& instance = instances_[slot];
+    if (!instance || instance->owner().get() != session) continue;
+    // Still learning: it may serve others once the tool is known stateless.
+    if (stateful_) replace_used(slot);
+    return;
+  }
+}
+
+// An instance that served its call retires; a fresh one starts at once, so
+// that the next call finds it ready.
+void Pool::replace_used(size_t slot) {
+  retired_.push_back(std::move(instances_[slot]));
+  retired_.back()->retire();
+  int status = 0;
+  std::string error;
+  if (!start_instance(slot, &status, &error)) cannot_serve(status, error);
+}
+
+void Pool::set_stateful(bool stateful) {
+  stateful_ = stateful;
+  if (stateful) {
+    spdlog::info("the tool answers a repeated record differently (it keeps state): every call gets a fresh instance");
+  } else {
+    exclusive_ = false;
+    for (auto& instance : instances_)
+      if (instance) instance->set_owner(nullptr);
+    for (auto& session : ready_) session->claimed = false;
+  }
+  // The call the tool was learned on may have ended meanwhile.
+  for (size_t slot = 0; stateful && slot < instances_.size(); ++slot) {
+    std::shared_ptr<Session> owner = instances_[slot] ? instances_[slot]->owner() : nullptr;
+    if (instances_[slot] && instances_[slot]->answered() && (!owner || owner->closed())) replace_used(slot);
+  }
+  kick();
 }
 
 void Pool::kick() {

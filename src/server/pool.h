@@ -53,6 +53,12 @@ class Pool {
   void offer(std::shared_ptr<Session> session);
   void kick();
   std::shared_ptr<Batch> take_work(size_t max_bytes, size_t max_records, std::string* bytes);
+  // The next batch for `instance`: any session's, or only its own session's
+  // while every call gets an instance of its own.
+  std::shared_ptr<Batch> take_work_for(Instance& instance, size_t max_bytes, size_t max_records, std::string* bytes);
+  // A session closed: in exclusive mode its instance retires and a fresh
+  // one starts for the next call.
+  void session_ended(Session* session);
   bool has_prelude() const { return config_.learn || config_.prelude_records > 0 || config_.prelude_lines > 0; }
   void wait_for_prelude(std::shared_ptr<Session> session);
   void session_joined(const std::shared_ptr<Session>& session);
@@ -71,13 +77,16 @@ class Pool {
   void count_answers(size_t records) { records_answered_ += records; }
   void instance_ready(Instance& instance, const std::string& prelude);
   void instance_exited(Instance* instance, bool expected, bool killed_by_us, int status, const std::string& message);
-  void adopt(std::shared_ptr<Instance> instance);
+  void adopt(std::shared_ptr<Instance> instance, const std::shared_ptr<Session>& session);
   void learn_answer(const std::string& answer);
   void shape_broken();
   void start_up_stderr(Instance& instance, std::string_view line);
   void broadcast_start_up_stderr(std::string_view line);
   void hold_successes() { holding_ = true; }
   void release_successes();
+  // Whether the tool answers a record it has seen before the same way; a
+  // tool that keeps state (awk's NR) gets a fresh instance per call.
+  void set_stateful(bool stateful);
   void cannot_serve(int status, const std::string& message);
   void cannot_learn(const std::string& reason);
   void learning_failed(int status, const std::string& message, bool on_a_record);
@@ -101,6 +110,8 @@ class Pool {
  private:
   bool start_instance(size_t slot, int* status, std::string* error);
   void start_missing_instances();
+  std::shared_ptr<Session> claim_session();
+  void replace_used(size_t slot);
   void replace_later(size_t slot, std::chrono::milliseconds delay);
   void check_stopped();
   template <class Visit>
@@ -121,6 +132,9 @@ class Pool {
   std::string prelude_, start_up_stderr_;
   bool prelude_known_ = false;
   bool lock_step_ = false, shape_known_ = false, holding_ = false, fatal_ = false;
+  // One session per instance: until the learner knows the tool keeps no
+  // state, and for good when it does.
+  bool exclusive_ = false, stateful_ = false;
   std::vector<std::string> samples_;
   std::string shape_description_;
   int start_failures_ = 0, learning_restarts_ = 0;

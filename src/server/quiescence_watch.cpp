@@ -1,7 +1,5 @@
 #include "server/quiescence_watch.h"
 
-#include <sys/ioctl.h>
-
 namespace viasock {
 namespace {
 
@@ -9,20 +7,14 @@ constexpr std::chrono::microseconds kFirstInterval(20);
 // Between the two observations a terminal needs.
 constexpr std::chrono::microseconds kTerminalSettle(1000);
 
-size_t unread_bytes(int fd) {
-  int bytes = 0;
-  if (ioctl(fd, FIONREAD, &bytes) != 0) return 0;
-  return static_cast<size_t>(bytes);
-}
-
 }  // namespace
 
-void QuiescenceWatch::start(pid_t pid, ino_t stdin_inode, int stdout_fd, bool terminal, Done done,
+void QuiescenceWatch::start(pid_t pid, ino_t stdin_inode, Pull pull, bool terminal, Done done,
                             std::chrono::microseconds first_delay, std::chrono::microseconds max_interval) {
   cancel();
   pid_ = pid;
   stdin_inode_ = stdin_inode;
-  stdout_fd_ = stdout_fd;
+  pull_ = std::move(pull);
   terminal_ = terminal;
   done_ = std::move(done);
   active_ = true;
@@ -35,6 +27,7 @@ void QuiescenceWatch::start(pid_t pid, ino_t stdin_inode, int stdout_fd, bool te
 void QuiescenceWatch::cancel() {
   active_ = false;
   done_ = nullptr;
+  pull_ = nullptr;
   timer_.cancel();
 }
 
@@ -47,7 +40,7 @@ void QuiescenceWatch::schedule(std::chrono::microseconds delay) {
 
 void QuiescenceWatch::look() {
   ToolActivity activity = observe_tool(pid_, stdin_inode_);
-  if (activity == ToolActivity::kWaitingForInput && unread_bytes(stdout_fd_) > 0) activity = ToolActivity::kBusy;
+  if (activity == ToolActivity::kWaitingForInput && pull_() > 0) activity = ToolActivity::kBusy;
   if (activity == ToolActivity::kWaitingForInput && terminal_ && ++confirmations_ < 2)
     return schedule(kTerminalSettle);
   if (activity == ToolActivity::kBusy) {
@@ -60,6 +53,7 @@ void QuiescenceWatch::look() {
   // The callback may start the watch again.
   Done done = std::move(done_);
   done_ = nullptr;
+  pull_ = nullptr;
   done(activity);
 }
 

@@ -4,10 +4,11 @@
 // that answers at once, to a tenth of a second, for one loading a model), so
 // a quick answer is seen quickly and a slow start costs nothing.
 //
-// A terminal passes the tool's output on asynchronously (the kernel's flip
-// buffer), so there the state must hold for two observations a millisecond
-// apart with no output in between; a pipe has the bytes before the writer
-// returns, so one observation is enough.
+// Before the tool counts as quiescent, everything it wrote must have been
+// read: `pull` reads what is there without blocking. On a terminal the
+// kernel passes the tool's output on asynchronously (the flip buffer); a read
+// of the master flushes it first, where FIONREAD would not see it. The state
+// must also hold for two observations a millisecond apart there.
 #pragma once
 
 #include <sys/types.h>
@@ -22,13 +23,15 @@ namespace viasock {
 class QuiescenceWatch {
  public:
   using Done = std::function<void(ToolActivity)>;
+  // Reads the tool's pending output; returns how many bytes it got.
+  using Pull = std::function<size_t()>;
 
   explicit QuiescenceWatch(asio::io_context& io) : timer_(io) {}
 
   // Starts watching; `done` gets kWaitingForInput when the tool is quiescent,
   // or kGone / kUnobservable. `first_delay` postpones the first look (a
   // watchdog need not look at a tool that answers steadily).
-  void start(pid_t pid, ino_t stdin_inode, int stdout_fd, bool terminal, Done done,
+  void start(pid_t pid, ino_t stdin_inode, Pull pull, bool terminal, Done done,
              std::chrono::microseconds first_delay = std::chrono::microseconds(0),
              std::chrono::microseconds max_interval = std::chrono::milliseconds(100));
   // New output arrived: whatever was observed before does not count.
@@ -43,7 +46,7 @@ class QuiescenceWatch {
   asio::steady_timer timer_;
   pid_t pid_ = -1;
   ino_t stdin_inode_ = 0;
-  int stdout_fd_ = -1;
+  Pull pull_;
   bool terminal_ = false, active_ = false;
   int confirmations_ = 0;
   std::chrono::microseconds interval_{0}, max_interval_{0};

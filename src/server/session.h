@@ -58,10 +58,13 @@ class Session : public std::enable_shared_from_this<Session> {
   void fail(int status, const std::string& message);
 
   uint64_t records_in() const { return records_in_; }
+  bool closed() const { return closed_; }
   // A client streaming records (not `list` or `stop` asking).
   bool runs_records() const { return greeted_; }
   // Whether the session waits in the pool's round-robin queue.
   bool queued = false;
+  // Served by one instance of its own (a tool that keeps state, pool.h).
+  bool claimed = false;
 
  private:
   bool open() const { return !closed_ && !failed_; }

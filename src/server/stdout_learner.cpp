@@ -78,7 +78,7 @@ void StdoutLearner::on_both_ready() {
     return pump();
   }
   choose(terminal_, terminal_prelude_);
-  verify_terminal(terminal_prelude_);
+  verify_terminal(terminal_prelude_, "");
 }
 
 void StdoutLearner::pump() {
@@ -86,6 +86,7 @@ void StdoutLearner::pump() {
   std::string bytes;
   record_ = pool_.take_work(SIZE_MAX, 1, &bytes);
   if (!record_) return;
+  record_bytes_ = bytes;
   pipe_copy_ = copy_of(*record_, shared_from_this());
   terminal_copy_ = copy_of(*record_, shared_from_this());
   answers_pending_ = 2;
@@ -93,8 +94,15 @@ void StdoutLearner::pump() {
   terminal_->feed(terminal_copy_, std::move(bytes));
 }
 
-void StdoutLearner::on_batch_answered(Batch&) {
-  if (--answers_pending_ == 0) decide();
+void StdoutLearner::on_batch_answered(Batch& batch) {
+  if (&batch == repeat_copy_.get()) {
+    // The pipe candidate being verified answers at its exit instead.
+    if (!repeater_) return;
+    pool_.set_stateful(batch.answers != first_answer_);
+    repeater_->retire();
+    return;
+  }
+  if (answers_pending_ > 0 && --answers_pending_ == 0) decide();
 }
 
 void StdoutLearner::decide() {
@@ -103,8 +111,8 @@ void StdoutLearner::decide() {
   if (!pipe_answer.empty()) {
     spdlog::info("the tool answers on a pipe: serving through pipes");
     choose(pipe_, pipe_prelude_);
-    terminal_->retire();
     stage_ = Stage::kDone;
+    probe_state(terminal_, terminal_answer);
     return answer_record(pipe_answer);
   }
   if (!terminal_answer.empty()) {
@@ -112,7 +120,7 @@ void StdoutLearner::decide() {
     choose(terminal_, terminal_prelude_);
     // The stage changes before the answer goes out: passing it on may pull
     // the next record, which must go to the chosen instance alone.
-    verify_terminal(terminal_prelude_ + terminal_answer);
+    verify_terminal(terminal_prelude_ + terminal_answer, terminal_answer);
     return answer_record(terminal_answer);
   }
   std::string message = pool_.no_answer_message(1);
@@ -124,7 +132,20 @@ void StdoutLearner::decide() {
 
 void StdoutLearner::choose(const std::shared_ptr<Instance>& chosen, const std::string& prelude) {
   pool_.set_prelude(prelude);
-  pool_.adopt(chosen);
+  pool_.adopt(chosen, record_ ? record_->session : nullptr);
+}
+
+void StdoutLearner::probe_state(const std::shared_ptr<Instance>& loser, const std::string& first_answer) {
+  if (first_answer.empty()) {
+    // It never answered on its kind of stdout: nothing to compare.
+    spdlog::info("the losing candidate did not answer: taking the tool for one that keeps no state");
+    pool_.set_stateful(false);
+    return loser->retire();
+  }
+  repeater_ = loser;
+  first_answer_ = first_answer;
+  repeat_copy_ = copy_of(*record_, shared_from_this());
+  loser->feed(repeat_copy_, record_bytes_);
 }
 
 void StdoutLearner::answer_record(const std::string& answer) {
@@ -138,11 +159,17 @@ void StdoutLearner::answer_record(const std::string& answer) {
 
 // Closing the pipe candidate's stdin makes it print what it buffered and
 // exit; candidate_exited() compares.
-void StdoutLearner::verify_terminal(const std::string& expected) {
+void StdoutLearner::verify_terminal(const std::string& expected, const std::string& repeat_answer) {
   stage_ = Stage::kVerifying;
   expected_ = expected;
+  first_answer_ = repeat_answer;
   pool_.hold_successes();
-  pipe_->close_input();
+  if (!repeat_answer.empty()) {
+    repeat_copy_ = copy_of(*record_, shared_from_this());
+    pipe_->feed(repeat_copy_, record_bytes_);
+  }
+  // Once the repeated record is written: see candidate_exited().
+  pipe_->retire();
   verify_timer_.expires_after(kVerifyWait);
   verify_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& error) {
     if (error || self->stage_ != Stage::kVerifying) return;
@@ -159,8 +186,13 @@ void StdoutLearner::candidate_exited(Instance* candidate, bool expected, int sta
   if (stage_ == Stage::kVerifying && candidate == pipe_.get()) {
     stage_ = Stage::kDone;
     verify_timer_.cancel();
+    // The pipe printed the prelude and the answer, then the repeated
+    // record's answer, all at once when its input closed.
     std::string actual = pipe_prelude_ + pipe_->late_output();
-    if (actual == expected_) return on_verified();
+    if (actual.starts_with(expected_)) {
+      pool_.set_stateful(!first_answer_.empty() && actual.substr(expected_.size()) != first_answer_);
+      return on_verified();
+    }
     spdlog::error("pipe output ({} bytes) differs from terminal output ({} bytes)", actual.size(), expected_.size());
     return pool_.cannot_serve(kExitToolQuit, terminal_differs_message());
   }

@@ -14,6 +14,9 @@
 //   prelude and answer, or the tool prints differently on a terminal (colour,
 //   a banner) and every call fails, naming the tool's own flush option. Until
 //   then no call ends with success;
+// Either way the losing candidate gets the record once more: a tool that
+// answers it differently keeps state between records (awk's NR), so every
+// call then gets a fresh instance of its own, as in a direct run.
 // - neither answered: the tool took a record and waits for more input without
 //   answering (sort, tac, records of several lines): every call fails, naming
 //   the options that help.
@@ -60,7 +63,8 @@ class StdoutLearner : public BatchSink, public std::enable_shared_from_this<Stdo
   void on_both_ready();
   void decide();
   void choose(const std::shared_ptr<Instance>& chosen, const std::string& prelude);
-  void verify_terminal(const std::string& expected);
+  void probe_state(const std::shared_ptr<Instance>& loser, const std::string& first_answer);
+  void verify_terminal(const std::string& expected, const std::string& repeat_answer);
   void on_verified();
   void answer_record(const std::string& answer);
   std::string terminal_differs_message() const;
@@ -73,7 +77,13 @@ class StdoutLearner : public BatchSink, public std::enable_shared_from_this<Stdo
   bool pipe_ready_ = false, terminal_ready_ = false;
   // The record being compared, and its two copies.
   std::shared_ptr<Batch> record_, pipe_copy_, terminal_copy_;
+  std::string record_bytes_;
   int answers_pending_ = 0;
+  // The losing candidate gets the record a second time: a different answer
+  // means the tool keeps state between records.
+  std::shared_ptr<Batch> repeat_copy_;
+  std::shared_ptr<Instance> repeater_;
+  std::string first_answer_;
 };
 
 }  // namespace viasock
