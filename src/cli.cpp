@@ -6,6 +6,7 @@
 #include <string>
 
 #include "client/manage_commands.h"
+#include "client/probe_command.h"
 #include "client/run_command.h"
 #include "common/error_output.h"
 #include "common/exit_codes.h"
@@ -98,14 +99,17 @@ int main_with_args(int argc, char** argv) {
   server->add_option("--state-dir", server_state_dir, "register in this state directory (as spawned daemons do)");
   server->add_option("--ready-fd", ready_fd, "report readiness on this descriptor")->group("");
 
+  CLI::App* probe = app.add_subcommand("probe", "compare TOOL run directly and through viasock on stdin; print the options that work");
+  add_run_options(probe, options, &null_records, &input_regex, &output_regex);
+
   CLI::App* client = app.add_subcommand("client", "stream stdin and stdout through the daemon on SOCKET");
   client->add_option("socket", socket_path, "the daemon's socket")->required();
 
   std::vector<std::string> words(argv, argv + argc);
   std::vector<std::string> command_words;
   if (argc > 1) {
-    CLI::App* sub = words[1] == "run" ? run : words[1] == "server" ? server : nullptr;
-    if (sub == run || sub == server) {
+    CLI::App* sub = words[1] == "run" ? run : words[1] == "server" ? server : words[1] == "probe" ? probe : nullptr;
+    if (sub) {
       size_t start = command_start(sub, words, 2);
       command_words.assign(words.begin() + static_cast<long>(std::min(start, words.size())), words.end());
       words.resize(std::min(start, words.size()));
@@ -139,7 +143,7 @@ int main_with_args(int argc, char** argv) {
   if (list->parsed()) return list_command(manage);
   if (stop->parsed()) return stop_command(manage);
   if (prune->parsed()) return prune_command(manage);
-  CLI::App* command = run->parsed() ? run : server;
+  CLI::App* command = run->parsed() ? run : probe->parsed() ? probe : server;
   finish_formats(options, null_records, input_regex, output_regex, command);
   if (command == server) {
     if (command_words.empty()) return usage_error("server needs SOCKET and TOOL");
@@ -152,6 +156,7 @@ int main_with_args(int argc, char** argv) {
   std::string problem = validate(options);
   if (!problem.empty()) return usage_error(problem);
   if (command == run) return run_command(options);
+  if (command == probe) return probe_command(options);
   return server_command(options, socket_path, server_state_dir, ready_fd);
 }
 

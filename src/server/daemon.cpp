@@ -210,7 +210,8 @@ std::string Daemon::status_json() const {
   for (const auto& arg : pool_->learned_args(&learned)) learned_args += (learned_args.empty() ? "" : " ") + arg;
   const char* state = draining_ ? "draining" : pool_->ready() ? "ready" : "starting";
   return "{\"pid\": " + std::to_string(getpid()) + ", \"state\": \"" + state + "\", \"learned\": " +
-         (learned ? json_quote(learned_args) : std::string("null")) + ", \"idle_timeout\": " +
+         json_quote(learned_args) + ", \"learning_done\": " + (learned ? "true" : "false") +
+         ", \"stateful\": " + (pool_->stateful() ? "true" : "false") + ", \"idle_timeout\": " +
          seconds_text(idle_timeout_) + ", \"instances\": " + std::to_string(config_.options.instances) + ", \"clients\": " + std::to_string(run_clients_) +
          ", \"calls\": " + std::to_string(calls_) + ", \"records\": " + std::to_string(pool_->records_answered()) +
          ", \"uptime\": " + seconds_text(duration<double>(now - started_).count()) +

@@ -103,6 +103,7 @@ class Pool {
   // whether learning is over.
   std::vector<std::string> learned_args(bool* known) const;
   uint64_t records_answered() const { return records_answered_; }
+  bool stateful() const { return stateful_; }
   // Closes every tool's stdin, waits for them to exit (killing stragglers),
   // then calls `done`.
   void stop(std::function<void()> done);

@@ -1,0 +1,224 @@
+#include "client/probe_command.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "client/connector.h"
+#include "common/error_output.h"
+#include "common/exit_codes.h"
+#include "common/flat_json.h"
+#include "common/unique_fd.h"
+#include "common/wire.h"
+
+extern char** environ;
+
+namespace viasock {
+namespace {
+
+// Bounds: a probe is for a sample, and must not hang on a tool that does.
+constexpr size_t kMaxSample = 64 << 20;
+constexpr auto kRunLimit = std::chrono::seconds(60);
+
+struct Outcome {
+  std::string out, err;
+  int status = -1;  // as a shell reports it; -1: did not finish in time
+};
+
+UniqueFd memory_file(const char* name) { return UniqueFd(memfd_create(name, MFD_CLOEXEC)); }
+
+std::string read_whole(int fd) {
+  std::string text;
+  lseek(fd, 0, SEEK_SET);
+  char buffer[65536];
+  ssize_t n;
+  while ((n = read(fd, buffer, sizeof buffer)) > 0) text.append(buffer, static_cast<size_t>(n));
+  return text;
+}
+
+// Runs argv with the sample as stdin and stdout/stderr in memory files,
+// killing it (and its process group) past the limit.
+Outcome run_with_sample(const std::vector<std::string>& args, int sample_fd) {
+  Outcome outcome;
+  UniqueFd out = memory_file("stdout"), err = memory_file("stderr");
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, sample_fd, 0);
+  posix_spawn_file_actions_adddup2(&actions, out.get(), 1);
+  posix_spawn_file_actions_adddup2(&actions, err.get(), 2);
+  posix_spawnattr_t attributes;
+  posix_spawnattr_init(&attributes);
+  posix_spawnattr_setpgroup(&attributes, 0);
+  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP);
+  std::vector<char*> argv;
+  for (const auto& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
+  argv.push_back(nullptr);
+  lseek(sample_fd, 0, SEEK_SET);
+  pid_t pid = -1;
+  int rc = posix_spawnp(&pid, argv[0], &actions, &attributes, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attributes);
+  if (rc != 0) {
+    outcome.err = std::string("cannot start: ") + std::strerror(rc);
+    return outcome;
+  }
+  auto deadline = std::chrono::steady_clock::now() + kRunLimit;
+  int wait_status = 0;
+  while (waitpid(pid, &wait_status, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      kill(-pid, SIGKILL);
+      waitpid(pid, &wait_status, 0);
+      outcome.err = read_whole(err.get());
+      return outcome;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  outcome.status = WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : exit_code_for_wait_status(wait_status);
+  outcome.out = read_whole(out.get());
+  outcome.err = read_whole(err.get());
+  return outcome;
+}
+
+std::string shell_quote(const std::string& word) {
+  if (!word.empty() && word.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+@%") ==
+                           std::string::npos)
+    return word;
+  std::string quoted = "'";
+  for (char c : word) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return quoted + "'";
+}
+
+std::string self_executable() {
+  char path[4096];
+  ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);
+  return n > 0 ? std::string(path, static_cast<size_t>(n)) : "viasock";
+}
+
+// The status of the only daemon in `state_dir`; stops it.
+FlatJson status_and_stop(const std::string& state_dir) {
+  FlatJson status;
+  std::string sockets = state_dir + "/sockets/";
+  std::string name;
+  if (DIR* dir = opendir(sockets.c_str())) {
+    while (dirent* entry = readdir(dir))
+      if (entry->d_name[0] != '.') name = entry->d_name;
+    closedir(dir);
+  }
+  if (name.empty()) return status;
+  for (std::string_view request : {wire::kRequestStatus, wire::kRequestStop}) {
+    std::string error;
+    UniqueFd socket = connect_and_greet(sockets + name, request, &error);
+    if (!socket) break;
+    std::string reply;
+    wire::FrameDecoder decoder;
+    char buffer[4096];
+    bool done = false;
+    while (!done) {
+      pollfd pfd{socket.get(), POLLIN, 0};
+      if (poll(&pfd, 1, 5000) <= 0) break;
+      ssize_t n = read(socket.get(), buffer, sizeof buffer);
+      if (n <= 0) break;
+      decoder.feed(std::string_view(buffer, static_cast<size_t>(n)), [&](wire::FrameType type, std::string_view bytes) {
+        if (type == wire::kData) reply.append(bytes);
+        if (type == wire::kExit) done = true;
+      });
+    }
+    if (request == wire::kRequestStatus) parse_flat_json(reply, &status);
+  }
+  // The daemon drains and exits; wait a little for it, by pid.
+  pid_t pid = static_cast<pid_t>(status.number("pid"));
+  for (int i = 0; pid > 0 && i < 250 && kill(pid, 0) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  return status;
+}
+
+std::string command_line(const RunOptions& options, const std::vector<std::string>& run_args) {
+  std::string line = "viasock run";
+  for (const auto& arg : run_args) line += " " + shell_quote(arg);
+  line += " " + shell_quote(options.tool);
+  for (const auto& arg : options.args) line += " " + shell_quote(arg);
+  return line;
+}
+
+int report(const RunOptions& options, const Outcome& direct, const Outcome& served, const FlatJson& status,
+           const std::vector<std::string>& given) {
+  if (served.status != 0 || served.out != direct.out) {
+    std::string why = served.status == -1 ? "the call through viasock did not finish within 60 s"
+                      : served.status != 0 ? "through viasock (status " + std::to_string(served.status) + "): " + served.err
+                                           : "the output through viasock differs from the direct run's (" +
+                                                 std::to_string(served.out.size()) + " bytes against " +
+                                                 std::to_string(direct.out.size()) + ")";
+    while (!why.empty() && why.back() == '\n') why.pop_back();
+    for (size_t at; (at = why.find("viasock: error: ")) != std::string::npos;) why.erase(at, 16);
+    return print_error(kExitToolQuit, "no command line found for this sample: " + why);
+  }
+  printf("%s through viasock is byte-identical to a direct run on this sample (%zu bytes, status %d).\n",
+         options.tool.c_str(), direct.out.size(), direct.status);
+  if (status.text("stateful") == "true") {
+    printf("It keeps state between records, which only learning notices: run it without framing options:\n  %s\n",
+           command_line(options, given).c_str());
+    return kExitOk;
+  }
+  if (status.text("learning_done") != "true") {
+    printf("Its answers have no shape a framing option describes; viasock serves it one record at a time:\n  %s\n",
+           command_line(options, given).c_str());
+    return kExitOk;
+  }
+  std::vector<std::string> learned = given;
+  std::string text = status.text("learned");
+  for (size_t at = 0; !text.empty() && at != std::string::npos;) {
+    size_t space = text.find(' ', at);
+    learned.push_back(text.substr(at, space == std::string::npos ? std::string::npos : space - at));
+    at = space == std::string::npos ? space : space + 1;
+  }
+  if (learned.empty()) learned.push_back("--pipe");
+  printf("Serve it with these options, and no daemon needs to learn them again:\n  %s\n",
+         command_line(options, learned).c_str());
+  return kExitOk;
+}
+
+}  // namespace
+
+int probe_command(const RunOptions& options) {
+  UniqueFd sample = memory_file("sample");
+  std::string text;
+  char buffer[65536];
+  ssize_t n;
+  while ((n = read(STDIN_FILENO, buffer, sizeof buffer)) > 0 && text.size() <= kMaxSample)
+    text.append(buffer, static_cast<size_t>(n));
+  if (text.size() > kMaxSample) return print_error(kExitUsage, "the sample is larger than 64 MiB; give a smaller one");
+  if (!sample || write(sample.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size()))
+    return print_error(kExitDaemon, std::string("cannot keep the sample: ") + std::strerror(errno));
+
+  std::vector<std::string> direct_args = {options.tool};
+  direct_args.insert(direct_args.end(), options.args.begin(), options.args.end());
+  Outcome direct = run_with_sample(direct_args, sample.get());
+  if (direct.status == -1) return print_error(kExitToolQuit, "the tool did not finish within 60 s on this sample");
+
+  char pattern[] = "/tmp/viasock-probe-XXXXXX";
+  if (!mkdtemp(pattern)) return print_error(kExitDaemon, std::string("cannot create a directory: ") + std::strerror(errno));
+  std::string state_dir = std::string(pattern) + "/state";
+  std::vector<std::string> given = identity_args(options);
+  std::vector<std::string> run_args = {self_executable(), "run", "--state-dir", state_dir, "-W", "120"};
+  run_args.insert(run_args.end(), given.begin(), given.end());
+  run_args.push_back("--");
+  run_args.insert(run_args.end(), direct_args.begin(), direct_args.end());
+  Outcome served = run_with_sample(run_args, sample.get());
+  FlatJson status = status_and_stop(state_dir);
+  std::system(("rm -rf '" + std::string(pattern) + "'").c_str());
+  return report(options, direct, served, status, given);
+}
+
+}  // namespace viasock
