@@ -1,0 +1,208 @@
+"""Unchanged tools without options: buffering and answer shapes learned, or a
+loud error; identity that follows the environment; the tool's stderr to its
+caller; `viasock probe`."""
+
+import concurrent.futures
+import os
+import subprocess
+import sys
+import time
+import unittest
+
+from harness import TOOLS, ViasockTestCase, have, log, wait_until
+
+CHATTY = os.path.join(TOOLS, "chatty")
+
+# A plain Python filter that does not flush: it buffers on a pipe.
+UP_PY = "import sys\nfor l in sys.stdin: sys.stdout.write(l.upper())\n"
+# Two answers for every record: no framing option describes that.
+TWO_PY = ("import sys\nfor l in sys.stdin:\n"
+          "    sys.stdout.write('A:' + l + 'B:' + l); sys.stdout.flush()\n")
+PREFIX_PY = "import sys\nfor l in sys.stdin: print(sys.prefix)\n"
+
+
+def lines(n):
+    return b"".join(b"line a%d word%d\n" % (i, i) for i in range(n))
+
+
+def python3():
+    """A real interpreter (not a version manager's shell shim)."""
+    return os.path.realpath(sys.executable)
+
+
+class UnbufferedToolsTest(ViasockTestCase):
+    """Acceptance 1: common filters that buffer on a pipe work with no option."""
+
+    def write(self, name, text):
+        path = os.path.join(self.tmp, name)
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def check_cold_and_warm(self, tool, data):
+        expected = self.direct(tool, data)
+        self.assertEqual(expected.returncode, 0, expected.stderr)
+        for call in ("cold", "warm", "warm again"):
+            t0 = time.monotonic()
+            r = self.run_vs(["run"] + tool, data)
+            log("%s %s: %.2f s" % (tool[0], call, time.monotonic() - t0))
+            self.assertOk(r, "%s (%s)" % (tool, call))
+            self.assertBytesEqual(r.stdout, expected.stdout, "%s (%s)" % (tool, call))
+
+    def test_python_script_that_does_not_flush(self):
+        self.check_cold_and_warm([python3(), self.write("up.py", UP_PY)], lines(2000))
+
+    def test_perl_tr_sed(self):
+        for tool in (["perl", "-pe", "$_=uc"], ["tr", "a-z", "A-Z"], ["sed", "s/a/b/"]):
+            with self.subTest(tool=tool[0]):
+                self.check_cold_and_warm(tool, lines(2000))
+
+    @unittest.skipUnless(have("mawk"), "mawk is not installed")
+    def test_mawk_that_counts_records(self):
+        # NR keeps counting in a long-lived tool: every call must get a
+        # fresh instance to print what a direct run prints.
+        self.check_cold_and_warm(["mawk", '{print NR": "$2}'], lines(2000))
+        self.assertEqual(len(self.run_jsons()), 1, "one daemon")
+
+
+class ShapesTest(ViasockTestCase):
+    """Acceptance 2 and 3: answers of several lines, or a loud error."""
+
+    @unittest.skipUnless(have("hunspell"), "hunspell is not installed")
+    def test_hunspell_without_options(self):
+        data = b"hello\nhelo wrld\n\nthe quick brown fox\nrecieve\n"
+        expected = self.direct(["hunspell", "-a", "-d", "en_US"], data)
+        if expected.returncode != 0:
+            self.skipTest("hunspell has no en_US dictionary")
+        for call in ("cold", "warm"):
+            r = self.run_vs(["run", "hunspell", "-a", "-d", "en_US"], data)
+            self.assertOk(r, call)
+            self.assertBytesEqual(r.stdout, expected.stdout, call)
+
+    def test_two_answers_per_record(self):
+        tool = [python3(), "-c", TWO_PY]
+        data = lines(30)
+        expected = self.direct(tool, data)
+        for call in ("cold", "warm"):
+            r = self.run_vs(["run"] + tool, data)
+            if r.returncode == 0:
+                self.assertBytesEqual(r.stdout, expected.stdout, call)
+            else:
+                self.assertIn(b"-T", r.stderr, "a failure names the fixing option")
+
+    def test_sort_fails_loudly_and_quickly(self):
+        t0 = time.monotonic()
+        r = self.run_vs(["run", "sort"], b"b\na\n")
+        elapsed = time.monotonic() - t0
+        self.assertNotEqual(r.returncode, 0)
+        self.assertLess(elapsed, 15)
+        self.assertIn(b"waits for more input without answering", r.stderr)
+        self.assertIn(b"-t", r.stderr)
+
+    def test_tools_that_colour_on_a_terminal(self):
+        data = b'{"a x": 1}\n{"b": "x"}\n'
+        tools = [["grep", "--color=auto", "x"]]
+        if have("jq"):
+            tools.append(["jq", "-c", "."])
+        for tool in tools:
+            expected = self.direct(tool, data)
+            for call in ("cold", "warm"):
+                with self.subTest(tool=tool[0], call=call):
+                    r = self.run_vs(["run"] + tool, data)
+                    self.assertNotIn(b"\x1b[", r.stdout, "coloured output")
+                    if r.returncode == 0:
+                        self.assertBytesEqual(r.stdout, expected.stdout)
+
+    def test_banner_is_a_prelude(self):
+        tool = [os.path.join(TOOLS, "slowtool"), "--banner", "Welcome v1"]
+        data = b"abc\ndef\n"
+        expected = self.direct(tool, data)
+        for call in ("cold", "warm"):
+            r = self.run_vs(["run"] + tool, data)
+            self.assertOk(r, call)
+            self.assertBytesEqual(r.stdout, expected.stdout, call)
+
+
+class IdentityTest(ViasockTestCase):
+    """Acceptance 4."""
+
+    def test_virtualenvs_are_different_tools(self):
+        prefixes = {}
+        for name in ("venvA", "venvB"):
+            venv = os.path.join(self.tmp, name)
+            made = subprocess.run([python3(), "-m", "venv", "--without-pip", venv],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+            if made.returncode != 0:
+                self.skipTest("python3 -m venv does not work here: %r" % made.stderr[-300:])
+            prefixes[name] = venv
+        for name, venv in prefixes.items():
+            r = self.run_vs(["run", os.path.join(name, "bin", "python3"), "-c", PREFIX_PY], b"x\n")
+            self.assertOk(r, name)
+            self.assertEqual(r.stdout.strip().decode(), os.path.realpath(venv), name)
+        self.assertEqual(len(self.run_jsons()), 2, "one daemon per virtualenv")
+
+    def test_locale_variables_fork_and_operational_options_share(self):
+        for value in ("C", "C.UTF-8"):
+            r = self.run_vs(["run", "--pipe", "cat"], b"x\n", env={"LC_ALL": value})
+            self.assertOk(r)
+        self.assertEqual(len(self.run_jsons()), 2, "LC_ALL=C and C.UTF-8 get their own daemons")
+        for options in (["-W", "30"], ["-W", "60"], ["-w", "10"], ["-j", "2"]):
+            r = self.run_vs(["run"] + options + ["--pipe", "cat"], b"y\n", env={"LC_ALL": "C"})
+            self.assertOk(r, options)
+        self.assertEqual(len(self.run_jsons()), 2, "-W, -w and -j share the daemon")
+
+
+class ToolStderrTest(ViasockTestCase):
+    """Acceptance 5."""
+
+    def test_start_up_message_and_warnings_reach_their_callers(self):
+        cmd = ["run", CHATTY, "--delay", "1"]
+        first = self.run_vs(cmd, b"hello\nWARN first\n")
+        self.assertOk(first)
+        self.assertEqual(first.stdout, b"HELLO\nWARN FIRST\n")
+        self.assertIn(b"loading model...\n", first.stderr)
+        self.assertIn(b"warning: unknown word WARN first\n", first.stderr)
+
+        def call(i):
+            data = b"".join(b"plain %d %d\n" % (i, k) for k in range(50)) + b"WARN from %d\n" % i
+            return i, self.run_vs(cmd, data)
+
+        with concurrent.futures.ThreadPoolExecutor(6) as pool:
+            results = list(pool.map(call, range(6)))
+        for i, r in results:
+            self.assertOk(r, "caller %d" % i)
+            self.assertEqual(r.stderr, b"warning: unknown word WARN from %d\n" % i,
+                             "caller %d sees exactly its own warning" % i)
+
+    def test_quiet_tool(self):
+        r = self.run_vs(["run", "--quiet-tool", CHATTY], b"WARN x\n")
+        self.assertOk(r)
+        self.assertEqual(r.stderr, b"")
+
+
+class ProbeTest(ViasockTestCase):
+    """Acceptance 6."""
+
+    @unittest.skipUnless(have("hunspell"), "hunspell is not installed")
+    def test_probe_prints_a_working_command_line(self):
+        data = b"hello\nhelo wrld\n"
+        r = self.run_vs(["probe", "hunspell", "-a", "-d", "en_US"], data, timeout=60)
+        self.assertOk(r)
+        line = [l for l in r.stdout.decode().splitlines() if l.startswith("  viasock run")][0]
+        self.assertIn("-T '^$'", line)
+        self.assertIn("--prelude-lines 1", line)
+        # The printed options work and give the direct run's bytes.
+        args = line.split()[2:]
+        args = [a.strip("'") for a in args]
+        served = self.run_vs(["run"] + args, data)
+        self.assertOk(served)
+        self.assertBytesEqual(served.stdout, self.direct(["hunspell", "-a", "-d", "en_US"], data).stdout)
+
+    def test_probe_of_sort_says_why(self):
+        r = self.run_vs(["probe", "sort"], b"b\na\n", timeout=60)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn(b"without answering", r.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
