@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -15,7 +14,6 @@
 #include "common/exit_codes.h"
 #include "common/tool_path.h"
 
-extern char** environ;
 
 namespace viasock {
 namespace {
@@ -48,50 +46,32 @@ bool make_terminal(UniqueFd* master, UniqueFd* slave) {
   return tcsetattr(slave->get(), TCSANOW, &mode) == 0;
 }
 
-// posix_spawn's file actions and attributes, freed on every path.
-class SpawnSetup {
- public:
-  SpawnSetup() {
-    posix_spawn_file_actions_init(&actions_);
-    posix_spawnattr_init(&attributes_);
-  }
-  ~SpawnSetup() {
-    posix_spawn_file_actions_destroy(&actions_);
-    posix_spawnattr_destroy(&attributes_);
-  }
-  SpawnSetup(const SpawnSetup&) = delete;
-  SpawnSetup& operator=(const SpawnSetup&) = delete;
-  posix_spawn_file_actions_t* actions() { return &actions_; }
-  posix_spawnattr_t* attributes() { return &attributes_; }
-
- private:
-  posix_spawn_file_actions_t actions_;
-  posix_spawnattr_t attributes_;
-};
-
-// As a shell would start it: every signal at its default, none blocked, and
-// a process group of its own.
-int set_up_attributes(posix_spawnattr_t* attributes) {
-  sigset_t all, none;
-  sigfillset(&all);
+// In the child, between fork and exec: only async-signal-safe calls. The
+// tool gets every signal at its default and none blocked, as a shell would
+// start it. (posix_spawn cannot do this: glibc leaves its two internal
+// signals ignored in the child, and an ignored signal stays ignored across
+// exec.) A process group of its own, so that the whole of it can be ended.
+[[noreturn]] void exec_child(const ToolCommand& command, char* const* argv, int in, int out, int err, int report) {
+  for (int sig = 1; sig < NSIG; ++sig) signal(sig, SIG_DFL);
+  sigset_t none;
   sigemptyset(&none);
-  int rc = posix_spawnattr_setsigdefault(attributes, &all);
-  if (rc == 0) rc = posix_spawnattr_setsigmask(attributes, &none);
-  if (rc == 0) rc = posix_spawnattr_setpgroup(attributes, 0);
-  if (rc == 0)
-    rc = posix_spawnattr_setflags(attributes, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP);
-  return rc;
-}
-
-int set_up_files(posix_spawn_file_actions_t* actions, int in, int out, int err) {
-  int rc = posix_spawn_file_actions_adddup2(actions, in, 0);
-  if (rc == 0) rc = posix_spawn_file_actions_adddup2(actions, out, 1);
-  if (rc == 0) rc = posix_spawn_file_actions_adddup2(actions, err, 2);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  setpgid(0, 0);
+  if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0) {
+    int error = errno;
+    (void)!write(report, &error, sizeof error);
+    _exit(127);
+  }
   // Everything else of the daemon (sockets, log, other instances' pipes)
   // stays out of the tool, even descriptors a library opened without
-  // close-on-exec.
-  if (rc == 0) rc = posix_spawn_file_actions_addclosefrom_np(actions, 3);
-  return rc;
+  // close-on-exec; only the report pipe stays until exec closes it.
+  if (close_range(3, static_cast<unsigned>(report) - 1, 0) != 0 || close_range(report + 1, ~0U, 0) != 0)
+    for (int fd = 3; fd < 65536; ++fd)
+      if (fd != report) close(fd);
+  execv(command.path.c_str(), argv);
+  int error = errno;
+  (void)!write(report, &error, sizeof error);
+  _exit(127);
 }
 
 }  // namespace
@@ -125,14 +105,34 @@ bool ChildProcess::spawn(const ToolCommand& command, StdoutKind stdout_kind, int
   enlarge(in_write.get());
   if (stdout_kind == StdoutKind::kPipe) enlarge(out_read.get());
 
-  SpawnSetup setup;
-  int rc = set_up_attributes(setup.attributes());
-  if (rc == 0) rc = set_up_files(setup.actions(), in_read.get(), out_write.get(), err_write.get());
   std::vector<char*> argv;
   for (const auto& arg : command.argv) argv.push_back(const_cast<char*>(arg.c_str()));
   argv.push_back(nullptr);
-  if (rc == 0) rc = posix_spawn(&pid_, command.path.c_str(), setup.actions(), setup.attributes(), argv.data(), environ);
-  if (rc != 0) {
+  // exec's failure comes back through a close-on-exec pipe: EOF means the
+  // tool runs.
+  UniqueFd report_read, report_write;
+  if (!make_pipe(&report_read, &report_write)) {
+    *exit_code = kExitDaemon;
+    *error = std::string("cannot create a pipe: ") + std::strerror(errno);
+    return false;
+  }
+  pid_ = fork();
+  if (pid_ < 0) {
+    *exit_code = kExitDaemon;
+    *error = std::string("cannot fork: ") + std::strerror(errno);
+    return false;
+  }
+  if (pid_ == 0) exec_child(command, argv.data(), in_read.get(), out_write.get(), err_write.get(), report_write.get());
+  // Also from here, so that a kill of the group cannot race the child.
+  setpgid(pid_, pid_);
+  report_write.reset();
+  int rc = 0;
+  ssize_t n;
+  while ((n = read(report_read.get(), &rc, sizeof rc)) < 0 && errno == EINTR) {
+  }
+  if (n > 0) {
+    while (waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
+    }
     pid_ = -1;
     *exit_code = (rc == ENOENT || rc == ENOTDIR) ? kExitNotFound : kExitNotExecutable;
     *error = "cannot start '" + command.argv[0] + "': " + std::strerror(rc);

@@ -2,7 +2,7 @@
 // signal dispositions and an empty signal mask (the daemon ignores SIGPIPE and
 // blocks signals for its event loop; a tool must not inherit either), its own
 // process group (so that stopping or killing it also ends its children), and
-// only stdin, stdout and stderr open. Stdout is a pipe, or a pseudo-terminal
+// only stdin, stdout and stderr open (see exec_child in child_process.cpp). Stdout is a pipe, or a pseudo-terminal
 // in raw mode for tools that flush only on a terminal.
 #pragma once
 

@@ -211,7 +211,13 @@ void StdoutLearner::on_verified() {
   pool_.release_successes();
 }
 
-void StdoutLearner::on_batch_failed(Batch&, int status, const std::string& message) {
+void StdoutLearner::on_batch_failed(Batch& batch, int status, const std::string& message) {
+  if (&batch == repeat_copy_.get() && repeater_) {
+    // The record killed it the second time: whether the tool keeps state
+    // is unknown, so every call gets a fresh instance, which is always right.
+    spdlog::warn("the repeated record killed the losing candidate; giving every call a fresh instance");
+    return pool_.set_stateful(true);
+  }
   if (!record_) return;
   auto record = std::exchange(record_, nullptr);
   record->session->fail(status, message);
