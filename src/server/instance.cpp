@@ -65,7 +65,8 @@ bool Instance::start(int* status, std::string* error) {
 void Instance::pump() {
   // A killed instance takes no new work: it would only fail with it. Its
   // replacement, started when it is gone, pulls what waits in the pool.
-  if (writing_ || input_closed_ || killed_by_us_ || finished_ || stdout_closed_ || reaped_) return;
+  if (retiring_ && !writing_ && !input_closed_) close_input();
+  if (writing_ || input_closed_ || killed_by_us_ || finished_ || stdout_closed_ || reaped_ || retiring_) return;
   // With several instances, small batches and windows spread one stream
   // over all of them; one instance gets large ones for throughput.
   bool shared = pool_.config().instances > 1;
@@ -309,6 +310,11 @@ void Instance::close_input() {
   input_closed_ = true;
   boost::system::error_code ignored;
   stdin_.close(ignored);
+}
+
+void Instance::retire() {
+  retiring_ = true;
+  pump();
 }
 
 void Instance::kill() {

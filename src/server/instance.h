@@ -30,6 +30,9 @@ class Instance : public std::enable_shared_from_this<Instance> {
   void reap();
   // Shutdown: no more input; the tool should exit on its own.
   void close_input();
+  // Takes no new work; closes the tool's input once what it has is written,
+  // so that it answers what it was given and exits (viasock restart).
+  void retire();
   void kill();
   bool finished() const { return finished_; }
   pid_t pid() const { return pid_; }
@@ -57,7 +60,7 @@ class Instance : public std::enable_shared_from_this<Instance> {
   std::deque<std::shared_ptr<Batch>> in_flight_;
   size_t in_flight_bytes_ = 0;
   std::string write_buffer_;
-  bool writing_ = false, input_closed_ = false;
+  bool writing_ = false, input_closed_ = false, retiring_ = false;
 
   std::unique_ptr<char[]> read_buffer_;
   std::string out_;  // tool output not yet routed

@@ -78,6 +78,7 @@ void Pool::set_prelude(const std::string& prelude) {
 
 void Pool::instance_exited(Instance* instance, bool answered, bool killed_by_us, int status,
                            const std::string& message) {
+  if (forget_retired(instance)) return;
   if (stopping_) return check_stopped();
   if (!answered && !killed_by_us) {
     // It never worked: restarting would only fail again, in a loop.
@@ -98,6 +99,7 @@ void Pool::reap() {
     std::shared_ptr<Instance> instance = instances_[slot];
     if (instance) instance->reap();
   }
+  for (auto& instance : std::vector(retired_)) instance->reap();
 }
 
 void Pool::stop(std::function<void()> done) {
@@ -120,6 +122,44 @@ void Pool::check_stopped() {
     if (instance && !instance->finished()) return;
   stop_timer_.cancel();
   if (on_stopped_) std::exchange(on_stopped_, nullptr)();
+}
+
+// replaced by the learning code
+bool Pool::ready() const {
+  for (const auto& instance : instances_)
+    if (!instance) return false;
+  return !instances_.empty();
+}
+
+void Pool::restart() {
+  if (stopping_) return;
+  for (size_t slot = 0; slot < instances_.size(); ++slot) {
+    std::shared_ptr<Instance> old = instances_[slot];
+    int status = 0;
+    std::string error;
+    if (!start_instance(slot, &status, &error)) {
+      // Keep the old one serving rather than fail anything.
+      spdlog::warn("restart: instance {} could not be replaced: {}", slot, error);
+      instances_[slot] = old;
+      continue;
+    }
+    if (old) {
+      retired_.push_back(old);
+      old->retire();
+    }
+  }
+  kick();
+}
+
+// A retired instance has exited: nothing to replace, nobody to blame.
+bool Pool::forget_retired(Instance* instance) {
+  for (auto it = retired_.begin(); it != retired_.end(); ++it) {
+    if (it->get() != instance) continue;
+    retired_.erase(it);
+    if (stopping_) check_stopped();
+    return true;
+  }
+  return false;
 }
 
 }  // namespace viasock

@@ -62,6 +62,12 @@ class Pool {
   // then calls `done`.
   void stop(std::function<void()> done);
 
+  // Whether the tool is ready to answer: false while it starts up.
+  bool ready() const;
+  // Replaces every instance: new ones start and take new work, the old ones
+  // finish what they were given and exit. No call fails.
+  void restart();
+
   const PoolConfig& config() const { return config_; }
   const RecordFramer& output_framer() const { return *output_framer_; }
   uint64_t records_answered() const { return records_answered_; }
@@ -69,6 +75,7 @@ class Pool {
 
  private:
   bool start_instance(size_t slot, int* status, std::string* error);
+  bool forget_retired(Instance* instance);
   void check_stopped();
 
   asio::io_context& io_;
@@ -76,6 +83,7 @@ class Pool {
   FatalHandler on_fatal_;
   std::unique_ptr<RecordFramer> output_framer_;
   std::vector<std::shared_ptr<Instance>> instances_;
+  std::vector<std::shared_ptr<Instance>> retired_;  // replaced by restart(), finishing their work
   std::deque<std::shared_ptr<Session>> ready_;
   std::vector<std::shared_ptr<Session>> prelude_waiters_;
   std::string prelude_;
