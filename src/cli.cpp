@@ -174,6 +174,11 @@ int CommandLine::run(int argc, char** argv) {
   const std::string& command = words[0];
   CLI::App* sub = command.starts_with("-") ? nullptr : find(command);
   if (!sub && !command.starts_with("-")) return unknown_command(command);
+  // Handled before CLI11, which would take `help run` for two commands.
+  if (sub == help_ && words.size() <= 2 && (words.size() == 1 || !words[1].starts_with("-"))) {
+    p_.help_topic = words.size() == 2 ? words[1] : "";
+    return show_help();
+  }
   if (sub == run_ || sub == start_ || sub == server_) {
     size_t start = std::min(command_start(sub, words, 1), words.size());
     p_.tool_words.assign(words.begin() + static_cast<long>(start), words.end());
