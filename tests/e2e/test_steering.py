@@ -68,6 +68,30 @@ class RegistryTest(ViasockTestCase):
         self.assertEqual(list(states.values()), ["ready"])
         os.kill(frozen, signal.SIGCONT)
 
+    def test_registry_is_private(self):
+        registry = os.path.join(self.runtime_dir, "viasock")
+        os.mkdir(registry)
+        os.chmod(registry, 0o777)
+        r = self.run_vs(["run", "cat"], b"x\n")
+        self.assertOk(r, "a call with an unusable registry")
+        self.assertEqual(os.listdir(registry), [], "registered in a directory others can write")
+        r = self.run_vs(["list", "--all"])
+        self.assertEqual(r.returncode, 125)
+        self.assertErrorLine(r, registry, "chmod 700")
+
+    def test_fallback_registry_in_tmp(self):
+        fallback = "/tmp/viasock-%d" % os.geteuid()
+        env = {"XDG_RUNTIME_DIR": None}
+        self.assertOk(self.run_vs(["run", "cat"], b"x\n", env=env))
+        (meta,) = self.run_jsons().values()
+        entry = os.path.join(fallback, "%s.%d.json" % (meta["id"], meta["pid"]))
+        self.assertTrue(os.path.exists(entry), "no registry entry in %s" % fallback)
+        self.assertEqual(os.stat(fallback).st_mode & 0o777, 0o700)
+        r = self.run_vs(["list", "--all", "--json"], env=env, cwd="/")
+        self.assertIn(meta["id"], [e["id"] for e in json.loads(r.stdout.decode())])
+        self.assertOk(self.run_vs(["stop", meta["id"][:12]], env=env))
+        self.assertTrue(wait_until(lambda: not os.path.exists(entry)), "the entry outlived its daemon")
+
     def test_non_ascii_cwd_round_trips(self):
         where = self.make_dir("Übersetzung-日本")
         self.assertOk(self.run_vs(["run", "cat"], b"x\n", cwd=where))
