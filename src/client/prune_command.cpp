@@ -125,10 +125,13 @@ int prune_command(const ManageOptions& options) {
     return print_error(kExitUsage, "--older-than must not be negative (see 'viasock prune --help')");
   std::vector<KnownDaemon> daemons;
   std::string error;
-  if (!find_daemons({options.state_dir, options.everywhere}, &daemons, &error)) return print_error(kExitDaemon, error);
+  // The registry is read even without --everywhere, so that the entry of a
+  // dead daemon of this directory goes too.
+  if (!find_daemons({options.state_dir, true}, &daemons, &error)) return print_error(kExitDaemon, error);
   int code = kExitOk;
   std::vector<KnownDaemon> running;
   for (const auto& daemon : daemons) {
+    if (!daemon.local && !options.everywhere) continue;
     if (daemon.alive) {
       running.push_back(daemon);
     } else if (prune_dead(daemon, &code)) {
