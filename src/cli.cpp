@@ -1,42 +1,26 @@
 #include "cli.h"
 
-#include <unistd.h>
-
-#include <CLI/CLI.hpp>
+#include <cstdio>
 #include <string>
+#include <vector>
 
+#include "cli/messages.h"
+#include "cli/run_flags.h"
+#include "cli/suggest.h"
 #include "client/manage_commands.h"
 #include "client/probe_command.h"
 #include "client/run_command.h"
+#include "client/start_command.h"
 #include "common/error_output.h"
 #include "common/exit_codes.h"
-#include "common/run_options.h"
 #include "server/server_main.h"
 
 namespace viasock {
 namespace {
 
-// Options of `run` and `server`: everything that decides what the daemon
-// does, plus where its files go.
-void add_run_options(CLI::App* app, RunOptions& o, bool* null_records, std::string* input_regex,
-                     std::string* output_regex) {
-  app->add_option("-t,--input-terminator", *input_regex,
-                  "input records end with the line matching this POSIX ERE ('' = every line, '^$' = blank line)");
-  app->add_option("-T,--output-terminator", *output_regex, "output records end with the line matching this ERE");
-  app->add_flag("-0,--null", *null_records, "records end with a NUL byte, in and out");
-  app->add_option("-P,--prelude", o.prelude_records, "the tool prints N records at start-up; every client gets them");
-  app->add_option("--prelude-lines", o.prelude_lines, "the tool prints N lines at start-up; every client gets them");
-  app->add_option("-w,--record-timeout", o.record_timeout, "kill the tool when a record is not answered in SECONDS");
-  app->add_option("-W,--idle-timeout", o.idle_timeout, "daemon exits after SECONDS without clients (0: never)")
-      ->capture_default_str();
-  app->add_option("-j,--instances", o.instances, "run N instances of the tool")->capture_default_str();
-  app->add_flag("-L,--line-buffered", o.line_buffered, "run the tool under 'stdbuf -oL' so it flushes every line");
-  app->add_flag("--pty", o.pty, "give the tool a terminal as stdout, so that it flushes every line (no check)");
-  app->add_flag("--pipe", o.pipe, "the tool flushes every answer on a pipe: learn nothing, cut answers by lines");
-  app->add_flag("--quiet-tool", o.quiet_tool, "send the tool's stderr to the daemon's log only");
-  app->add_option("--watch", o.watch, "also restart when PATH changes (repeatable)");
-  app->add_option("--env", o.env, "the value of variable NAME is part of the command's identity (repeatable)");
-  app->add_option("-l,--log", o.log_file, "daemon log file (default: STATE_DIR/logs/ID.log)");
+int usage_error(const std::string& command, const std::string& message) {
+  std::string help = command.empty() ? "viasock --help" : "viasock " + command + " --help";
+  return print_error(kExitUsage, message + " (see '" + help + "')");
 }
 
 // Everything from TOOL on belongs to the tool, even words that look like our
@@ -59,105 +43,204 @@ size_t command_start(const CLI::App* sub, const std::vector<std::string>& words,
   return i;
 }
 
-void finish_formats(RunOptions& o, bool null_records, const std::string& input_regex, const std::string& output_regex,
-                    const CLI::App* app) {
-  if (null_records) {
-    o.input_format.kind = o.output_format.kind = RecordFormat::kNull;
-    // -0 with -t/-T is reported by validate(): keep the regex kinds visible.
-    if (app->count("-t")) o.input_format = {RecordFormat::kRegex, input_regex};
-    if (app->count("-T")) o.output_format = {RecordFormat::kRegex, output_regex};
-    return;
+// The command line as the commands see it.
+struct Parsed {
+  RunFlags run;
+  ManageOptions manage;
+  std::string socket_path, server_state_dir, help_topic;
+  int ready_fd = -1;
+  std::vector<std::string> tool_words;  // TOOL [ARGS...] (server: SOCKET TOOL [ARGS...])
+};
+
+class CommandLine {
+ public:
+  CommandLine() : formatter_(std::make_shared<HelpFormatter>()) {
+    app_.formatter(formatter_);
+    app_.set_version_flag("--version", std::string("viasock ") + VIASOCK_VERSION, "print the version and exit");
+    app_.set_help_flag("-h,--help", "print this help and exit");
+    formatter_->set_usage(&app_, "viasock COMMAND [OPTIONS] [ARGS...]");
+    app_.footer("'viasock help COMMAND' describes one command; 'man viasock' all of them.");
+    add_tool_commands();
+    add_manage_commands();
   }
-  if (app->count("-t")) o.input_format = {RecordFormat::kRegex, input_regex};
-  if (app->count("-T")) o.output_format = {RecordFormat::kRegex, output_regex};
+
+  int run(int argc, char** argv);
+
+ private:
+  CLI::App* add(const std::string& name, const std::string& description, const std::string& usage) {
+    CLI::App* sub = app_.add_subcommand(name, description);
+    sub->group("Commands");
+    sub->allow_extras();
+    formatter_->set_usage(sub, "viasock " + name + " " + usage);
+    return sub;
+  }
+
+  void add_tool_commands() {
+    const char* tool_footer =
+        "Everything from TOOL on belongs to the tool: 'viasock run -W 5 hunspell -a -d en_US' passes "
+        "'-a -d en_US' to hunspell.";
+    run_ = add("run", "serve stdin through TOOL's daemon, starting it when needed", "[OPTIONS] TOOL [ARGS...]");
+    add_run_options(run_, p_.run);
+    add_client_options(run_, p_.run, true);
+    run_->footer(tool_footer);
+    start_ = add("start", "start (or find) TOOL's daemon, wait until the tool is ready, print its ID",
+                 "[OPTIONS] TOOL [ARGS...]");
+    add_run_options(start_, p_.run);
+    add_client_options(start_, p_.run, false);
+    start_->footer(tool_footer);
+    probe_ = add("probe", "run TOOL directly and through a daemon on the sample on stdin; print the options that work",
+                 "[OPTIONS] TOOL [ARGS...] < SAMPLE");
+    add_run_options(probe_, p_.run);
+    probe_->footer(tool_footer);
+    server_ = add("server", "run the daemon in the foreground on SOCKET", "[OPTIONS] SOCKET TOOL [ARGS...]");
+    add_run_options(server_, p_.run);
+    server_->add_option("--state-dir", p_.server_state_dir, "register in this state directory (as spawned daemons do)");
+    server_->add_option("--ready-fd", p_.ready_fd, "report readiness on this descriptor")->group("");
+    client_ = add("client", "stream stdin and stdout through the daemon on SOCKET", "SOCKET");
+    client_->add_option("SOCKET", p_.socket_path, "the daemon's socket")->required();
+  }
+
+  void add_manage_commands() {
+    ManageOptions& m = p_.manage;
+    list_ = add("list", "the daemons of this directory, or with --all of this user", "[OPTIONS]");
+    list_->add_flag("--all,--everywhere", m.all, "every daemon of this user on this host, from any directory");
+    list_->add_flag("--json", m.json, "print a JSON array with every field");
+    list_->add_flag("--ids", m.ids_only, "print only the IDs (for shell completion)");
+    stop_ = add("stop", "stop daemons gracefully", "[OPTIONS] ID-PREFIX... | --all");
+    restart_ = add("restart", "replace the tool instances of daemons without failing a call",
+                   "[OPTIONS] ID-PREFIX... | --all");
+    for (CLI::App* sub : {stop_, restart_}) {
+      sub->add_flag("--all", m.all, "every daemon of the state directory");
+      sub->add_flag("--everywhere", m.everywhere, "with --all: every daemon of this user on this host");
+      sub->add_option("ID-PREFIX", m.ids, "daemons whose ID starts with these (found in any directory)");
+    }
+    prune_ = add("prune", "remove the files of daemons that no longer run", "[OPTIONS]");
+    prune_->add_flag("--everywhere", m.everywhere, "also daemons of other directories that died");
+    prune_->add_option("--older-than", m.older_than_days,
+                       "remove logs and locks of daemons that exited more than DAYS ago")
+        ->capture_default_str();
+    logs_ = add("logs", "print a daemon's log", "[OPTIONS] ID-PREFIX");
+    logs_->add_flag("-f,--follow", m.follow, "keep printing what is added until the daemon exits");
+    logs_->add_option("ID-PREFIX", m.ids, "the daemon whose ID starts with this")->required()->expected(1);
+    for (CLI::App* sub : {list_, stop_, restart_, prune_, logs_})
+      sub->add_option("--state-dir", m.state_dir, "state directory (default: $VIASOCK_DIR or ./.viasock)");
+    help_ = add("help", "describe viasock or one of its commands", "[COMMAND]");
+    help_->add_option("COMMAND", p_.help_topic, "the command to describe");
+  }
+
+  std::vector<std::string> command_names() const {
+    std::vector<std::string> names;
+    for (const CLI::App* sub : app_.get_subcommands({})) names.push_back(sub->get_name());
+    return names;
+  }
+
+  CLI::App* find(const std::string& name) {
+    for (CLI::App* sub : app_.get_subcommands({}))
+      if (sub->get_name() == name) return sub;
+    return nullptr;
+  }
+
+  int unknown_command(const std::string& word) {
+    std::string hint = closest(word, command_names());
+    return usage_error("", "unknown command '" + word + "'" + (hint.empty() ? "" : "; did you mean '" + hint + "'?"));
+  }
+
+  // Options CLI11 did not know, and words no command takes.
+  int report_extras(CLI::App* sub) {
+    for (const std::string& word : sub->remaining()) {
+      if (!word.starts_with("-")) return usage_error(sub->get_name(), "unexpected argument '" + word + "'");
+      std::string name = word.substr(0, word.find('='));
+      std::string hint = name.starts_with("--") ? closest(name, long_option_names(sub)) : "";
+      return usage_error(sub->get_name(), "unknown option '" + name + "'" +
+                                              (hint.empty() ? "" : "; did you mean '" + hint + "'?"));
+    }
+    return kExitOk;
+  }
+
+  int show_help() {
+    if (p_.help_topic.empty()) return printf("%s", app_.help().c_str()), kExitOk;
+    CLI::App* sub = find(p_.help_topic);
+    if (!sub) return unknown_command(p_.help_topic);
+    printf("%s", sub->help().c_str());
+    return kExitOk;
+  }
+
+  int dispatch();
+
+  std::shared_ptr<HelpFormatter> formatter_;
+  CLI::App app_{"viasock: keep a slow-starting filter alive and serve many calls from it", "viasock"};
+  CLI::App *run_, *start_, *probe_, *server_, *client_, *list_, *stop_, *restart_, *prune_, *logs_, *help_;
+  Parsed p_;
+};
+
+int CommandLine::run(int argc, char** argv) {
+  std::vector<std::string> words(argv + 1, argv + argc);
+  if (words.empty()) return fprintf(stderr, "%s", app_.help().c_str()), kExitUsage;
+  const std::string& command = words[0];
+  CLI::App* sub = command.starts_with("-") ? nullptr : find(command);
+  if (!sub && !command.starts_with("-")) return unknown_command(command);
+  // Handled before CLI11, which would take `help run` for two commands.
+  if (sub == help_ && words.size() <= 2 && (words.size() == 1 || !words[1].starts_with("-"))) {
+    p_.help_topic = words.size() == 2 ? words[1] : "";
+    return show_help();
+  }
+  if (sub == run_ || sub == start_ || sub == probe_ || sub == server_) {
+    size_t start = std::min(command_start(sub, words, 1), words.size());
+    p_.tool_words.assign(words.begin() + static_cast<long>(start), words.end());
+    words.resize(start);
+    if (!words.empty() && words.back() == "--") words.pop_back();
+  }
+  try {
+    std::vector<std::string> reversed(words.rbegin(), words.rend());
+    app_.parse(reversed);
+  } catch (const CLI::CallForHelp& e) {
+    return app_.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app_.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app_.exit(e);
+  } catch (const CLI::ParseError& e) {
+    if (sub) {
+      int code = report_extras(sub);
+      if (code != kExitOk) return code;
+    }
+    return usage_error(sub ? sub->get_name() : "", parse_error_message(e));
+  }
+  if (!sub) return usage_error("", "no command given");
+  int code = report_extras(sub);
+  return code != kExitOk ? code : dispatch();
 }
 
-int usage_error(const std::string& message) {
-  return print_error(kExitUsage, message + " (see 'viasock --help')");
+int CommandLine::dispatch() {
+  if (help_->parsed()) return show_help();
+  if (client_->parsed()) return client_command(p_.socket_path);
+  if (list_->parsed()) return list_command(p_.manage);
+  if (stop_->parsed()) return stop_command(p_.manage);
+  if (restart_->parsed()) return restart_command(p_.manage);
+  if (prune_->parsed()) return prune_command(p_.manage);
+  if (logs_->parsed()) return logs_command(p_.manage);
+  CLI::App* command = run_->parsed() ? run_ : start_->parsed() ? start_ : probe_->parsed() ? probe_ : server_;
+  finish_run_options(p_.run, command);
+  RunOptions& options = p_.run.options;
+  std::vector<std::string>& words = p_.tool_words;
+  if (command == server_) {
+    if (words.empty()) return usage_error("server", "missing SOCKET and TOOL");
+    p_.socket_path = words.front();
+    words.erase(words.begin());
+  }
+  if (words.empty()) return usage_error(command->get_name(), "missing TOOL");
+  options.tool = words.front();
+  options.args.assign(words.begin() + 1, words.end());
+  std::string problem = validate(options);
+  if (!problem.empty()) return usage_error(command->get_name(), problem);
+  if (command == run_) return run_command(options);
+  if (command == start_) return start_command(options);
+  if (command == probe_) return probe_command(options);
+  return server_command(options, p_.socket_path, p_.server_state_dir, p_.ready_fd);
 }
 
 }  // namespace
 
-int main_with_args(int argc, char** argv) {
-  CLI::App app{"viasock: keep a slow-starting filter alive and serve many calls from it"};
-  app.set_version_flag("--version", VIASOCK_VERSION);
-  app.require_subcommand(1);
-
-  RunOptions options;
-  bool null_records = false;
-  std::string input_regex, output_regex, socket_path, server_state_dir;
-  int ready_fd = -1;
-
-  CLI::App* run = app.add_subcommand("run", "run TOOL through its daemon, starting it when needed");
-  add_run_options(run, options, &null_records, &input_regex, &output_regex);
-  run->add_option("--state-dir", options.state_dir, "state directory (default: $VIASOCK_DIR or ./.viasock)");
-  run->add_flag("--no-spawn", options.no_spawn, "fail when no daemon runs instead of starting one");
-  run->add_flag("-v,--verbose", options.verbose, "say whether a daemon was started or reused");
-
-  CLI::App* server = app.add_subcommand("server", "run the daemon in the foreground: SOCKET TOOL [ARGS...]");
-  add_run_options(server, options, &null_records, &input_regex, &output_regex);
-  server->add_option("--state-dir", server_state_dir, "register in this state directory (as spawned daemons do)");
-  server->add_option("--ready-fd", ready_fd, "report readiness on this descriptor")->group("");
-
-  CLI::App* probe = app.add_subcommand("probe", "compare TOOL run directly and through viasock on stdin; print the options that work");
-  add_run_options(probe, options, &null_records, &input_regex, &output_regex);
-
-  CLI::App* client = app.add_subcommand("client", "stream stdin and stdout through the daemon on SOCKET");
-  client->add_option("socket", socket_path, "the daemon's socket")->required();
-
-  std::vector<std::string> words(argv, argv + argc);
-  std::vector<std::string> command_words;
-  if (argc > 1) {
-    CLI::App* sub = words[1] == "run" ? run : words[1] == "server" ? server : words[1] == "probe" ? probe : nullptr;
-    if (sub) {
-      size_t start = command_start(sub, words, 2);
-      command_words.assign(words.begin() + static_cast<long>(std::min(start, words.size())), words.end());
-      words.resize(std::min(start, words.size()));
-      if (!words.empty() && words.back() == "--") words.pop_back();
-    }
-  }
-  ManageOptions manage;
-  CLI::App* list = app.add_subcommand("list", "the daemons of this host in the state directory");
-  list->add_flag("--json", manage.json, "print a JSON array");
-  CLI::App* stop = app.add_subcommand("stop", "stop daemons gracefully: ID-PREFIX... or --all");
-  stop->add_flag("--all", manage.all, "every daemon of this host");
-  stop->add_option("ids", manage.ids, "daemons whose ID starts with these");
-  CLI::App* prune = app.add_subcommand("prune", "remove the files of daemons that no longer run");
-  for (CLI::App* sub : {list, stop, prune})
-    sub->add_option("--state-dir", manage.state_dir, "state directory (default: $VIASOCK_DIR or ./.viasock)");
-
-  try {
-    std::vector<std::string> reversed(words.rbegin(), words.rend() - 1);
-    app.parse(reversed);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForVersion& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    return usage_error(e.what());
-  }
-
-  if (client->parsed()) return client_command(socket_path);
-  if (list->parsed()) return list_command(manage);
-  if (stop->parsed()) return stop_command(manage);
-  if (prune->parsed()) return prune_command(manage);
-  CLI::App* command = run->parsed() ? run : probe->parsed() ? probe : server;
-  finish_formats(options, null_records, input_regex, output_regex, command);
-  if (command == server) {
-    if (command_words.empty()) return usage_error("server needs SOCKET and TOOL");
-    socket_path = command_words.front();
-    command_words.erase(command_words.begin());
-  }
-  if (command_words.empty()) return usage_error("no TOOL given");
-  options.tool = command_words.front();
-  options.args.assign(command_words.begin() + 1, command_words.end());
-  std::string problem = validate(options);
-  if (!problem.empty()) return usage_error(problem);
-  if (command == run) return run_command(options);
-  if (command == probe) return probe_command(options);
-  return server_command(options, socket_path, server_state_dir, ready_fd);
-}
+int main_with_args(int argc, char** argv) { return CommandLine().run(argc, argv); }
 
 }  // namespace viasock

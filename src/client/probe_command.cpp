@@ -17,10 +17,11 @@
 #include <thread>
 #include <vector>
 
-#include "client/connector.h"
+#include <nlohmann/json.hpp>
+
+#include "client/status_query.h"
 #include "common/error_output.h"
 #include "common/exit_codes.h"
-#include "common/flat_json.h"
 #include "common/unique_fd.h"
 #include "common/wire.h"
 
@@ -107,9 +108,8 @@ std::string self_executable() {
   return n > 0 ? std::string(path, static_cast<size_t>(n)) : "viasock";
 }
 
-// The status of the only daemon in `state_dir`; stops it.
-FlatJson status_and_stop(const std::string& state_dir) {
-  FlatJson status;
+// What the only daemon in `state_dir` learned (its status JSON); stops it.
+nlohmann::json status_and_stop(const std::string& state_dir) {
   std::string sockets = state_dir + "/sockets/";
   std::string name;
   if (DIR* dir = opendir(sockets.c_str())) {
@@ -117,29 +117,14 @@ FlatJson status_and_stop(const std::string& state_dir) {
       if (entry->d_name[0] != '.') name = entry->d_name;
     closedir(dir);
   }
-  if (name.empty()) return status;
-  for (std::string_view request : {wire::kRequestStatus, wire::kRequestStop}) {
-    std::string error;
-    UniqueFd socket = connect_and_greet(sockets + name, request, &error);
-    if (!socket) break;
-    std::string reply;
-    wire::FrameDecoder decoder;
-    char buffer[4096];
-    bool done = false;
-    while (!done) {
-      pollfd pfd{socket.get(), POLLIN, 0};
-      if (poll(&pfd, 1, 5000) <= 0) break;
-      ssize_t n = read(socket.get(), buffer, sizeof buffer);
-      if (n <= 0) break;
-      decoder.feed(std::string_view(buffer, static_cast<size_t>(n)), [&](wire::FrameType type, std::string_view bytes) {
-        if (type == wire::kData) reply.append(bytes);
-        if (type == wire::kExit) done = true;
-      });
-    }
-    if (request == wire::kRequestStatus) parse_flat_json(reply, &status);
-  }
+  if (name.empty()) return nlohmann::json::object();
+  std::vector<std::string> socket = {sockets + name};
+  auto reply = ask_daemons(socket, wire::kRequestStatus, std::chrono::seconds(5))[0];
+  nlohmann::json status = nlohmann::json::parse(reply.value_or("{}"), nullptr, false);
+  if (!status.is_object()) status = nlohmann::json::object();
+  ask_daemons(socket, wire::kRequestStop, std::chrono::seconds(5));
   // The daemon drains and exits; wait a little for it, by pid.
-  pid_t pid = static_cast<pid_t>(status.number("pid"));
+  pid_t pid = status.value("pid", 0);
   for (int i = 0; pid > 0 && i < 250 && kill(pid, 0) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   return status;
 }
@@ -152,7 +137,7 @@ std::string command_line(const RunOptions& options, const std::vector<std::strin
   return line;
 }
 
-int report(const RunOptions& options, const Outcome& direct, const Outcome& served, const FlatJson& status,
+int report(const RunOptions& options, const Outcome& direct, const Outcome& served, const nlohmann::json& status,
            const std::vector<std::string>& given) {
   if (served.status != 0 || served.out != direct.out) {
     std::string why = served.status == -1 ? "the call through viasock did not finish within 60 s"
@@ -166,18 +151,18 @@ int report(const RunOptions& options, const Outcome& direct, const Outcome& serv
   }
   printf("%s through viasock is byte-identical to a direct run on this sample (%zu bytes, status %d).\n",
          options.tool.c_str(), direct.out.size(), direct.status);
-  if (status.text("stateful") == "true") {
+  if (status.value("stateful", false)) {
     printf("It keeps state between records, which only learning notices: run it without framing options:\n  %s\n",
            command_line(options, given).c_str());
     return kExitOk;
   }
-  if (status.text("learning_done") != "true") {
+  if (!status.value("learning_done", false)) {
     printf("Its answers have no shape a framing option describes; viasock serves it one record at a time:\n  %s\n",
            command_line(options, given).c_str());
     return kExitOk;
   }
   std::vector<std::string> learned = given;
-  std::string text = status.text("learned");
+  std::string text = status.value("learned", "");
   for (size_t at = 0; !text.empty() && at != std::string::npos;) {
     size_t space = text.find(' ', at);
     learned.push_back(text.substr(at, space == std::string::npos ? std::string::npos : space - at));
@@ -216,7 +201,7 @@ int probe_command(const RunOptions& options) {
   run_args.push_back("--");
   run_args.insert(run_args.end(), direct_args.begin(), direct_args.end());
   Outcome served = run_with_sample(run_args, sample.get());
-  FlatJson status = status_and_stop(state_dir);
+  nlohmann::json status = status_and_stop(state_dir);
   std::system(("rm -rf '" + std::string(pattern) + "'").c_str());
   return report(options, direct, served, status, given);
 }

@@ -77,10 +77,8 @@ class RegexFramer : public RecordFramer {
   // record (-t '^$'); a sentinel like '^EOS$' cannot be made up, so the
   // record then goes to the tool as it is.
   std::string terminate(std::string_view partial) const override {
-    std::string tail;
-    if (!partial.empty() && partial.back() != '\n') tail = "\n";
-    if (matches_empty_) tail += "\n";
-    return tail;
+    size_t newlines = (!partial.empty() && partial.back() != '\n' ? 1 : 0) + (matches_empty_ ? 1 : 0);
+    return std::string(newlines, '\n');
   }
 
  private:

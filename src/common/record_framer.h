@@ -1,4 +1,4 @@
-// Record framing: where one record ends in a byte stream (DESIGN.md, "Record
+// Record framing: where one record ends in a byte stream (docs/DESIGN.md, "Record
 // formats"). The daemon cuts client input into records with the input framer
 // and the tool's output into answers with the output framer.
 #pragma once

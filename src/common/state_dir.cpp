@@ -52,6 +52,29 @@ UniqueFd open_subdir(int parent, const std::string& name, const std::string& pat
   return fd;
 }
 
+// Absolute, so that run/<ID>.json names paths valid from anywhere.
+std::string absolute(const std::string& root) {
+  std::string path = root;
+  if (path.empty() || path.front() != '/') {
+    char cwd[4096];
+    if (getcwd(cwd, sizeof cwd)) path = std::string(cwd) + "/" + (path.starts_with("./") ? path.substr(2) : path);
+  }
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  return path;
+}
+
+// Opens an existing subdirectory without creating it; absent is not an error.
+bool open_existing_subdir(int parent, const std::string& name, const std::string& path, UniqueFd* out,
+                          std::string* error) {
+  out->reset(openat(parent, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!*out) {
+    if (errno == ENOENT) return true;
+    *error = failure("cannot open state directory", path);
+    return false;
+  }
+  return check_owned(out->get(), path, error);
+}
+
 }  // namespace
 
 std::string choose_state_dir(const std::string& option) {
@@ -61,14 +84,23 @@ std::string choose_state_dir(const std::string& option) {
   return ".viasock";
 }
 
-bool StateDir::open(const std::string& root, std::string* error) {
-  // Absolute, so that run/<ID>.json names paths valid from anywhere.
-  root_ = root;
-  if (root_.front() != '/') {
-    char cwd[4096];
-    if (getcwd(cwd, sizeof cwd)) root_ = std::string(cwd) + "/" + (root_.starts_with("./") ? root_.substr(2) : root_);
+bool StateDir::open_existing(const std::string& root, std::string* error) {
+  root_ = absolute(root);
+  error->clear();
+  root_fd_.reset(::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!root_fd_) {
+    if (errno != ENOENT) *error = failure("cannot open state directory", root_);
+    return false;
   }
-  while (root_.size() > 1 && root_.back() == '/') root_.pop_back();
+  if (!check_owned(root_fd_.get(), root_, error)) return false;
+  return open_existing_subdir(root_fd_.get(), "sockets", root_ + "/sockets", &sockets_, error) &&
+         open_existing_subdir(root_fd_.get(), "logs", root_ + "/logs", &logs_, error) &&
+         open_existing_subdir(root_fd_.get(), "locks", root_ + "/locks", &locks_, error) &&
+         open_existing_subdir(root_fd_.get(), "run", root_ + "/run", &run_, error);
+}
+
+bool StateDir::open(const std::string& root, std::string* error) {
+  root_ = absolute(root);
   // The root itself may be reached through symbolic links the user chose
   // (VIASOCK_DIR=/scratch/me/vs); nothing inside it is followed.
   if (mkdir(root_.c_str(), 0700) != 0 && errno != EEXIST) {
@@ -91,16 +123,44 @@ bool StateDir::open(const std::string& root, std::string* error) {
   return static_cast<bool>(run_);
 }
 
+namespace {
+
+// True when `fd` is still the file named `name` in `dir`.
+bool still_linked(int fd, int dir, const std::string& name) {
+  struct stat held, named;
+  return fstat(fd, &held) == 0 && fstatat(dir, name.c_str(), &named, AT_SYMLINK_NOFOLLOW) == 0 &&
+         held.st_dev == named.st_dev && held.st_ino == named.st_ino;
+}
+
+}  // namespace
+
 bool IdLock::acquire(const StateDir& dir, const std::string& id, std::string* error) {
   std::string name = id + ".lock";
-  fd_.reset(openat(dir.locks_fd(), name.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
+  while (true) {
+    fd_.reset(openat(dir.locks_fd(), name.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (!fd_) {
+      *error = failure("cannot open lock", dir.lock_path(id));
+      return false;
+    }
+    while (flock(fd_.get(), LOCK_EX) != 0) {
+      if (errno == EINTR) continue;
+      *error = failure("cannot lock", dir.lock_path(id));
+      return false;
+    }
+    if (still_linked(fd_.get(), dir.locks_fd(), name)) return true;
+  }
+}
+
+bool IdLock::try_acquire_existing(const StateDir& dir, const std::string& id, std::string* error) {
+  error->clear();
+  std::string name = id + ".lock";
+  fd_.reset(openat(dir.locks_fd(), name.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC));
   if (!fd_) {
-    *error = failure("cannot open lock", dir.root() + "/locks/" + name);
+    if (errno != ENOENT) *error = failure("cannot open lock", dir.lock_path(id));
     return false;
   }
-  while (flock(fd_.get(), LOCK_EX) != 0) {
-    if (errno == EINTR) continue;
-    *error = failure("cannot lock", dir.root() + "/locks/" + name);
+  if (flock(fd_.get(), LOCK_EX | LOCK_NB) != 0 || !still_linked(fd_.get(), dir.locks_fd(), name)) {
+    fd_.reset();
     return false;
   }
   return true;

@@ -38,6 +38,7 @@ enum FrameType : char {
 inline constexpr std::string_view kRequestRun = "run";        // stream records
 inline constexpr std::string_view kRequestStatus = "status";  // one DATA frame of JSON
 inline constexpr std::string_view kRequestStop = "stop";      // drain and exit; answers like status
+inline constexpr std::string_view kRequestRestart = "restart";  // replace the tool instances; answers like status
 
 // 32-bit little endian, the byte order of every length and status.
 void put_u32(char* out, uint32_t value);

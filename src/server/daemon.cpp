@@ -7,8 +7,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdio>
 #include <ctime>
+#include <nlohmann/json.hpp>
 
 #include "common/exit_codes.h"
 #include "common/server_id.h"
@@ -200,22 +202,33 @@ std::string Daemon::status_json() const {
   using std::chrono::duration;
   auto now = std::chrono::steady_clock::now();
   double idle = run_clients_ > 0 ? 0 : duration<double>(now - idle_since_).count();
-  char numbers[64];
-  auto seconds_text = [&](double value) {
-    snprintf(numbers, sizeof numbers, "%.1f", value);
-    return std::string(numbers);
+  auto tenths = [](double seconds) { return std::round(seconds * 10) / 10; };
+  const char* state = draining_ ? "draining" : pool_->ready() ? "ready" : "starting";
+  nlohmann::json status = {
+      {"pid", getpid()},
+      {"state", state},
+      {"instances", config_.options.instances},
+      {"clients", run_clients_},
+      {"calls", calls_},
+      {"records", pool_->records_answered()},
+      {"uptime", tenths(duration<double>(now - started_).count())},
+      {"idle", tenths(idle)},
+      {"draining", draining_},
   };
   bool learned = false;
   std::string learned_args;
   for (const auto& arg : pool_->learned_args(&learned)) learned_args += (learned_args.empty() ? "" : " ") + arg;
-  const char* state = draining_ ? "draining" : pool_->ready() ? "ready" : "starting";
-  return "{\"pid\": " + std::to_string(getpid()) + ", \"state\": \"" + state + "\", \"learned\": " +
-         json_quote(learned_args) + ", \"learning_done\": " + (learned ? "true" : "false") +
-         ", \"stateful\": " + (pool_->stateful() ? "true" : "false") + ", \"idle_timeout\": " +
-         seconds_text(idle_timeout_) + ", \"instances\": " + std::to_string(config_.options.instances) + ", \"clients\": " + std::to_string(run_clients_) +
-         ", \"calls\": " + std::to_string(calls_) + ", \"records\": " + std::to_string(pool_->records_answered()) +
-         ", \"uptime\": " + seconds_text(duration<double>(now - started_).count()) +
-         ", \"idle\": " + seconds_text(idle) + ", \"draining\": " + (draining_ ? "true" : "false") + "}\n";
+  status["learned"] = learned_args;
+  status["learning_done"] = learned;
+  status["stateful"] = pool_->stateful();
+  status["idle_timeout"] = idle_timeout_;
+  return status.dump() + "\n";
+}
+
+void Daemon::restart_requested() {
+  if (draining_) return;
+  spdlog::info("restarting the tool: viasock restart");
+  pool_->restart();
 }
 
 void Daemon::on_last_run_client_gone() {

@@ -40,6 +40,7 @@ class Daemon : public SessionHost {
   void session_closed(Session* session) override;
   std::string status_json() const override;
   void stop_requested() override { drain("viasock stop"); }
+  void restart_requested() override;
 
  private:
   bool prepare(int* status, std::string* error);

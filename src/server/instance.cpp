@@ -171,43 +171,53 @@ QuiescenceWatch::Pull Instance::puller() {
   return [self = shared_from_this()] { return self->pull_stdout(); };
 }
 
-// Reads what the tool wrote and we have not read yet, without waiting (the
-// asynchronous read pending on the same descriptor then finds nothing).
-size_t Instance::pull_stdout() {
+// Every read of the tool's stdout is ours, made when the descriptor is
+// readable (read_stdout) or when a watch looks (pull_stdout): an Asio read
+// could complete in between and put its bytes after later ones.
+size_t Instance::read_available() {
   if (!stdout_.is_open() || stdout_closed_) return 0;
-  boost::system::error_code ignored;
-  stdout_.non_blocking(true, ignored);
+  if (!read_buffer_) read_buffer_.reset(new char[kReadChunk]);  // uninitialised on purpose
   size_t pulled = 0;
-  char buffer[16384];
   while (pulled < kReadChunk) {
-    ssize_t n = ::read(stdout_.native_handle(), buffer, sizeof buffer);
-    if (n <= 0) break;
-    out_.append(buffer, static_cast<size_t>(n));
-    pulled += static_cast<size_t>(n);
+    ssize_t n = ::read(stdout_.native_handle(), read_buffer_.get(), kReadChunk);
+    if (n > 0) {
+      out_.append(read_buffer_.get(), static_cast<size_t>(n));
+      pulled += static_cast<size_t>(n);
+      continue;
+    }
+    // End of file; a terminal reports EIO instead once the tool closed it.
+    if (n == 0 || (errno != EAGAIN && errno != EINTR)) stdout_closed_ = true;
+    if (n < 0 && errno == EINTR) continue;
+    break;
   }
+  return pulled;
+}
+
+size_t Instance::pull_stdout() {
+  size_t pulled = read_available();
   if (pulled > 0) process_output();
   return pulled;
 }
 
 void Instance::read_stdout() {
-  if (!read_buffer_) read_buffer_.reset(new char[kReadChunk]);  // uninitialised on purpose
-  stdout_.async_read_some(asio::buffer(read_buffer_.get(), kReadChunk),
-                          [self = shared_from_this()](const boost::system::error_code& error, size_t size) {
-                            if (!error) self->out_.append(self->read_buffer_.get(), size);
-                            self->on_stdout(error, size);
-                          });
+  boost::system::error_code ignored;
+  stdout_.non_blocking(true, ignored);
+  stdout_.async_wait(asio::posix::descriptor_base::wait_read,
+                     [self = shared_from_this()](const boost::system::error_code& error) { self->on_stdout(error); });
 }
 
-void Instance::on_stdout(const boost::system::error_code& error, size_t) {
-  if (finished_) return;
-  // A terminal reports EIO, not end of file, once the tool closed it.
-  if (error) {
+void Instance::on_stdout(const boost::system::error_code& error) {
+  if (finished_ || error == asio::error::operation_aborted) return;
+  size_t pulled = error ? 0 : read_available();
+  if (pulled > 0) {
+    quiet_.output_arrived();
+    process_output();
+  }
+  if (error || stdout_closed_) {
     stdout_closed_ = true;
     if (role_ == Role::kCandidate && !stepping_) late_output_ += std::exchange(out_, "");
     return check_exit();
   }
-  quiet_.output_arrived();
-  process_output();
   read_stdout();
 }
 
@@ -406,12 +416,17 @@ void Instance::drain_stderr() {
 }
 
 void Instance::on_stderr(std::string_view bytes) {
+  // From now on the instance works for one caller at a time (pump()).
+  if (ready_) talkative_ = true;
   stderr_lines_.feed(bytes, pid(), [this](std::string_view line) { route_stderr_line(line); });
 }
 
-// A line goes to the caller of the oldest record in flight: a tool answering
-// in order works on that one. Before the tool is ready, lines go to the
-// callers waiting for it; otherwise only to the log.
+// A line goes to the caller whose records are in flight. Which record of
+// several a line is about cannot be known from two pipes read at different
+// times, so once a tool writes to stderr its instance has the records of
+// only one caller in flight at a time (pump()), and every line reaches the
+// right caller. Before the tool is ready, lines go to the callers waiting
+// for it; with nothing in flight, only to the log.
 void Instance::route_stderr_line(std::string_view line) {
   if (!in_flight_.empty()) {
     Batch& batch = *in_flight_.front();

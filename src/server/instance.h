@@ -58,6 +58,11 @@ class Instance : public std::enable_shared_from_this<Instance> {
   bool finished() const { return finished_; }
   bool ready() const { return ready_; }
   bool answered() const { return answered_; }
+  // The tool wrote to its stderr while serving: one caller at a time.
+  bool talkative() const { return talkative_; }
+  std::shared_ptr<Session> session_in_flight() const {
+    return in_flight_.empty() ? nullptr : in_flight_.back()->session;
+  }
   bool retiring() const { return retiring_; }
   bool idle() const { return in_flight_.empty(); }
   pid_t pid() const { return process_.pid(); }
@@ -76,9 +81,10 @@ class Instance : public std::enable_shared_from_this<Instance> {
   bool lock_step() const;
   void write(std::string bytes);
   QuiescenceWatch::Pull puller();
+  size_t read_available();
   size_t pull_stdout();
   void read_stdout();
-  void on_stdout(const boost::system::error_code& error, size_t size);
+  void on_stdout(const boost::system::error_code& error);
   void process_output();
   void route_framed();
   size_t take_prelude(std::string_view data);
@@ -132,7 +138,7 @@ class Instance : public std::enable_shared_from_this<Instance> {
   ToolStderr stderr_lines_;
   std::string stderr_buffer_;
   bool stdout_closed_ = false, finished_ = false, ready_ = false, retiring_ = false;
-  bool answered_ = false, killed_by_us_ = false, timeout_armed_ = false;
+  bool answered_ = false, killed_by_us_ = false, timeout_armed_ = false, talkative_ = false;
 };
 
 }  // namespace viasock

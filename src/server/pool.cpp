@@ -124,6 +124,11 @@ std::shared_ptr<Session> Pool::claim_session() {
 
 std::shared_ptr<Batch> Pool::take_work_for(Instance& instance, size_t max_bytes, size_t max_records,
                                            std::string* bytes) {
+  if (std::shared_ptr<Session> busy = instance.talkative() ? instance.session_in_flight() : nullptr) {
+    // Its stderr lines must reach their caller: only that caller's records.
+    if (!busy->has_ready_input()) return nullptr;
+    return busy->take_batch(max_bytes, max_records, bytes);
+  }
   if (!exclusive_) return take_work(max_bytes, max_records, bytes);
   std::shared_ptr<Session> owner = instance.owner();
   if (!owner) {
@@ -336,6 +341,28 @@ void Pool::replace_later(size_t slot, std::chrono::milliseconds delay) {
     std::string start_error;
     if (!start_instance(slot, &status, &start_error)) cannot_serve(status, start_error);
   });
+}
+
+void Pool::restart() {
+  if (stopping_ || fatal_) return;
+  spdlog::info("restarting {} instance(s)", instances_.size());
+  for (size_t slot = 0; slot < instances_.size(); ++slot) {
+    std::shared_ptr<Instance> old = instances_[slot];
+    int status = 0;
+    std::string error;
+    if (!start_instance(slot, &status, &error)) {
+      // Keep the old one serving rather than fail anything.
+      spdlog::warn("restart: instance {} could not be replaced: {}", slot, error);
+      instances_[slot] = old;
+      continue;
+    }
+    if (!old) continue;
+    // A call that had the old instance to itself goes on with the new one.
+    instances_[slot]->set_owner(old->owner());
+    retired_.push_back(old);
+    old->retire();
+  }
+  kick();
 }
 
 void Pool::raise_instances(int instances) {

@@ -99,6 +99,9 @@ class Pool {
   void raise_instances(int instances);
   // Some instance waits for work: the tool is loaded.
   bool ready() const;
+  // Replaces every instance: new ones start and take new work, the old ones
+  // finish what they were given and exit. No call fails.
+  void restart();
   // What was learned, as options of `viasock run` ("--pty -T '^$'"), and
   // whether learning is over.
   std::vector<std::string> learned_args(bool* known) const;

@@ -108,7 +108,8 @@ void Session::on_hello(std::string_view request) {
     return;
   }
   if (request == wire::kRequestStop) host_.stop_requested();
-  if (request == wire::kRequestStatus || request == wire::kRequestStop) {
+  if (request == wire::kRequestRestart) host_.restart_requested();
+  if (request == wire::kRequestStatus || request == wire::kRequestStop || request == wire::kRequestRestart) {
     out_ = host_.status_json();
     input_done_ = true;
     return write_more();

@@ -29,6 +29,8 @@ class SessionHost {
   virtual std::string status_json() const = 0;
   // `viasock stop`: finish the current clients, then exit.
   virtual void stop_requested() = 0;
+  // `viasock restart`: replace the tool instances without failing a call.
+  virtual void restart_requested() {}
 };
 
 class Session : public std::enable_shared_from_this<Session> {

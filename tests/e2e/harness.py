@@ -131,6 +131,11 @@ class ViasockTestCase(unittest.TestCase):
         self.env.pop("PYTHONUNBUFFERED", None)
         self.env.pop("VIASOCK_DIR", None)
         self.env.pop("SLOWTOOL_STARTS", None)
+        # A per-user registry of the test's own, so that `list --all` and
+        # `stop --all --everywhere` see only this test's daemons.
+        self.runtime_dir = os.path.join(self.tmp, "xdg-runtime")
+        os.mkdir(self.runtime_dir, 0o700)
+        self.env["XDG_RUNTIME_DIR"] = self.runtime_dir
         self.addCleanup(self._cleanup)
         if not (os.path.isfile(self.bin) and os.access(self.bin, os.X_OK)):
             self.fail("viasock binary not found at %s (build it or set VIASOCK_BIN)"

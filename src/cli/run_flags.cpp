@@ -1,0 +1,52 @@
+#include "cli/run_flags.h"
+
+#include <CLI/CLI.hpp>
+
+namespace viasock {
+
+// Long names after the first are aliases: those of the original viasock
+// (--process-timeout, --server-timeout, --output-prelude), so that old
+// scripts keep working.
+void add_run_options(CLI::App* app, RunFlags& f) {
+  RunOptions& o = f.options;
+  app->add_option("-t,--input-terminator", f.input_regex,
+                  "input records end with the line matching this POSIX ERE ('' = every line, '^$' = blank line)");
+  app->add_option("-T,--output-terminator", f.output_regex, "output records end with the line matching this ERE");
+  app->add_flag("-0,--null", f.null_records, "records end with a NUL byte, in and out");
+  app->add_option("-P,--prelude,--output-prelude", o.prelude_records,
+                  "the tool prints N records at start-up; every client gets them");
+  app->add_option("--prelude-lines", o.prelude_lines, "the tool prints N lines at start-up; every client gets them");
+  app->add_option("-w,--record-timeout,--process-timeout", o.record_timeout,
+                  "kill the tool when a record is not answered in SECONDS");
+  app->add_option("-W,--idle-timeout,--server-timeout", o.idle_timeout,
+                  "the daemon exits after SECONDS without clients (0: never)")
+      ->capture_default_str();
+  app->add_option("-j,--instances", o.instances, "run N instances of the tool (a later call may raise it)")
+      ->capture_default_str();
+  app->add_flag("-L,--line-buffered", o.line_buffered, "run the tool under 'stdbuf -oL' so it flushes every line");
+  app->add_flag("--pty", o.pty, "give the tool a terminal as stdout, so that it flushes every line (not checked)");
+  app->add_flag("--pipe", o.pipe, "the tool flushes every answer on a pipe: learn nothing, cut answers by lines");
+  app->add_flag("--quiet-tool", o.quiet_tool, "send the tool's stderr to the daemon's log only, not to the caller");
+  app->add_option("--watch", o.watch, "also start a new daemon when PATH changes (repeatable)");
+  app->add_option("--env", o.env, "the value of variable NAME is part of the command's identity (repeatable)");
+  app->add_option("-l,--log", o.log_file,
+                  "the daemon's log file (default: STATE_DIR/logs/ID.log); only the call that starts the daemon "
+                  "sets it");
+}
+
+void add_client_options(CLI::App* app, RunFlags& f, bool no_spawn) {
+  RunOptions& o = f.options;
+  app->add_option("--state-dir", o.state_dir, "state directory (default: $VIASOCK_DIR or ./.viasock)");
+  if (no_spawn) app->add_flag("--no-spawn", o.no_spawn, "fail when no daemon runs instead of starting one");
+  app->add_flag("-v,--verbose", o.verbose, "say whether a daemon was started or reused");
+}
+
+void finish_run_options(RunFlags& f, const CLI::App* app) {
+  RunOptions& o = f.options;
+  if (f.null_records) o.input_format.kind = o.output_format.kind = RecordFormat::kNull;
+  // -0 with -t/-T is reported by validate(): keep the regex kinds visible.
+  if (app->count("-t")) o.input_format = {RecordFormat::kRegex, f.input_regex};
+  if (app->count("-T")) o.output_format = {RecordFormat::kRegex, f.output_regex};
+}
+
+}  // namespace viasock

@@ -1,0 +1,117 @@
+// `viasock logs ID [-f]`: a daemon's log, found by ID prefix among the
+// running daemons (everywhere) and the logs left in the state directory.
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <thread>
+
+#include "client/daemon_list.h"
+#include "client/manage_commands.h"
+#include "common/error_output.h"
+#include "common/exit_codes.h"
+#include "common/state_dir.h"
+#include "common/unique_fd.h"
+
+namespace viasock {
+namespace {
+
+constexpr auto kFollowInterval = std::chrono::milliseconds(200);
+
+// The log of the daemon whose ID starts with `prefix`, and its pid when it
+// runs (0 otherwise).
+bool find_log(const ManageOptions& options, const std::string& prefix, std::string* log, pid_t* pid, int* code) {
+  std::vector<KnownDaemon> daemons;
+  std::string error;
+  if (!find_daemons({options.state_dir, true}, &daemons, &error)) return (*code = print_error(kExitDaemon, error)), false;
+  std::vector<std::pair<std::string, pid_t>> found;
+  for (const auto& d : daemons)
+    if (d.info.id.starts_with(prefix)) found.push_back({d.info.log, d.alive ? d.info.pid : 0});
+  StateDir state;
+  if (found.empty() && state.open_existing(choose_state_dir(options.state_dir), &error) && state.logs_fd() >= 0) {
+    DIR* dir = opendir((state.root() + "/logs").c_str());
+    while (dirent* entry = dir ? readdir(dir) : nullptr) {
+      std::string name = entry->d_name;
+      if (name.starts_with(prefix) && name.size() == 68 && name.ends_with(".log"))
+        found.push_back({state.root() + "/logs/" + name, 0});
+    }
+    if (dir) closedir(dir);
+  }
+  if (found.empty())
+    return (*code = print_error(1, "no daemon or log with an ID starting with '" + prefix + "' (see 'viasock list --all')")),
+           false;
+  if (found.size() > 1)
+    return (*code = print_error(kExitUsage, "the ID prefix '" + prefix + "' names " + std::to_string(found.size()) +
+                                                " daemons; give more of it")),
+           false;
+  *log = found[0].first;
+  *pid = found[0].second;
+  return true;
+}
+
+// spdlog's names for rotated files: ID.log -> ID.1.log.
+std::string rotated(const std::string& path, int index) {
+  size_t slash = path.rfind('/');
+  size_t dot = path.rfind('.');
+  if (dot == std::string::npos || (slash != std::string::npos && dot < slash)) return path + "." + std::to_string(index);
+  return path.substr(0, dot) + "." + std::to_string(index) + path.substr(dot);
+}
+
+bool copy_out(int fd) {
+  char buffer[65536];
+  while (true) {
+    ssize_t n = read(fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return n == 0;
+    for (ssize_t done = 0; done < n;) {
+      ssize_t w = write(STDOUT_FILENO, buffer + done, static_cast<size_t>(n - done));
+      if (w <= 0) return false;
+      done += w;
+    }
+  }
+}
+
+bool same_file(int fd, const std::string& path) {
+  struct stat held, named;
+  return fstat(fd, &held) == 0 && stat(path.c_str(), &named) == 0 && held.st_ino == named.st_ino &&
+         held.st_dev == named.st_dev;
+}
+
+// Prints what is appended to `path` until the daemon `pid` has exited,
+// following the log across rotation.
+void follow(UniqueFd fd, const std::string& path, pid_t pid) {
+  while (pid > 0 && process_alive(pid)) {
+    std::this_thread::sleep_for(kFollowInterval);
+    if (!copy_out(fd.get())) return;
+    if (!same_file(fd.get(), path)) {
+      UniqueFd next(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+      if (next) fd = std::move(next);
+    }
+  }
+  copy_out(fd.get());
+}
+
+}  // namespace
+
+int logs_command(const ManageOptions& options) {
+  if (options.ids.size() != 1) return print_error(kExitUsage, "name one daemon by ID prefix (see 'viasock logs --help')");
+  std::string log;
+  pid_t pid = 0;
+  int code = kExitOk;
+  if (!find_log(options, options.ids[0], &log, &pid, &code)) return code;
+  for (int index = 3; index >= 1; --index) {
+    UniqueFd old(open(rotated(log, index).c_str(), O_RDONLY | O_CLOEXEC));
+    if (old) copy_out(old.get());
+  }
+  UniqueFd fd(open(log.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return print_error(1, "cannot read the log '" + log + "': " + std::strerror(errno));
+  if (!copy_out(fd.get())) return 1;
+  if (options.follow) follow(std::move(fd), log, pid);
+  return kExitOk;
+}
+
+}  // namespace viasock

@@ -1,0 +1,97 @@
+#include "common/registry.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include "common/daemon_info.h"
+
+namespace viasock {
+namespace {
+
+std::string entry_name(const std::string& id, pid_t pid) { return id + "." + std::to_string(pid) + ".json"; }
+
+// $XDG_RUNTIME_DIR is made by logind for this user alone; use it only when
+// it is an absolute path that exists.
+std::string runtime_dir() {
+  const char* dir = getenv("XDG_RUNTIME_DIR");
+  if (!dir || dir[0] != '/') return "";
+  struct stat st;
+  if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid()) return "";
+  return dir;
+}
+
+}  // namespace
+
+std::string registry_path() {
+  std::string runtime = runtime_dir();
+  if (!runtime.empty()) return runtime + "/viasock";
+  return "/tmp/viasock-" + std::to_string(geteuid());
+}
+
+bool Registry::open_existing(std::string* error) { return open(false, error); }
+bool Registry::open_or_create(std::string* error) { return open(true, error); }
+
+bool Registry::open(bool create, std::string* error) {
+  error->clear();
+  path_ = registry_path();
+  if (create && mkdir(path_.c_str(), 0700) != 0 && errno != EEXIST) {
+    *error = "cannot create the registry '" + path_ + "': " + std::strerror(errno);
+    return false;
+  }
+  // Never through a symbolic link: in /tmp anybody could have planted one.
+  fd_.reset(::open(path_.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd_) {
+    if (errno != ENOENT || create)
+      *error = "cannot open the registry '" + path_ + "': " + std::strerror(errno) +
+               (errno == ELOOP || errno == ENOTDIR ? " (not a directory; remove it)" : "");
+    return false;
+  }
+  struct stat st;
+  if (fstat(fd_.get(), &st) != 0 || st.st_uid != geteuid() || (st.st_mode & 077) != 0) {
+    *error = "refusing the registry '" + path_ + "': it must belong to you and be closed to others (chmod 700)";
+    fd_.reset();
+    return false;
+  }
+  return true;
+}
+
+std::vector<std::string> Registry::entries() const {
+  std::vector<std::string> names;
+  int copy = fcntl(fd_.get(), F_DUPFD_CLOEXEC, 0);
+  if (copy < 0) return names;
+  DIR* dir = fdopendir(copy);
+  if (!dir) {
+    close(copy);
+    return names;
+  }
+  while (dirent* entry = readdir(dir)) {
+    std::string name = entry->d_name;
+    if (name.size() > 5 && name.ends_with(".json")) names.push_back(name);
+  }
+  closedir(dir);
+  return names;
+}
+
+bool Registry::add(const std::string& id, pid_t pid, const std::string& text, std::string* error) {
+  if (write_file_atomically(fd_.get(), entry_name(id, pid), text)) return true;
+  *error = "cannot register in '" + path_ + "': " + std::strerror(errno);
+  return false;
+}
+
+void Registry::remove_own(const std::string& id) {
+  std::string name = entry_name(id, getpid());
+  std::string text;
+  DaemonInfo info;
+  if (read_small_file(fd_.get(), name, &text) && parse_daemon_info(text, &info) && info.pid == getpid())
+    unlinkat(fd_.get(), name.c_str(), 0);
+}
+
+void Registry::remove(const std::string& name) { unlinkat(fd_.get(), name.c_str(), 0); }
+
+}  // namespace viasock

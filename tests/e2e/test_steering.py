@@ -1,0 +1,225 @@
+"""One view of all daemons and steering them: list --all from any
+directory, a stopped (SIGSTOP) daemon, start, restart during a stream, logs,
+prune of old logs and locks, and non-ASCII paths through list --json."""
+
+import json
+import os
+import signal
+import time
+
+from harness import ViasockTestCase, pid_alive, wait_dead, wait_until
+
+
+class RegistryTest(ViasockTestCase):
+    def make_dir(self, name):
+        path = os.path.join(self.tmp, name)
+        os.mkdir(path)
+        self.state_dirs.append(os.path.join(path, ".viasock"))
+        return path
+
+    def list_all(self, cwd):
+        r = self.run_vs(["list", "--all", "--json"], cwd=cwd)
+        self.assertOk(r, "viasock list --all --json")
+        return json.loads(r.stdout.decode())
+
+    def test_list_all_from_a_third_directory(self):
+        one, two, three = (self.make_dir(n) for n in ("one", "two", "three"))
+        self.assertOk(self.run_vs(["run", "cat"], b"a\n", cwd=one))
+        self.assertOk(self.run_vs(["run", "-j", "2", "cat"], b"b\n", cwd=two))
+        entries = self.list_all(three)
+        self.assertEqual(sorted(e["cwd"] for e in entries), [one, two])
+        self.assertEqual({e["state"] for e in entries}, {"ready"})
+        self.assertEqual({e["draining"] for e in entries}, {False})
+        self.assertEqual(sorted(e["instances"] for e in entries), [1, 2])
+        self.assertFalse(os.path.exists(os.path.join(three, ".viasock")),
+                         "list --all created a state directory")
+        r = self.run_vs(["list", "--all"], cwd=three)
+        self.assertIn(b"[-j 2]", r.stdout, "the table shows what distinguishes a daemon")
+        # The plain list of the third directory is empty and points at --all.
+        r = self.run_vs(["list"], cwd=three)
+        self.assertOk(r)
+        self.assertIn(b"list --all", r.stderr)
+        for command in (["stop", "--all"], ["prune"]):
+            self.assertOk(self.run_vs(command, cwd=three))
+        self.assertFalse(os.path.exists(os.path.join(three, ".viasock")),
+                         "stop/prune created a state directory")
+
+        pids = [e["pid"] for e in entries]
+        r = self.run_vs(["stop", "--all", "--everywhere"], cwd=three)
+        self.assertOk(r, "stop --all --everywhere")
+        self.assertEqual(wait_dead(pids), [])
+        self.assertEqual(self.list_all(three), [])
+        self.assertEqual(os.listdir(os.path.join(self.runtime_dir, "viasock")), [],
+                         "registry entries left after the daemons exited")
+
+    def test_stopped_daemon_does_not_hold_up_list(self):
+        self.assertOk(self.run_vs(["run", "cat"], b"a\n"))
+        self.assertOk(self.run_vs(["run", "--pipe", "cat"], b"a\n"))  # another daemon
+        frozen = self.daemon_pids()[0]
+        os.kill(frozen, signal.SIGSTOP)
+        self.addCleanup(lambda: pid_alive(frozen) and os.kill(frozen, signal.SIGCONT))
+        began = time.monotonic()
+        r = self.run_vs(["list", "--json"])
+        took = time.monotonic() - began
+        self.assertOk(r)
+        self.assertLess(took, 3.0, "list took %.1f s with a stopped daemon" % took)
+        states = {e["pid"]: e["state"] for e in json.loads(r.stdout.decode())}
+        self.assertEqual(states.pop(frozen), "not answering")
+        self.assertEqual(list(states.values()), ["ready"])
+        os.kill(frozen, signal.SIGCONT)
+
+    def test_registry_is_private(self):
+        registry = os.path.join(self.runtime_dir, "viasock")
+        os.mkdir(registry)
+        os.chmod(registry, 0o777)
+        r = self.run_vs(["run", "cat"], b"x\n")
+        self.assertOk(r, "a call with an unusable registry")
+        self.assertEqual(os.listdir(registry), [], "registered in a directory others can write")
+        r = self.run_vs(["list", "--all"])
+        self.assertEqual(r.returncode, 125)
+        self.assertErrorLine(r, registry, "chmod 700")
+
+    def test_fallback_registry_in_tmp(self):
+        fallback = "/tmp/viasock-%d" % os.geteuid()
+        env = {"XDG_RUNTIME_DIR": None}
+        self.assertOk(self.run_vs(["run", "cat"], b"x\n", env=env))
+        (meta,) = self.run_jsons().values()
+        entry = os.path.join(fallback, "%s.%d.json" % (meta["id"], meta["pid"]))
+        self.assertTrue(os.path.exists(entry), "no registry entry in %s" % fallback)
+        self.assertEqual(os.stat(fallback).st_mode & 0o777, 0o700)
+        r = self.run_vs(["list", "--all", "--json"], env=env, cwd="/")
+        self.assertIn(meta["id"], [e["id"] for e in json.loads(r.stdout.decode())])
+        self.assertOk(self.run_vs(["stop", meta["id"][:12]], env=env))
+        self.assertTrue(wait_until(lambda: not os.path.exists(entry)), "the entry outlived its daemon")
+
+    def test_non_ascii_cwd_round_trips(self):
+        where = self.make_dir("Übersetzung-日本")
+        self.assertOk(self.run_vs(["run", "cat"], b"x\n", cwd=where))
+        r = self.run_vs(["list", "--json"], cwd=where)
+        self.assertOk(r)
+        (entry,) = json.loads(r.stdout.decode("utf-8"))
+        self.assertEqual(entry["cwd"], where)
+        self.assertEqual(entry["state_dir"], os.path.join(where, ".viasock"))
+        (meta,) = self.run_jsons(os.path.join(where, ".viasock")).values()
+        self.assertEqual(meta["cwd"], where)
+
+
+class StartRestartLogsTest(ViasockTestCase):
+    def test_start_waits_for_a_slow_tool(self):
+        starts = self.starts_file()
+        env = self.starts_env(starts)
+        tool = self.slowtool("--delay", "1", "--banner", "ready")
+        began = time.monotonic()
+        r = self.run_vs(["start", "-P", "1"] + tool, env=env)
+        took = time.monotonic() - began
+        self.assertOk(r, "viasock start")
+        self.assertGreaterEqual(took, 0.9, "start returned before the tool was ready")
+        daemon_id = r.stdout.decode().strip()
+        self.assertEqual([d["id"] for d in self.run_jsons().values()], [daemon_id])
+        began = time.monotonic()
+        r = self.run_vs(["run", "-P", "1"] + tool, b"abc\n", env=env)
+        self.assertOk(r)
+        self.assertEqual(r.stdout, b"ready\nABC\n")
+        self.assertLess(time.monotonic() - began, 0.8, "the call after start was not warm")
+        self.assertEqual(len(self.started_pids(starts)), 1)
+        # A second start finds the daemon.
+        r = self.run_vs(["start", "-P", "1"] + tool, env=env)
+        self.assertOk(r)
+        self.assertEqual(r.stdout.decode().strip(), daemon_id)
+
+    def test_start_reports_a_tool_that_fails(self):
+        # With a prelude, the tool is ready once it printed it; this one dies first.
+        r = self.run_vs(["start", "-P", "1"] + self.slowtool("--fail-at-start", "no model", "--status", "3"))
+        self.assertNotEqual(r.returncode, 0)
+        self.assertErrorLine(r)
+        self.assertIn(b"no model", r.stderr)
+
+    def test_restart_during_a_stream(self):
+        starts = self.starts_file()
+        env = self.starts_env(starts)
+        tool = self.slowtool("--mode", "echo")
+        p = self.spawn_vs(["run", "--pipe"] + tool, env=env)
+        lines = [b"line %d\n" % i for i in range(2000)]
+        for line in lines[:1000]:
+            p.stdin.write(line)
+        p.stdin.flush()
+        self.assertEqual(p.stdout.readline(), lines[0])
+        self.assertTrue(wait_until(lambda: len(self.started_pids(starts)) == 1))
+        (daemon_id,) = [d["id"] for d in self.run_jsons().values()]
+        r = self.run_vs(["restart", daemon_id[:12]])
+        self.assertOk(r, "viasock restart")
+        self.assertIn(b"restarted " + daemon_id[:12].encode(), r.stdout)
+        for line in lines[1000:]:
+            p.stdin.write(line)
+        p.stdin.close()
+        rest = p.stdout.read()
+        self.assertEqual(p.wait(timeout=20), 0, p.stderr.read())
+        self.assertBytesEqual(lines[0] + rest, b"".join(lines))
+        self.assertTrue(wait_until(lambda: len(self.started_pids(starts)) == 2))
+        old, new = self.started_pids(starts)
+        self.assertEqual(wait_dead([old]), [], "the replaced tool did not exit")
+        self.assertTrue(pid_alive(new))
+        r = self.run_vs(["run", "--pipe"] + tool, b"after\n", env=env)
+        self.assertOk(r)
+        self.assertEqual(r.stdout, b"after\n")
+        self.assertEqual(len(self.started_pids(starts)), 2, "the next call used the new tool")
+
+    def test_logs(self):
+        self.assertOk(self.run_vs(["run", "cat"], b"x\n"))
+        (daemon_id,) = [d["id"] for d in self.run_jsons().values()]
+        r = self.run_vs(["logs", daemon_id[:8]])
+        self.assertOk(r, "viasock logs")
+        self.assertIn(b"listening on", r.stdout)
+        p = self.spawn_vs(["logs", "-f", daemon_id[:8]])
+        self.assertIn(b"listening on", b"".join(p.stdout.readline() for _ in range(6)))
+        self.assertOk(self.run_vs(["stop", "--all"]))
+        out, _ = p.communicate(timeout=10)
+        self.assertEqual(p.returncode, 0)
+        self.assertIn(b"exiting", out, "logs -f did not follow to the end")
+        # The log of a daemon that exited is still found.
+        r = self.run_vs(["logs", daemon_id[:8]])
+        self.assertOk(r)
+        self.assertIn(b"exiting", r.stdout)
+        r = self.run_vs(["logs", "ffffffffffff"])
+        self.assertEqual(r.returncode, 1)
+        self.assertErrorLine(r, "ffffffffffff")
+
+
+class PruneOldTest(ViasockTestCase):
+    def test_prune_keeps_recent_logs_and_removes_old_ones(self):
+        self.assertOk(self.run_vs(["run", "cat"], b"x\n"))
+        self.assertOk(self.run_vs(["run", "--pipe", "cat"], b"x\n"))  # another daemon
+        ids = [d["id"] for d in self.run_jsons().values()]
+        self.assertOk(self.run_vs(["stop", "--all"]))
+        logs = os.path.join(self.state_dir, "logs")
+        locks = os.path.join(self.state_dir, "locks")
+        self.assertEqual(sorted(os.listdir(logs)), sorted(i + ".log" for i in ids))
+        self.assertOk(self.run_vs(["prune"]))
+        self.assertEqual(len(os.listdir(logs)), 2, "prune removed recent logs")
+        old = time.time() - 8 * 86400
+        for path in (os.path.join(logs, ids[0] + ".log"), os.path.join(locks, ids[0] + ".lock")):
+            os.utime(path, (old, old))
+        r = self.run_vs(["prune"])
+        self.assertOk(r)
+        self.assertEqual(os.listdir(logs), [ids[1] + ".log"])
+        self.assertEqual(os.listdir(locks), [ids[1] + ".lock"])
+        self.assertOk(self.run_vs(["prune", "--older-than", "0"]))
+        self.assertEqual(os.listdir(logs), [])
+        self.assertEqual(os.listdir(locks), [])
+        # A removed lock file is made again by the next call.
+        r = self.run_vs(["run", "cat"], b"again\n")
+        self.assertOk(r)
+        self.assertEqual(r.stdout, b"again\n")
+
+    def test_prune_skips_a_held_lock(self):
+        import fcntl
+        self.assertOk(self.run_vs(["run", "cat"], b"x\n"))
+        (daemon_id,) = [d["id"] for d in self.run_jsons().values()]
+        self.assertOk(self.run_vs(["stop", "--all"]))
+        lock = os.path.join(self.state_dir, "locks", daemon_id + ".lock")
+        with open(lock, "rb") as held:
+            fcntl.flock(held, fcntl.LOCK_EX)
+            self.assertOk(self.run_vs(["prune", "--older-than", "0"]))
+            self.assertTrue(os.path.exists(lock), "prune removed a lock someone holds")
+        self.assertOk(self.run_vs(["prune", "--older-than", "0"]))
+        self.assertFalse(os.path.exists(lock))
