@@ -32,6 +32,8 @@ void add_run_options(CLI::App* app, RunOptions& o, bool* null_records, std::stri
   app->add_flag("-L,--line-buffered", o.line_buffered, "run the tool under 'stdbuf -oL' so it flushes every line");
   app->add_option("--watch", o.watch, "also restart when PATH changes (repeatable)");
   app->add_option("--env", o.env, "the value of variable NAME is part of the command's identity (repeatable)");
+  app->add_option("--max-record", o.max_record, "fail a call whose input record exceeds SIZE (K, M, G suffixes)")
+      ->transform(CLI::AsSizeValue(false));
   app->add_option("-l,--log", o.log_file, "daemon log file (default: STATE_DIR/logs/ID.log)");
 }
 
@@ -146,6 +148,7 @@ int main_with_args(int argc, char** argv) {
   if (command_words.empty()) return usage_error("no TOOL given");
   options.tool = command_words.front();
   options.args.assign(command_words.begin() + 1, command_words.end());
+  normalize_timeouts(options);
   std::string problem = validate(options);
   if (!problem.empty()) return usage_error(problem);
   if (command == run) return run_command(options);

@@ -4,6 +4,7 @@
 // agree on the command they serve.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,7 @@ struct RunOptions {
   std::vector<std::string> env;    // --env
 
   // Where, and how loudly; not part of the identity.
+  uint64_t max_record = 64 << 20;  // --max-record, bytes: a larger input record fails its call
   std::string state_dir;  // --state-dir / VIASOCK_DIR / ./.viasock
   std::string log_file;   // -l
   bool no_spawn = false;
@@ -37,6 +39,10 @@ struct RunOptions {
 // Checks what a parser cannot: an invalid regex, -0 with -t, ranges. Returns
 // a message for a usage error, or "".
 std::string validate(const RunOptions& options);
+
+// Timeouts of `inf` or beyond any lifetime (over 1e9 s, ~30 years) mean
+// "none", as 0 does; call before validate().
+void normalize_timeouts(RunOptions& options);
 
 // The options that define the daemon's behaviour, as command-line arguments
 // (without the tool); parsing them again gives the same RunOptions.

@@ -38,6 +38,9 @@ class StateDir {
 class IdLock {
  public:
   bool acquire(const StateDir& dir, const std::string& id, std::string* error);
+  // Never waits: false with *busy set when another process holds the lock
+  // (an event loop must not block on a client that is spawning a daemon).
+  bool try_acquire(const StateDir& dir, const std::string& id, bool* busy, std::string* error);
 
  private:
   UniqueFd fd_;
