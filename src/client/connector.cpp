@@ -28,6 +28,7 @@
 // second daemon is started beside it; the call fails and names its pid.
 #include "client/connector.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -43,19 +44,46 @@
 namespace viasock {
 namespace {
 
-// A daemon answers HELLO from its event loop, which never blocks: one that
-// has not answered in this time is stopped or wedged, not busy.
-constexpr int kHelloTimeoutMs = 5000;
+// A daemon answers HELLO from its event loop, which never blocks. One that
+// is silent this long is looked at: a stopped one (SIGSTOP, Ctrl-Z) is
+// reported at once; a running one (a saturated daemon with clients in its
+// backlog) gets up to kHelloPatienceMs.
+constexpr int kHelloSliceMs = 2000;
+constexpr int kHelloPatienceMs = 60000;
 
 enum class Greeting { kGreeted, kClosed, kSilent, kRefused };
 
-// Reads exactly `size` bytes within the HELLO timeout.
+// The pid of the process listening on a connected Unix socket.
+pid_t peer_pid(int fd) {
+  ucred peer{};
+  socklen_t length = sizeof peer;
+  return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &length) == 0 ? peer.pid : 0;
+}
+
+// Whether the daemon on `fd` is stopped (state T in /proc/PID/stat).
+bool peer_stopped(int fd) {
+  std::string path = "/proc/" + std::to_string(peer_pid(fd)) + "/stat";
+  UniqueFd stat(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  char text[512];
+  ssize_t n = stat ? read(stat.get(), text, sizeof text - 1) : -1;
+  if (n <= 0) return false;
+  text[n] = '\0';
+  const char* paren = strrchr(text, ')');
+  return paren && paren[1] == ' ' && (paren[2] == 'T' || paren[2] == 't');
+}
+
+// Reads exactly `size` bytes, waiting as patiently as explained above.
 Greeting read_exact(int fd, char* data, size_t size) {
+  int waited = 0;
   while (size > 0) {
     pollfd pfd{fd, POLLIN, 0};
-    int ready = poll(&pfd, 1, kHelloTimeoutMs);
+    int ready = poll(&pfd, 1, kHelloSliceMs);
     if (ready < 0 && errno == EINTR) continue;
-    if (ready == 0) return Greeting::kSilent;
+    if (ready == 0) {
+      waited += kHelloSliceMs;
+      if (waited >= kHelloPatienceMs || peer_stopped(fd)) return Greeting::kSilent;
+      continue;
+    }
     if (ready < 0) return Greeting::kClosed;
     ssize_t n = read(fd, data, size);
     if (n < 0 && errno == EINTR) continue;
@@ -85,16 +113,13 @@ Greeting greet(int fd, std::string_view request, std::string* refusal) {
   return Greeting::kRefused;
 }
 
-// The pid of the process listening on a connected Unix socket.
-pid_t peer_pid(int fd) {
-  ucred peer{};
-  socklen_t length = sizeof peer;
-  return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &length) == 0 ? peer.pid : 0;
-}
-
 std::string silent_daemon(int fd, const std::string& path) {
-  return "daemon pid " + std::to_string(peer_pid(fd)) + " at " + path + " does not answer; it may be stopped (" +
-         "kill -CONT it) or hung (kill it; the next call starts a new one)";
+  std::string pid = std::to_string(peer_pid(fd));
+  if (peer_stopped(fd))
+    return "daemon pid " + pid + " at " + path + " does not answer: it is stopped; 'kill -CONT " + pid +
+           "' resumes it";
+  return "daemon pid " + pid + " at " + path + " does not answer; if it hangs, 'kill " + pid +
+         "' and the next call starts a new one";
 }
 
 // Connects and greets. A daemon that does not answer, or refuses us, ends

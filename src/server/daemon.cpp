@@ -129,7 +129,10 @@ bool Daemon::prepare(int* status, std::string* error) {
   if (!bind_socket(error)) return (*status = kExitDaemon), false;
   // A daemon without run/<ID>.json would be invisible to list and stop.
   if (managed_ && !write_metadata(error)) {
-    files_->remove_waiting(std::chrono::seconds(2));
+    if (config_.ready_fd >= 0)
+      files_->remove_unlocked();
+    else
+      files_->remove_waiting(std::chrono::seconds(2));
     return (*status = kExitDaemon), false;
   }
   return true;

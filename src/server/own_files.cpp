@@ -51,10 +51,14 @@ bool OwnFiles::try_remove() {
       spdlog::warn("{}", error);  // remove without the lock rather than leave the files
     }
   }
+  remove_unlocked();
+  return true;
+}
+
+void OwnFiles::remove_unlocked() {
   if (socket_is_ours()) unlinkat(address_.dir_fd(), address_.name().c_str(), 0);
   if (state_ && metadata_is_ours()) remove_metadata(*state_, id_);
   removed_ = true;
-  return true;
 }
 
 void OwnFiles::remove_waiting(std::chrono::milliseconds patience) {

@@ -34,6 +34,9 @@ class OwnFiles {
   // Tries for up to `patience`, sleeping in between: for the very end, when
   // there is no event loop left to block.
   void remove_waiting(std::chrono::milliseconds patience);
+  // Without the lock: only for a daemon that has not reported "ready" yet,
+  // whose spawning client holds the lock and waits for that report.
+  void remove_unlocked();
   bool removed() const { return removed_; }
 
  private:
