@@ -98,8 +98,9 @@ Greeting read_exact(int fd, char* data, size_t size) {
 // answers EXIT instead; its reason goes to *refusal.
 Greeting greet(int fd, std::string_view request, std::string* refusal) {
   std::string hello = wire::encode_frame(wire::kHello, request);
-  if (send(fd, hello.data(), hello.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(hello.size()))
-    return Greeting::kClosed;
+  // A daemon that refuses us may have sent its reason and closed before our
+  // HELLO arrives: the send then fails, but the reason is still to be read.
+  (void)!send(fd, hello.data(), hello.size(), MSG_NOSIGNAL);
   char header[wire::kHeaderSize];
   if (Greeting got = read_exact(fd, header, sizeof header); got != Greeting::kGreeted) return got;
   uint32_t length = wire::get_u32(header + 1);

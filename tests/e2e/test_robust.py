@@ -3,6 +3,8 @@ blocks or spins, timeouts that mean what they say, and small things a caller
 may do wrong (a closed stdin, a huge command line)."""
 
 import os
+import pwd
+import shutil
 import socket
 import struct
 import subprocess
@@ -276,6 +278,28 @@ class CallerMistakesTest(RobustTestCase):
         log("huge command line: exit %d, %r" % (r.returncode, r.stderr[:300]))
         self.assertEqual(r.returncode, 125)
         self.assertErrorLine(r, "Argument list too long")
+
+    def test_other_user_is_told_why(self):
+        if os.geteuid() != 0 or not shutil.which("setpriv"):
+            self.skipTest("needs root and setpriv to run a client as another user")
+        os.chmod(self.tmp, 0o755)
+        binary = os.path.join(self.tmp, "viasock")
+        shutil.copy2(self.bin, binary)
+        os.chmod(binary, 0o755)
+        sock = os.path.join(self.tmp, "s")
+        server = subprocess.Popen([binary, "server", "-W", "30", "-l", os.path.join(self.tmp, "log"), sock, "cat"],
+                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL, cwd=self.tmp, env=self.env)
+        self.children.append(server)
+        self.assertTrue(wait_until(lambda: os.path.exists(sock), timeout=10))
+        os.chmod(sock, 0o777)
+        r = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", binary, "client",
+                            sock], input=b"theirs\n", stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           cwd=self.tmp, env=self.env, timeout=20)
+        self.assertEqual(r.returncode, 125)
+        self.assertErrorLine(r, "refused the connection", "uid %d is not its owner" % pwd.getpwnam("nobody").pw_uid)
+        server.kill()
+        server.wait(timeout=5)
 
     def test_rotated_logs_are_private(self):
         os.umask(0o022)
