@@ -6,6 +6,7 @@ usual signals."""
 import fcntl
 import json
 import os
+import select
 import signal
 import time
 import unittest
@@ -121,15 +122,19 @@ class SignalsTest(FindableTestCase):
         self.assertOk(self.run_vs(cmd, b"warm\n"))
         daemon = self.the_daemon()
         p = self.spawn_vs(cmd)
+        # The stream is under way (its first answer arrived) when the signal comes.
+        p.stdin.write(b"first\n")
+        p.stdin.flush()
+        ready, _, _ = select.select([p.stdout], [], [], 30)
+        self.assertTrue(ready, "no first answer")
+        self.assertEqual(p.stdout.readline(), b"first\n")
+        self.assertEqual(self.live_daemon_pids(), [daemon], "the stream goes to the running daemon")
+        os.kill(daemon, signum)
         expected = b""
         for i in range(200):
             line = b"line %d\n" % i
             p.stdin.write(line)
             expected += line
-            if i == 100:
-                p.stdin.flush()
-                time.sleep(0.3)
-                os.kill(daemon, signum)
         p.stdin.flush()
         time.sleep(0.3)
         out, err = p.communicate(timeout=30)
