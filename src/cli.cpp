@@ -231,6 +231,7 @@ int CommandLine::dispatch() {
   if (words.empty()) return usage_error(command->get_name(), "missing TOOL");
   options.tool = words.front();
   options.args.assign(words.begin() + 1, words.end());
+  normalize_timeouts(options);
   std::string problem = validate(options);
   if (!problem.empty()) return usage_error(command->get_name(), problem);
   if (command == run_) return run_command(options);

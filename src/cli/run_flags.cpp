@@ -29,6 +29,8 @@ void add_run_options(CLI::App* app, RunFlags& f) {
   app->add_flag("--quiet-tool", o.quiet_tool, "send the tool's stderr to the daemon's log only, not to the caller");
   app->add_option("--watch", o.watch, "also start a new daemon when PATH changes (repeatable)");
   app->add_option("--env", o.env, "the value of variable NAME is part of the command's identity (repeatable)");
+  app->add_option("--max-record", o.max_record, "fail a call whose input record exceeds SIZE (K, M, G suffixes)")
+      ->transform(CLI::AsSizeValue(false));
   app->add_option("-l,--log", o.log_file,
                   "the daemon's log file (default: STATE_DIR/logs/ID.log); only the call that starts the daemon "
                   "sets it");

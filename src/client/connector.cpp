@@ -18,8 +18,17 @@
 //    its readiness report while still holding the lock. A daemon removes its
 //    socket only under the same lock and only if it is still its own, so
 //    neither side can remove the other's fresh socket.
+// 4. The lock is released as soon as the daemon reports ready, before we
+//    connect: a daemon that must leave at once (a tiny -W) needs the lock to
+//    remove its files, and it never waits for it — it retries — so nothing
+//    here waits on a daemon that waits on us.
+//
+// A daemon that accepts but does not greet within kHelloTimeoutMs (stopped
+// with SIGSTOP, or wedged) is alive: its socket is never removed and no
+// second daemon is started beside it; the call fails and names its pid.
 #include "client/connector.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -36,43 +45,100 @@
 namespace viasock {
 namespace {
 
-// Generous: a daemon answers HELLO from its event loop within microseconds.
-constexpr int kHelloTimeoutMs = 30000;
+// A daemon answers HELLO from its event loop, which never blocks. One that
+// is silent this long is looked at: a stopped one (SIGSTOP, Ctrl-Z) is
+// reported at once; a running one (a saturated daemon with clients in its
+// backlog) gets up to kHelloPatienceMs.
+constexpr int kHelloSliceMs = 2000;
+constexpr int kHelloPatienceMs = 60000;
 
-bool read_exact(int fd, char* data, size_t size) {
+enum class Greeting { kGreeted, kClosed, kSilent, kRefused };
+
+// The pid of the process listening on a connected Unix socket.
+pid_t peer_pid(int fd) {
+  ucred peer{};
+  socklen_t length = sizeof peer;
+  return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &length) == 0 ? peer.pid : 0;
+}
+
+// Whether the daemon on `fd` is stopped (state T in /proc/PID/stat).
+bool peer_stopped(int fd) {
+  std::string path = "/proc/" + std::to_string(peer_pid(fd)) + "/stat";
+  UniqueFd stat(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  char text[512];
+  ssize_t n = stat ? read(stat.get(), text, sizeof text - 1) : -1;
+  if (n <= 0) return false;
+  text[n] = '\0';
+  const char* paren = strrchr(text, ')');
+  return paren && paren[1] == ' ' && (paren[2] == 'T' || paren[2] == 't');
+}
+
+// Reads exactly `size` bytes, waiting as patiently as explained above.
+Greeting read_exact(int fd, char* data, size_t size) {
+  int waited = 0;
   while (size > 0) {
     pollfd pfd{fd, POLLIN, 0};
-    int ready = poll(&pfd, 1, kHelloTimeoutMs);
+    int ready = poll(&pfd, 1, kHelloSliceMs);
     if (ready < 0 && errno == EINTR) continue;
-    if (ready <= 0) return false;
+    if (ready == 0) {
+      waited += kHelloSliceMs;
+      if (waited >= kHelloPatienceMs || peer_stopped(fd)) return Greeting::kSilent;
+      continue;
+    }
+    if (ready < 0) return Greeting::kClosed;
     ssize_t n = read(fd, data, size);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
+    if (n <= 0) return Greeting::kClosed;
     data += n;
     size -= static_cast<size_t>(n);
   }
-  return true;
+  return Greeting::kGreeted;
 }
 
 // Sends our HELLO and waits for the daemon's. A daemon that refuses us
 // answers EXIT instead; its reason goes to *refusal.
-bool greet(int fd, std::string_view request = wire::kRequestRun, std::string* refusal = nullptr) {
+Greeting greet(int fd, std::string_view request, std::string* refusal) {
   std::string hello = wire::encode_frame(wire::kHello, request);
-  if (send(fd, hello.data(), hello.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(hello.size())) return false;
+  // A daemon that refuses us may have sent its reason and closed before our
+  // HELLO arrives: the send then fails, but the reason is still to be read.
+  (void)!send(fd, hello.data(), hello.size(), MSG_NOSIGNAL);
   char header[wire::kHeaderSize];
-  if (!read_exact(fd, header, sizeof header)) return false;
+  if (Greeting got = read_exact(fd, header, sizeof header); got != Greeting::kGreeted) return got;
   uint32_t length = wire::get_u32(header + 1);
-  if (length > 4096 || (header[0] != wire::kHello && header[0] != wire::kExit)) return false;
-  char payload[4096];
-  if (!read_exact(fd, payload, length)) return false;
+  if (length > 1024 || (header[0] != wire::kHello && header[0] != wire::kExit)) return Greeting::kClosed;
+  char payload[1024];
+  if (Greeting got = read_exact(fd, payload, length); got != Greeting::kGreeted) return got;
+  if (header[0] == wire::kHello) return Greeting::kGreeted;
   int status = 0;
-  if (header[0] == wire::kExit && refusal) wire::decode_exit(std::string_view(payload, length), &status, refusal);
-  return header[0] == wire::kHello;
+  if (!wire::decode_exit(std::string_view(payload, length), &status, refusal) || refusal->empty())
+    *refusal = "the daemon refused the connection";
+  return Greeting::kRefused;
 }
 
-UniqueFd try_connect(const SocketAddress& address, std::string_view request) {
+std::string silent_daemon(int fd, const std::string& path) {
+  std::string pid = std::to_string(peer_pid(fd));
+  if (peer_stopped(fd))
+    return "daemon pid " + pid + " at " + path + " does not answer: it is stopped; 'kill -CONT " + pid +
+           "' resumes it";
+  return "daemon pid " + pid + " at " + path + " does not answer; if it hangs, 'kill " + pid +
+         "' and the next call starts a new one";
+}
+
+// Connects and greets. A daemon that does not answer, or refuses us, ends
+// the attempt with *error set; an empty result without *error means nobody
+// (alive) listens there.
+UniqueFd try_connect(const SocketAddress& address, const std::string& path, std::string_view request,
+                     std::string* error) {
   UniqueFd fd = connect_unix(address.address());
-  if (fd && !greet(fd.get(), request)) fd.reset();
+  if (!fd) return fd;
+  std::string refusal;
+  switch (greet(fd.get(), request, &refusal)) {
+    case Greeting::kGreeted: return fd;
+    case Greeting::kSilent: *error = silent_daemon(fd.get(), path); break;
+    case Greeting::kRefused: *error = refusal; break;
+    case Greeting::kClosed: break;
+  }
+  fd.reset();
   return fd;
 }
 
@@ -87,10 +153,13 @@ UniqueFd connect_and_greet(const std::string& path, std::string_view request, st
     return fd;
   }
   std::string refusal;
-  if (!greet(fd.get(), request, &refusal)) {
-    *error = refusal.empty() ? "'" + path + "' did not answer as a viasock daemon" : refusal;
-    fd.reset();
+  switch (greet(fd.get(), request, &refusal)) {
+    case Greeting::kGreeted: return fd;
+    case Greeting::kSilent: *error = silent_daemon(fd.get(), path); break;
+    case Greeting::kRefused: *error = refusal; break;
+    case Greeting::kClosed: *error = "'" + path + "' did not answer as a viasock daemon"; break;
   }
+  fd.reset();
   return fd;
 }
 
@@ -101,34 +170,41 @@ Connection connect_or_spawn(const RunOptions& options, const StateDir& state, co
     result.exit_code = kExitDaemon;
     return result;
   }
-  std::string request = encode_run_request(CallOptions::from(options));
   // A few rounds: each failed round means a daemon went away between our
   // connect and its HELLO, which a new daemon cures.
+  std::string path = state.socket_path(id);
+  std::string request = encode_run_request(CallOptions::from(options));
+  auto failed = [&result](int code) {
+    result.exit_code = code;
+    result.socket.reset();
+    return std::move(result);
+  };
   for (int attempt = 0; attempt < 3; ++attempt) {
-    result.socket = try_connect(address, request);
+    result.socket = try_connect(address, path, request, &result.error);
     if (result.socket) return result;
+    if (!result.error.empty()) return failed(kExitDaemon);
     if (options.no_spawn) {
-      result.exit_code = kExitDaemon;
       result.error = "no daemon serves this command and --no-spawn was given";
-      return result;
+      return failed(kExitDaemon);
     }
-    IdLock lock;
-    if (!lock.acquire(state, id, &result.error)) {
-      result.exit_code = kExitDaemon;
-      return result;
+    SpawnResult spawn;
+    {
+      IdLock lock;
+      if (!lock.acquire(state, id, &result.error)) return failed(kExitDaemon);
+      result.socket = try_connect(address, path, request, &result.error);
+      if (result.socket) return result;
+      if (!result.error.empty()) return failed(kExitDaemon);
+      unlinkat(address.dir_fd(), address.name().c_str(), 0);
+      spawn = spawn_daemon(options, state, id);
     }
-    result.socket = try_connect(address, request);
-    if (result.socket) return result;
-    unlinkat(address.dir_fd(), address.name().c_str(), 0);
-    SpawnResult spawn = spawn_daemon(options, state, id);
     if (!spawn.ready) {
-      result.exit_code = spawn.exit_code;
       result.error = spawn.message;
-      return result;
+      return failed(spawn.exit_code);
     }
     result.spawned = true;
-    result.socket = try_connect(address, request);
+    result.socket = try_connect(address, path, request, &result.error);
     if (result.socket) return result;
+    if (!result.error.empty()) return failed(kExitDaemon);
   }
   result.exit_code = kExitDaemon;
   result.error = "cannot reach the daemon at " + state.socket_path(id) + "; see " + state.log_path(id);

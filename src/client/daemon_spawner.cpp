@@ -1,6 +1,7 @@
 #include "client/daemon_spawner.h"
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -28,6 +29,9 @@ std::vector<std::string> server_argv(const RunOptions& options, const StateDir& 
   std::vector<std::string> argv = {self_executable(), "server", "--state-dir", state.root(), "--ready-fd",
                                    std::to_string(kReadyFd)};
   for (auto& arg : behaviour_args(options)) argv.push_back(std::move(arg));
+  // Operational, not part of the identity: the daemon enforces the limit of
+  // the call that started it.
+  argv.insert(argv.end(), {"--max-record", std::to_string(options.max_record)});
   if (!options.log_file.empty()) argv.insert(argv.end(), {"-l", options.log_file});
   argv.insert(argv.end(), {"--", state.socket_path(id), options.tool});
   argv.insert(argv.end(), options.args.begin(), options.args.end());
@@ -39,6 +43,34 @@ std::vector<std::string> server_argv(const RunOptions& options, const StateDir& 
 void ensure_standard_fds() {
   for (int fd = 0; fd < 3; ++fd)
     if (fcntl(fd, F_GETFD) < 0) open("/dev/null", O_RDWR);
+}
+
+// Closes every descriptor from `first` on. close_range(2) needs Linux 5.9;
+// on older kernels the loop does it. Async-signal-safe (runs after fork).
+void close_from(int first) {
+  if (close_range(static_cast<unsigned>(first), ~0U, 0) == 0) return;
+  rlimit limit;
+  rlim_t end = getrlimit(RLIMIT_NOFILE, &limit) == 0 ? limit.rlim_cur : 65536;
+  if (end > (1 << 20)) end = 1 << 20;
+  for (rlim_t fd = static_cast<rlim_t>(first); fd < end; ++fd) close(static_cast<int>(fd));
+}
+
+void append(char* buffer, size_t size, const char* text) {
+  size_t used = strlen(buffer);
+  while (*text && used + 1 < size) buffer[used++] = *text++;
+  buffer[used] = '\0';
+}
+
+// Tells the waiting client why exec failed ("Argument list too long" when
+// the tool's arguments do not fit), with no allocation (runs after fork).
+void report_exec_failure(const char* program, int error) {
+  char message[4608] = "error 125\ncannot execute the viasock daemon '";
+  append(message, sizeof message, program);
+  append(message, sizeof message, "': ");
+  append(message, sizeof message, strerror(error));
+  if (error == E2BIG) append(message, sizeof message, " (the tool's arguments are too long for one command line)");
+  append(message, sizeof message, "\n");
+  (void)!write(kReadyFd, message, strlen(message));
 }
 
 std::string read_all(int fd) {
@@ -113,10 +145,9 @@ SpawnResult spawn_daemon(const RunOptions& options, const StateDir& state, const
       dup2(ready_write.get(), kReadyFd);
     // Not even descriptors the caller inherited (a make jobserver, the pipe
     // of a $(...) substitution) may stay open in a long-lived daemon.
-    close_range(kReadyFd + 1, ~0U, 0);
+    close_from(kReadyFd + 1);
     execv(argv[0], argv.data());
-    const char message[] = "error 125\ncannot execute the viasock daemon\n";
-    (void)!write(kReadyFd, message, sizeof message - 1);
+    report_exec_failure(argv[0], errno);
     _exit(kExitDaemon);
   }
   ready_write.reset();

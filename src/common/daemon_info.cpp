@@ -22,7 +22,7 @@ std::string daemon_info_json(const DaemonInfo& info) {
       {"tool", info.options.tool},
       {"args", info.options.args},
       {"instances", info.options.instances},
-      {"options", info.behaviour.empty() ? behaviour_args(info.options) : info.behaviour},
+      {"options", info.behaviour.empty() ? identity_args(info.options) : info.behaviour},
       {"state_dir", info.state_dir},
       {"socket", info.socket},
       {"log", info.log},
@@ -92,7 +92,9 @@ bool write_metadata(const StateDir& state, const DaemonInfo& given, std::string*
     return false;
   }
   Registry registry;
-  if (!registry.open_or_create(error) || !registry.add(info.id, info.pid, text, error)) return false;
+  // Best effort: without an entry the daemon works; only `list --all` misses it.
+  std::string ignored;
+  if (registry.open_or_create(&ignored)) registry.add(info.id, info.pid, text, &ignored);
   return true;
 }
 

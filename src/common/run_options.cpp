@@ -1,5 +1,6 @@
 #include "common/run_options.h"
 
+#include <cmath>
 #include <cstdio>
 
 namespace viasock {
@@ -27,10 +28,19 @@ std::string validate(const RunOptions& o) {
   if (o.prelude_records > 0 && o.prelude_lines > 0) return "-P and --prelude-lines exclude each other";
   if (o.pty && o.line_buffered) return "--pty and -L exclude each other: choose one way to make the tool flush";
   if (o.pty && o.pipe) return "--pty and --pipe exclude each other: the tool's stdout is one or the other";
-  if (!(o.record_timeout >= 0)) return "-w must not be negative";
-  if (!(o.idle_timeout >= 0)) return "-W must not be negative";
+  if (std::isnan(o.record_timeout)) return "-w needs a number of seconds (0 or inf: no timeout)";
+  if (std::isnan(o.idle_timeout)) return "-W needs a number of seconds (0 or inf: never)";
+  if (o.record_timeout < 0) return "-w must not be negative";
+  if (o.idle_timeout < 0) return "-W must not be negative";
+  if (o.max_record < 1024) return "--max-record must be at least 1K";
   if (o.instances < 1 || o.instances > 1024) return "-j must be between 1 and 1024";
   return "";
+}
+
+void normalize_timeouts(RunOptions& o) {
+  constexpr double kForever = 1e9;
+  for (double* timeout : {&o.record_timeout, &o.idle_timeout})
+    if (*timeout > kForever) *timeout = 0;
 }
 
 bool learns_tool(const RunOptions& o) {

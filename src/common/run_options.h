@@ -4,6 +4,7 @@
 // agree on the command they serve.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,8 @@ struct RunOptions {
   int instances = 1;           // -j
   bool quiet_tool = false;     // --quiet-tool: the tool's stderr only to the log
 
+  uint64_t max_record = 64 << 20;  // --max-record, bytes: a larger input record fails its call
+
   // Where, and how loudly.
   std::string state_dir;  // --state-dir / VIASOCK_DIR / ./.viasock
   std::string log_file;   // -l
@@ -44,6 +47,10 @@ struct RunOptions {
 // Checks what a parser cannot: an invalid regex, -0 with -t, ranges. Returns
 // a message for a usage error, or "".
 std::string validate(const RunOptions& options);
+
+// Timeouts of `inf` or beyond any lifetime (over 1e9 s, ~30 years) mean
+// "none", as 0 does; call before validate().
+void normalize_timeouts(RunOptions& options);
 
 // True when no option says how the tool buffers or frames its output
 // (-t, -T, -0, -P, --prelude-lines, -L, --pty, --pipe): the daemon then

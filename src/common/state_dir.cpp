@@ -167,3 +167,25 @@ bool IdLock::try_acquire_existing(const StateDir& dir, const std::string& id, st
 }
 
 }  // namespace viasock
+
+namespace viasock {
+
+bool IdLock::try_acquire(const StateDir& dir, const std::string& id, bool* busy, std::string* error) {
+  *busy = false;
+  std::string name = id + ".lock";
+  fd_.reset(openat(dir.locks_fd(), name.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (!fd_) {
+    *error = failure("cannot open lock", dir.root() + "/locks/" + name);
+    return false;
+  }
+  while (flock(fd_.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EINTR) continue;
+    *busy = errno == EWOULDBLOCK;
+    *error = failure("cannot lock", dir.root() + "/locks/" + name);
+    fd_.reset();
+    return false;
+  }
+  return true;
+}
+
+}  // namespace viasock

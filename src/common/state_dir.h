@@ -52,6 +52,9 @@ class IdLock {
   // Without waiting: false with *error empty when someone else holds it, or
   // when the lock file does not exist (nothing to remove then).
   bool try_acquire_existing(const StateDir& dir, const std::string& id, std::string* error);
+  // Never waits: false with *busy set when another process holds the lock
+  // (an event loop must not block on a client that is spawning a daemon).
+  bool try_acquire(const StateDir& dir, const std::string& id, bool* busy, std::string* error);
 
  private:
   UniqueFd fd_;

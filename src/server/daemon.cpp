@@ -18,6 +18,8 @@
 #include "common/wire.h"
 #include "common/daemon_info.h"
 #include "server/flush_options.h"
+#include "server/identity_check.h"
+#include "server/own_files.h"
 #include "server/session.h"
 
 namespace viasock {
@@ -30,9 +32,24 @@ constexpr auto kIdentityInterval = std::chrono::seconds(1);
 constexpr auto kFatalGrace = std::chrono::seconds(1);
 // Bound on waiting for sessions to flush their last words at exit.
 constexpr auto kExitGrace = std::chrono::seconds(5);
+// The client that spawned us connects right after "ready": a tiny -W must
+// not make the daemon leave before that.
+constexpr double kFirstClientGrace = 2.0;
+// Out of descriptors: how long accepting pauses before it tries again.
+constexpr auto kAcceptPause = std::chrono::milliseconds(200);
+// How often to try the per-ID lock again when removing our files.
+constexpr auto kLockRetry = std::chrono::milliseconds(20);
 
 std::chrono::steady_clock::duration seconds(double value) {
-  return std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(value));
+  // normalize_timeouts() maps anything beyond ~30 years to 0; stay safe anyway.
+  return std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+      std::chrono::duration<double>(std::min(value, 1e9)));
+}
+
+bool out_of_descriptors(const boost::system::error_code& error) {
+  int code = error.value();
+  return error.category() == boost::system::system_category() &&
+         (code == EMFILE || code == ENFILE || code == ENOBUFS || code == ENOMEM);
 }
 
 }  // namespace
@@ -42,7 +59,12 @@ Daemon::Daemon(DaemonConfig config)
       signals_(io_, SIGCHLD, SIGTERM, SIGINT),
       idle_timer_(io_),
       identity_timer_(io_),
-      exit_timer_(io_) {
+      exit_timer_(io_),
+      accept_timer_(io_),
+      files_timer_(io_) {
+  // SIGHUP (terminal gone, or a supervisor's "reload") and SIGQUIT end the
+  // daemon as gracefully as SIGTERM; SIGUSR1/2 must not kill it.
+  for (int signal : {SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2}) signals_.add(signal);
   size_t slash = config_.socket_path.rfind('/');
   id_ = slash == std::string::npos ? config_.socket_path : config_.socket_path.substr(slash + 1);
 }
@@ -61,11 +83,29 @@ int Daemon::run() {
   started_ = idle_since_ = std::chrono::steady_clock::now();
   report("ready\n");
   accept();
-  arm_idle_timer();
+  arm_idle_timer(std::max(idle_timeout_, kFirstClientGrace));
   watch_identity();
-  io_.run();
+  status = serve();
+  files_->remove_waiting(std::chrono::seconds(2));
   spdlog::info("exiting");
-  return kExitOk;
+  return status;
+}
+
+// Runs the loop. An exception escaping a handler is a bug: it is logged, the
+// clients are told, and the daemon stops; a second one ends it at once.
+int Daemon::serve() {
+  for (int failures = 0;; ++failures) {
+    try {
+      io_.run();
+      return kExitOk;
+    } catch (const std::exception& error) {
+      spdlog::error("internal error: {}", error.what());
+      if (failures > 0) return kExitDaemon;
+      for (auto& session : std::set(sessions_))
+        session->fail(kExitDaemon, std::string("internal error in the viasock daemon: ") + error.what());
+      stop();
+    }
+  }
 }
 
 bool Daemon::prepare(int* status, std::string* error) {
@@ -85,6 +125,7 @@ bool Daemon::prepare(int* status, std::string* error) {
     return false;
   if (!flush_args.empty()) spdlog::info("the tool flushes each line with its own option: adding it");
   identity_ = compute_server_id(options, current_context(resolve_tool(options.tool).path));
+  identity_check_ = std::make_unique<IdentityCheck>(io_, options, identity_);
   pool_config.output_format = options.output_format;
   pool_config.prelude_records = options.prelude_records;
   pool_config.prelude_lines = options.prelude_lines;
@@ -95,12 +136,20 @@ bool Daemon::prepare(int* status, std::string* error) {
                                  [this](int s, const std::string& message) { on_fatal(s, message); });
   if (!pool_->start(status, error)) return false;
   if (!bind_socket(error)) return (*status = kExitDaemon), false;
-  if (managed_) write_metadata();
+  // A daemon without run/<ID>.json would be invisible to list and stop.
+  if (managed_ && !write_metadata(error)) {
+    if (config_.ready_fd >= 0)
+      files_->remove_unlocked();
+    else
+      files_->remove_waiting(std::chrono::seconds(2));
+    return (*status = kExitDaemon), false;
+  }
   return true;
 }
 
 bool Daemon::bind_socket(std::string* error) {
   if (!address_.open(config_.socket_path, error)) return false;
+  files_ = std::make_unique<OwnFiles>(managed_ ? &state_ : nullptr, id_, address_);
   if (!managed_) {
     // A foreground server replaces a dead socket, never a live daemon.
     if (connect_unix(address_.address())) {
@@ -120,11 +169,7 @@ bool Daemon::bind_socket(std::string* error) {
     return false;
   }
   fcntl(acceptor_->native_handle(), F_SETFD, FD_CLOEXEC);
-  struct stat st;
-  if (fstatat(address_.dir_fd(), address_.name().c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
-    socket_dev_ = st.st_dev;
-    socket_ino_ = st.st_ino;
-  }
+  files_->claim_socket();
   accepting_ = true;
   return true;
 }
@@ -148,17 +193,37 @@ void Daemon::accept() {
 
 void Daemon::on_accept(const boost::system::error_code& error, LocalSocket socket) {
   if (error == asio::error::operation_aborted || !accepting_) return;
+  if (out_of_descriptors(error)) return pause_accepting(error);
   if (error) {
     spdlog::warn("accept failed: {}", error.message());
     return accept();
   }
+  if (accept_paused_) {
+    accept_paused_ = false;
+    spdlog::info("accepting clients again");
+  }
   fcntl(socket.native_handle(), F_SETFD, FD_CLOEXEC);
   if (!peer_is_owner(socket)) return accept();
   auto session = std::make_shared<Session>(std::move(socket), *pool_, *input_framer_, *this);
+  session->set_max_record(config_.options.max_record);
   sessions_.insert(session);
   session->start();
   if (!fatal_message_.empty()) session->fail(fatal_status_, fatal_message_);
   accept();
+}
+
+// Out of descriptors: retrying at once would spin (the waiting connection
+// stays in the backlog). Wait for clients to finish, and log it once.
+void Daemon::pause_accepting(const boost::system::error_code& error) {
+  if (!accept_paused_) {
+    accept_paused_ = true;
+    spdlog::warn("accept failed: {}; {} clients connected; accepting more as they finish", error.message(),
+                 sessions_.size());
+  }
+  accept_timer_.expires_after(kAcceptPause);
+  accept_timer_.async_wait([this](const boost::system::error_code& error) {
+    if (!error) accept();
+  });
 }
 
 // Only the daemon's own user may talk to it (and to its tool).
@@ -238,9 +303,8 @@ void Daemon::on_last_run_client_gone() {
   arm_idle_timer();
 }
 
-void Daemon::arm_idle_timer() {
-  double idle = idle_timeout_;
-  if (idle <= 0 || run_clients_ > 0 || draining_) return;
+void Daemon::arm_idle_timer(double idle) {
+  if (idle_timeout_ <= 0 || run_clients_ > 0 || draining_) return;
   idle_timer_.expires_after(seconds(idle));
   idle_timer_.async_wait([this](const boost::system::error_code& error) {
     if (!error && run_clients_ == 0) drain("idle for " + std::to_string(idle_timeout_) + " s");
@@ -248,14 +312,17 @@ void Daemon::arm_idle_timer() {
 }
 
 // A changed tool or argument file means new calls compute a new ID and go to
-// a new daemon; this one finishes its clients and leaves.
+// a new daemon; this one finishes its clients and leaves. So does a daemon
+// whose socket was removed or replaced: no client can reach it any more, and
+// `list` would not show it.
 void Daemon::watch_identity() {
   identity_timer_.expires_after(kIdentityInterval);
   identity_timer_.async_wait([this](const boost::system::error_code& error) {
     if (error || draining_) return;
-    ResolvedTool tool = resolve_tool(config_.options.tool);
-    if (tool.path.empty() || compute_server_id(config_.options, current_context(tool.path)) != identity_)
-      return drain("the tool or one of its files changed");
+    if (!files_->socket_is_ours()) return drain("the socket " + config_.socket_path + " was removed or replaced");
+    identity_check_->start([this](bool unchanged) {
+      if (!unchanged) drain("the tool or one of its files changed");
+    });
     watch_identity();
   });
 }
@@ -265,6 +332,8 @@ void Daemon::wait_signals() {
     if (error) return;
     if (signal == SIGCHLD) {
       if (pool_) pool_->reap();
+    } else if (signal == SIGUSR1 || signal == SIGUSR2) {
+      spdlog::info("ignoring {}", strsignal(signal));
     } else if (!draining_) {
       drain(std::string("received ") + strsignal(signal));
     } else {
@@ -318,26 +387,29 @@ void Daemon::maybe_exit() {
   if (pool_stopped_ && sessions_.empty()) io_.stop();
 }
 
-// Removes our socket file first, then closes the acceptor: a client that
-// connects in between sees no HELLO and starts a new daemon. Under the per-ID
-// lock and only while the file is still ours, so a new daemon's socket is
-// never removed (see client/connector.cpp).
+// Closes the acceptor first: a client waiting in its backlog sees EOF at
+// once instead of waiting for a HELLO, and starts a new daemon (see
+// client/connector.cpp). Our files go next, under the per-ID lock and only
+// while they are ours; the lock may be held by that very client, so it is
+// tried without waiting, again and again, while the loop goes on.
 void Daemon::stop_accepting() {
   if (!accepting_) return;
   accepting_ = false;
-  IdLock lock;
-  std::string error;
-  if (managed_ && !lock.acquire(state_, id_, &error)) spdlog::warn("{}", error);
-  struct stat st;
-  if (fstatat(address_.dir_fd(), address_.name().c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-      st.st_dev == socket_dev_ && st.st_ino == socket_ino_)
-    unlinkat(address_.dir_fd(), address_.name().c_str(), 0);
-  if (managed_) remove_metadata(state_, id_);
+  accept_timer_.cancel();
   boost::system::error_code ignored;
   acceptor_->close(ignored);
+  remove_files_soon();
 }
 
-void Daemon::write_metadata() {
+void Daemon::remove_files_soon() {
+  if (files_->try_remove()) return;
+  files_timer_.expires_after(kLockRetry);
+  files_timer_.async_wait([this](const boost::system::error_code& error) {
+    if (!error) remove_files_soon();
+  });
+}
+
+bool Daemon::write_metadata(std::string* error) {
   DaemonInfo info;
   info.id = id_;
   info.pid = getpid();
@@ -345,8 +417,9 @@ void Daemon::write_metadata() {
   info.socket = config_.socket_path;
   info.log = config_.options.log_file.empty() ? state_.log_path(id_) : config_.options.log_file;
   info.started = time(nullptr);
-  std::string error;
-  if (!viasock::write_metadata(state_, info, &error)) spdlog::warn("{}", error);
+  if (viasock::write_metadata(state_, info, error)) return true;
+  *error += "; the daemon cannot register itself, so it does not start";
+  return false;
 }
 
 }  // namespace viasock

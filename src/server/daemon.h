@@ -19,6 +19,9 @@
 
 namespace viasock {
 
+class IdentityCheck;
+class OwnFiles;
+
 struct DaemonConfig {
   RunOptions options;
   std::string socket_path;
@@ -43,37 +46,42 @@ class Daemon : public SessionHost {
   void restart_requested() override;
 
  private:
+  int serve();
   bool prepare(int* status, std::string* error);
   bool bind_socket(std::string* error);
   void report(const std::string& text);
   void accept();
   void on_accept(const boost::system::error_code& error, LocalSocket socket);
+  void pause_accepting(const boost::system::error_code& error);
   bool peer_is_owner(LocalSocket& socket);
   void on_last_run_client_gone();
-  void arm_idle_timer();
+  void arm_idle_timer() { arm_idle_timer(idle_timeout_); }
+  void arm_idle_timer(double seconds);
   void watch_identity();
   void wait_signals();
   void on_fatal(int status, const std::string& message);
   void drain(const std::string& reason);
   void stop();
   void stop_accepting();
+  void remove_files_soon();
   void maybe_exit();
-  void write_metadata();
+  bool write_metadata(std::string* error);
 
   DaemonConfig config_;
   std::string id_;             // socket file name
   std::string identity_;       // server ID computed at start, for staleness
   asio::io_context io_;
   asio::signal_set signals_;
-  asio::steady_timer idle_timer_, identity_timer_, exit_timer_;
+  asio::steady_timer idle_timer_, identity_timer_, exit_timer_, accept_timer_, files_timer_;
   std::unique_ptr<asio::local::stream_protocol::acceptor> acceptor_;
   std::unique_ptr<RecordFramer> input_framer_;
   std::unique_ptr<Pool> pool_;
   StateDir state_;
   bool managed_ = false;
   SocketAddress address_;
-  dev_t socket_dev_ = 0;
-  ino_t socket_ino_ = 0;
+  std::unique_ptr<OwnFiles> files_;
+  // After io_: its worker thread is joined before the loop goes away.
+  std::unique_ptr<IdentityCheck> identity_check_;
 
   // Connected clients. Owned here until they close, whatever else holds them.
   std::set<std::shared_ptr<Session>> sessions_;
@@ -84,6 +92,7 @@ class Daemon : public SessionHost {
   // that `viasock list` neither resets nor hides the idle time.
   size_t run_clients_ = 0;
   std::chrono::steady_clock::time_point started_, idle_since_;
+  bool accept_paused_ = false;
   bool accepting_ = false, draining_ = false, stopping_ = false, pool_stopped_ = false;
   int fatal_status_ = 0;
   std::string fatal_message_;

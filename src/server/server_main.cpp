@@ -1,6 +1,8 @@
 #include "server/server_main.h"
 
 #include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <spdlog/sinks/rotating_file_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
@@ -13,13 +15,32 @@ namespace {
 constexpr size_t kLogBytes = 1 << 20;
 constexpr size_t kLogFiles = 3;
 
+// Every log file, the rotated ones too, is readable by its owner only: it
+// holds command lines and the tool's error messages. (A umask would do it
+// too, but the tool must inherit the caller's.)
+spdlog::file_event_handlers private_files() {
+  spdlog::file_event_handlers handlers;
+  handlers.after_open = [](const spdlog::filename_t&, std::FILE* file) { fchmod(fileno(file), 0600); };
+  return handlers;
+}
+
+// Every client costs a descriptor: take all the kernel allows us (the soft
+// limit is often 1024 while the hard one is far higher).
+void raise_descriptor_limit() {
+  rlimit limit;
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
+  rlim_t wanted = limit.rlim_max;
+  limit.rlim_cur = wanted;
+  if (setrlimit(RLIMIT_NOFILE, &limit) != 0) spdlog::warn("cannot raise the descriptor limit to {}", wanted);
+}
+
 void set_up_logging(const std::string& log_file) {
   std::shared_ptr<spdlog::logger> logger;
   try {
     if (log_file.empty())
       logger = spdlog::stderr_logger_st("viasock");
     else
-      logger = spdlog::rotating_logger_st("viasock", log_file, kLogBytes, kLogFiles);
+      logger = spdlog::rotating_logger_st("viasock", log_file, kLogBytes, kLogFiles, false, private_files());
   } catch (const spdlog::spdlog_ex& error) {
     logger = spdlog::stderr_logger_st("viasock");
     logger->warn("cannot log to {}: {}", log_file, error.what());
@@ -42,6 +63,7 @@ int server_command(const RunOptions& options, const std::string& socket_path, co
     log_file = state_dir + "/logs/" + socket_path.substr(slash == std::string::npos ? 0 : slash + 1) + ".log";
   }
   set_up_logging(log_file);
+  raise_descriptor_limit();
   DaemonConfig config;
   config.options = options;
   config.socket_path = socket_path;

@@ -18,6 +18,22 @@ constexpr size_t kMaxPendingOutput = 4 << 20;
 // The tool's stderr waiting for a client that does not read it: past this,
 // lines are dropped (and counted) rather than stalling the tool.
 constexpr size_t kMaxPendingStderr = 1 << 20;
+// Answers go out in DATA frames of at most this size, however large out_ grew.
+constexpr size_t kMaxDataFrame = 1 << 20;
+
+// 33554432 -> "32M (33554432 bytes)", as --max-record takes it.
+std::string size_text(uint64_t bytes) {
+  const char* units = "KMG";
+  std::string text = std::to_string(bytes);
+  for (int i = 2; i >= 0; --i) {
+    uint64_t unit = uint64_t{1} << (10 * (i + 1));
+    if (bytes % unit == 0) {
+      text = std::to_string(bytes / unit) + units[i];
+      break;
+    }
+  }
+  return text + " (" + std::to_string(bytes) + " bytes)";
+}
 
 }  // namespace
 
@@ -41,7 +57,9 @@ void Session::read_more() {
   // tells that the client died while waiting for its answers.
   if (reading_ || !open() || input_full()) return;
   reading_ = true;
-  read_buffer_.resize(kReadChunk);
+  // Never more than one record limit per read, so that every record counted
+  // in one go below is within the limit.
+  read_buffer_.resize(std::min<uint64_t>(kReadChunk, max_record_));
   socket_.async_read_some(asio::buffer(read_buffer_),
                           [self = shared_from_this()](const boost::system::error_code& error, size_t size) {
                             self->on_read(error, size);
@@ -80,7 +98,7 @@ void Session::on_frame(wire::FrameType type, std::string_view bytes) {
       on_hello(bytes);
       break;
     case wire::kData:
-      if (greeted_ && !input_done_) in_.append(bytes);
+      if (greeted_ && !input_done_ && open()) in_.append(bytes);
       break;
     case wire::kEndInput:
       end_input();
@@ -126,7 +144,11 @@ void Session::scan_input() {
   while (true) {
     std::string_view rest(in_.data() + ready_end_, in_.size() - ready_end_);
     size_t end = framer_.find_end(rest, &scan_resume_);
-    if (end == RecordFramer::npos) return;
+    if (end == RecordFramer::npos) {
+      record_fits(rest.size());
+      return;
+    }
+    if (!record_fits(end)) return;
     scan_resume_ = 0;
     size_t more_end = 0;
     size_t records = 1 + framer_.count(rest.substr(end), RecordFramer::npos, &more_end);
@@ -138,10 +160,23 @@ void Session::scan_input() {
 
 // The client has sent everything. An unterminated last record is completed
 // as if its terminator had been there.
+// A record over --max-record fails the call at once, before the daemon
+// holds more of it: its bytes are dropped and reading stops.
+bool Session::record_fits(size_t size) {
+  if (size <= max_record_) return true;
+  spdlog::warn("refusing a client's record of more than {} bytes (--max-record)", max_record_);
+  fail(kExitDaemon, "an input record is larger than --max-record " + size_text(max_record_) +
+                        "; check the record terminator or raise --max-record");
+  std::string().swap(in_);
+  consumed_ = ready_end_ = scan_resume_ = 0;
+  return false;
+}
+
 void Session::end_input() {
   if (input_done_) return;
   input_done_ = true;
   scan_input();
+  if (!open()) return;
   if (ready_end_ < in_.size()) {
     in_ += framer_.terminate(std::string_view(in_).substr(ready_end_));
     scan_input();
@@ -248,8 +283,14 @@ void Session::finish_if_done() {
 
 void Session::write_more() {
   if (writing_ || closed_) return;
-  if (!err_.empty()) return write_frame(wire::kStderr, &err_);
-  if (!out_.empty()) return write_frame(wire::kData, &out_);
+  if (data_sent_ < data_block_.size()) return write_data();
+  if (!err_.empty()) return write_stderr();
+  if (!out_.empty()) {
+    data_block_.clear();
+    data_block_.swap(out_);
+    data_sent_ = 0;
+    return write_data();
+  }
   if (!exit_frame_.empty()) {
     if (err_dropped_ > 0) spdlog::warn("a client did not read {} bytes of the tool's stderr", err_dropped_);
     writing_buffer_.swap(exit_frame_);
@@ -265,25 +306,51 @@ void Session::write_more() {
   finish_if_done();
 }
 
-// Sends *payload as one frame (taking its bytes without a copy) and goes on
-// with what is left once it is written.
-void Session::write_frame(wire::FrameType type, std::string* payload) {
+bool Session::output_backlogged() const { return out_.size() + (data_block_.size() - data_sent_) >= kMaxPendingOutput; }
+
+// The tool's stderr lines, in one STDERR frame of bounded size.
+void Session::write_stderr() {
   writing_buffer_.clear();
-  writing_buffer_.swap(*payload);
-  if (type != wire::kData && writing_buffer_.size() > wire::kMaxControlPayload) {
-    payload->assign(writing_buffer_, wire::kMaxControlPayload);
+  writing_buffer_.swap(err_);
+  if (writing_buffer_.size() > wire::kMaxControlPayload) {
+    err_.assign(writing_buffer_, wire::kMaxControlPayload);
     writing_buffer_.resize(wire::kMaxControlPayload);
   }
-  wire::encode_header(header_, type, static_cast<uint32_t>(writing_buffer_.size()));
+  wire::encode_header(header_, wire::kStderr, static_cast<uint32_t>(writing_buffer_.size()));
   writing_ = true;
   std::array<asio::const_buffer, 2> buffers = {asio::buffer(header_), asio::buffer(writing_buffer_)};
+  asio::async_write(socket_, buffers, [self = shared_from_this()](const boost::system::error_code& error, size_t) {
+    self->writing_ = false;
+    if (error) return self->close();
+    self->after_write();
+  });
+}
+
+// The next DATA frame of data_block_.
+void Session::write_data() {
+  size_t size = std::min(kMaxDataFrame, data_block_.size() - data_sent_);
+  wire::encode_header(header_, wire::kData, static_cast<uint32_t>(size));
+  writing_ = true;
+  std::array<asio::const_buffer, 2> buffers = {asio::buffer(header_),
+                                               asio::buffer(data_block_.data() + data_sent_, size)};
   asio::async_write(socket_, buffers,
-                    [self = shared_from_this()](const boost::system::error_code& error, size_t) {
+                    [self = shared_from_this(), size](const boost::system::error_code& error, size_t) {
                       self->writing_ = false;
                       if (error) return self->close();  // the client went away: drop its answers
-                      self->read_more();
-                      self->write_more();
+                      self->data_sent_ += size;
+                      self->after_write();
                     });
+}
+
+void Session::after_write() {
+  if (data_sent_ == data_block_.size() && data_block_.capacity() > kMaxPendingOutput) {
+    std::string().swap(data_block_);  // a huge answer's buffer goes back to the system
+    data_sent_ = 0;
+  }
+  read_more();
+  // The backlog may have been what kept us out of the pool.
+  if (has_ready_input()) pool_.offer(shared_from_this());
+  write_more();
 }
 
 void Session::close() {
@@ -292,6 +359,8 @@ void Session::close() {
   ready_records_ = 0;
   in_.clear();
   out_.clear();
+  data_block_.clear();
+  data_sent_ = 0;
   batches_.clear();
   boost::system::error_code ignored;
   socket_.shutdown(LocalSocket::shutdown_both, ignored);

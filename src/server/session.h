@@ -2,6 +2,7 @@
 // offers them to the pool in batches, and writes the answers back in order.
 #pragma once
 
+#include <cstdint>
 #include <deque>
 #include <memory>
 #include <string>
@@ -39,9 +40,12 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // Greets the client and starts reading.
   void start();
+  // An input record longer than this fails the call (--max-record).
+  void set_max_record(uint64_t bytes) { max_record_ = bytes; }
 
-  // The pool's side.
-  bool has_ready_input() const { return ready_records_ > 0 && open(); }
+  // The pool's side. A client that does not read its answers gets no more
+  // work: its backlog would only grow.
+  bool has_ready_input() const { return ready_records_ > 0 && open() && !output_backlogged(); }
   // Cuts the next batch (at least one record, else about max_bytes) and
   // appends its bytes to *bytes.
   std::shared_ptr<Batch> take_batch(size_t max_bytes, size_t max_records, std::string* bytes);
@@ -75,10 +79,14 @@ class Session : public std::enable_shared_from_this<Session> {
   void on_frame(wire::FrameType type, std::string_view bytes);
   void on_hello(std::string_view request);
   void scan_input();
+  bool record_fits(size_t size);
+  bool output_backlogged() const;
+  void write_data();
+  void after_write();
   void end_input();
   bool input_full() const;
   void write_more();
-  void write_frame(wire::FrameType type, std::string* payload);
+  void write_stderr();
   void close();
   void compact_input();
 
@@ -94,6 +102,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string in_;
   size_t consumed_ = 0, ready_end_ = 0, scan_resume_ = 0, ready_records_ = 0;
   bool reading_ = false, greeted_ = false, input_done_ = false;
+  uint64_t max_record_ = UINT64_MAX;
   uint64_t records_in_ = 0;
 
   // Output: batches in input order; out_ holds answers ready to send.
@@ -101,6 +110,9 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string out_, err_, writing_buffer_;
   size_t err_dropped_ = 0;
   CallOptions call_;
+  // Answers being sent, in DATA frames of bounded size.
+  std::string data_block_;
+  size_t data_sent_ = 0;
   char header_[wire::kHeaderSize];
   std::string exit_frame_;
   bool writing_ = false, exit_queued_ = false, failed_ = false, closed_ = false;

@@ -2,6 +2,7 @@
 the version, error style, the original viasock's option names, and the bash
 completion."""
 
+import json
 import os
 import re
 import shutil
@@ -61,10 +62,11 @@ class HelpTest(ViasockTestCase):
                          "--output-prelude", "0", "cat"], b"x\n")
         self.assertOk(r)
         self.assertEqual(r.stdout, b"x\n")
-        (meta,) = self.run_jsons().values()
-        options = meta["options"]
-        self.assertEqual(options[options.index("-W") + 1], "7")
-        self.assertEqual(options[options.index("-w") + 1], "9")
+        # Operational options travel with the call: the daemon keeps the
+        # idle timeout it was asked for.
+        r = self.run_vs(["list", "--json"])
+        (entry,) = json.loads(r.stdout.decode())
+        self.assertEqual(entry.get("idle_timeout", 7), 7)
 
 
 class CompletionTest(ViasockTestCase):

@@ -25,16 +25,16 @@ class RegistryTest(ViasockTestCase):
     def test_list_all_from_a_third_directory(self):
         one, two, three = (self.make_dir(n) for n in ("one", "two", "three"))
         self.assertOk(self.run_vs(["run", "cat"], b"a\n", cwd=one))
-        self.assertOk(self.run_vs(["run", "-j", "2", "cat"], b"b\n", cwd=two))
+        self.assertOk(self.run_vs(["run", "--pipe", "cat"], b"b\n", cwd=two))
         entries = self.list_all(three)
         self.assertEqual(sorted(e["cwd"] for e in entries), [one, two])
         self.assertEqual({e["state"] for e in entries}, {"ready"})
         self.assertEqual({e["draining"] for e in entries}, {False})
-        self.assertEqual(sorted(e["instances"] for e in entries), [1, 2])
+        self.assertEqual(sorted(e["instances"] for e in entries), [1, 1])
         self.assertFalse(os.path.exists(os.path.join(three, ".viasock")),
                          "list --all created a state directory")
         r = self.run_vs(["list", "--all"], cwd=three)
-        self.assertIn(b"[-j 2]", r.stdout, "the table shows what distinguishes a daemon")
+        self.assertIn(b"[--pipe]", r.stdout, "the table shows what distinguishes a daemon")
         # The plain list of the third directory is empty and points at --all.
         r = self.run_vs(["list"], cwd=three)
         self.assertOk(r)

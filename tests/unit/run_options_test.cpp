@@ -1,5 +1,8 @@
 #include <catch2/catch.hpp>
 
+#include <cmath>
+#include <limits>
+
 #include "common/run_options.h"
 
 using namespace viasock;
@@ -21,6 +24,9 @@ TEST_CASE("usage errors are caught before anything starts") {
   SECTION("no tool") { options.tool.clear(); }
   SECTION("negative idle timeout") { options.idle_timeout = -1; }
   SECTION("negative record timeout") { options.record_timeout = -0.5; }
+  SECTION("nan record timeout") { options.record_timeout = std::nan(""); }
+  SECTION("nan idle timeout") { options.idle_timeout = std::nan(""); }
+  SECTION("tiny record limit") { options.max_record = 100; }
   SECTION("no instances") { options.instances = 0; }
   SECTION("negative prelude") { options.prelude_records = -1; }
   SECTION("both prelude kinds") {
@@ -33,6 +39,19 @@ TEST_CASE("usage errors are caught before anything starts") {
     options.output_format = {RecordFormat::kRegex, "^$"};
   }
   CHECK_FALSE(validate(options).empty());
+}
+
+TEST_CASE("timeouts beyond any lifetime mean none") {
+  auto options = with_tool();
+  options.record_timeout = std::numeric_limits<double>::infinity();
+  options.idle_timeout = 1e10;
+  normalize_timeouts(options);
+  CHECK(options.record_timeout == 0);
+  CHECK(options.idle_timeout == 0);
+  options.idle_timeout = 3600;
+  normalize_timeouts(options);
+  CHECK(options.idle_timeout == 3600);
+  CHECK(validate(options).empty());
 }
 
 TEST_CASE("behaviour options name everything that changes the daemon") {
