@@ -18,7 +18,7 @@ namespace {
 // Options of `run` and `server`: everything that decides what the daemon
 // does, plus where its files go.
 void add_run_options(CLI::App* app, RunOptions& o, bool* null_records, std::string* input_regex,
-                     std::string* output_regex) {
+                     std::string* output_regex, std::string* instances) {
   app->add_option("-t,--input-terminator", *input_regex,
                   "input records end with the line matching this POSIX ERE ('' = every line, '^$' = blank line)");
   app->add_option("-T,--output-terminator", *output_regex, "output records end with the line matching this ERE");
@@ -28,7 +28,9 @@ void add_run_options(CLI::App* app, RunOptions& o, bool* null_records, std::stri
   app->add_option("-w,--record-timeout", o.record_timeout, "kill the tool when a record is not answered in SECONDS");
   app->add_option("-W,--idle-timeout", o.idle_timeout, "daemon exits after SECONDS without clients (0: never)")
       ->capture_default_str();
-  app->add_option("-j,--instances", o.instances, "run N instances of the tool")->capture_default_str();
+  app->add_option("-j,--instances", *instances,
+                  "run N instances of the tool, or MIN:MAX growing with the load (default 1)");
+  app->add_option("--max-records", o.max_records, "recycle an instance after it served N records (for tools that leak)");
   app->add_flag("-L,--line-buffered", o.line_buffered, "run the tool under 'stdbuf -oL' so it flushes every line");
   app->add_option("--watch", o.watch, "also restart when PATH changes (repeatable)");
   app->add_option("--env", o.env, "the value of variable NAME is part of the command's identity (repeatable)");
@@ -83,15 +85,16 @@ int main_with_args(int argc, char** argv) {
   bool null_records = false;
   std::string input_regex, output_regex, socket_path, server_state_dir;
   int ready_fd = -1;
+  std::string instances = "1";
 
   CLI::App* run = app.add_subcommand("run", "run TOOL through its daemon, starting it when needed");
-  add_run_options(run, options, &null_records, &input_regex, &output_regex);
+  add_run_options(run, options, &null_records, &input_regex, &output_regex, &instances);
   run->add_option("--state-dir", options.state_dir, "state directory (default: $VIASOCK_DIR or ./.viasock)");
   run->add_flag("--no-spawn", options.no_spawn, "fail when no daemon runs instead of starting one");
   run->add_flag("-v,--verbose", options.verbose, "say whether a daemon was started or reused");
 
   CLI::App* server = app.add_subcommand("server", "run the daemon in the foreground: SOCKET TOOL [ARGS...]");
-  add_run_options(server, options, &null_records, &input_regex, &output_regex);
+  add_run_options(server, options, &null_records, &input_regex, &output_regex, &instances);
   server->add_option("--state-dir", server_state_dir, "register in this state directory (as spawned daemons do)");
   server->add_option("--ready-fd", ready_fd, "report readiness on this descriptor")->group("");
 
@@ -146,7 +149,8 @@ int main_with_args(int argc, char** argv) {
   if (command_words.empty()) return usage_error("no TOOL given");
   options.tool = command_words.front();
   options.args.assign(command_words.begin() + 1, command_words.end());
-  std::string problem = validate(options);
+  std::string problem = parse_instances(instances, &options);
+  if (problem.empty()) problem = validate(options);
   if (!problem.empty()) return usage_error(problem);
   if (command == run) return run_command(options);
   return server_command(options, socket_path, server_state_dir, ready_fd);

@@ -4,6 +4,7 @@
 // agree on the command they serve.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -19,7 +20,9 @@ struct RunOptions {
   int prelude_lines = 0;       // --prelude-lines
   double record_timeout = 0;   // -w, seconds; 0 = none
   double idle_timeout = 60;    // -W, seconds; 0 = never
-  int instances = 1;           // -j
+  int instances = 1;           // -j N, or MAX of -j MIN:MAX
+  int min_instances = 0;       // MIN of -j MIN:MAX; 0: a fixed pool of `instances`
+  uint64_t max_records = 0;    // --max-records: recycle an instance after N records; 0 = never
   bool line_buffered = false;  // -L
   std::vector<std::string> watch;  // --watch
   std::vector<std::string> env;    // --env
@@ -37,6 +40,12 @@ struct RunOptions {
 // Checks what a parser cannot: an invalid regex, -0 with -t, ranges. Returns
 // a message for a usage error, or "".
 std::string validate(const RunOptions& options);
+
+// Parses -j: "N" (a fixed pool) or "MIN:MAX" (a pool that grows with its
+// load). Returns a message for a usage error, or "".
+std::string parse_instances(const std::string& text, RunOptions* options);
+// -j as parse_instances() reads it.
+std::string instances_text(const RunOptions& options);
 
 // The options that define the daemon's behaviour, as command-line arguments
 // (without the tool); parsing them again gives the same RunOptions.

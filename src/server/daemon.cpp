@@ -82,6 +82,8 @@ bool Daemon::prepare(int* status, std::string* error) {
   pool_config.prelude_lines = options.prelude_lines;
   pool_config.record_timeout = options.record_timeout;
   pool_config.instances = options.instances;
+  pool_config.min_instances = options.min_instances;
+  pool_config.max_records = options.max_records;
   pool_ = std::make_unique<Pool>(io_, std::move(pool_config),
                                  [this](int s, const std::string& message) { on_fatal(s, message); });
   if (!pool_->start(status, error)) return false;
@@ -190,8 +192,9 @@ std::string Daemon::status_json() const {
     snprintf(numbers, sizeof numbers, "%.1f", value);
     return std::string(numbers);
   };
-  return "{\"pid\": " + std::to_string(getpid()) + ", \"instances\": " +
-         std::to_string(config_.options.instances) + ", \"clients\": " + std::to_string(run_clients_) +
+  return "{\"pid\": " + std::to_string(getpid()) + ", \"instances\": " + std::to_string(pool_->current_instances()) +
+         ", \"min_instances\": " + std::to_string(pool_->min_instances()) +
+         ", \"max_instances\": " + std::to_string(pool_->max_instances()) + ", \"clients\": " + std::to_string(run_clients_) +
          ", \"calls\": " + std::to_string(calls_) + ", \"records\": " + std::to_string(pool_->records_answered()) +
          ", \"uptime\": " + seconds_text(duration<double>(now - started_).count()) +
          ", \"idle\": " + seconds_text(idle) + ", \"draining\": " + (draining_ ? "true" : "false") + "}\n";

@@ -13,17 +13,6 @@ namespace viasock {
 namespace {
 
 constexpr size_t kReadChunk = 256 * 1024;
-// How much input may be in the tool's pipes and our buffers at once. Enough
-// to hide every round trip behind the tool's own work, small enough to keep
-// memory flat and to spread one stream over several instances.
-constexpr size_t kWindowBytes = 1 << 20;
-constexpr size_t kBatchBytes = 256 * 1024;
-constexpr size_t kSharedWindowBytes = 64 * 1024;
-constexpr size_t kSharedBatchBytes = 16 * 1024;
-// A CPU-bound tool may spend milliseconds per record: a batch of a few
-// records is what another instance could have done in the meantime.
-constexpr size_t kSharedBatchRecords = 16;
-constexpr size_t kMaxBatchesInFlight = 4096;
 constexpr size_t kStderrTail = 4096;
 constexpr int kStderrTailLines = 10;
 
@@ -35,7 +24,8 @@ const RecordFramer& line_framer() {
 }  // namespace
 
 Instance::Instance(asio::io_context& io, Pool& pool, int index)
-    : io_(io), pool_(pool), index_(index), stdin_(io), stdout_(io), stderr_(io), timeout_timer_(io), exit_timer_(io) {}
+    : io_(io), pool_(pool), index_(index), stdin_(io), stdout_(io), stderr_(io), timeout_timer_(io), exit_timer_(io),
+      schedule_(sched::now_seconds()) {}
 
 Instance::~Instance() {
   // A child is never left behind, even on an unexpected path.
@@ -66,20 +56,26 @@ void Instance::pump() {
   // A killed instance takes no new work: it would only fail with it. Its
   // replacement, started when it is gone, pulls what waits in the pool.
   if (writing_ || input_closed_ || killed_by_us_ || finished_ || stdout_closed_ || reaped_) return;
-  // With several instances, small batches and windows spread one stream
-  // over all of them; one instance gets large ones for throughput.
-  bool shared = pool_.config().instances > 1;
-  size_t window = shared ? kSharedWindowBytes : kWindowBytes;
-  size_t batch_bytes = shared ? kSharedBatchBytes : kBatchBytes;
-  size_t batch_records = shared ? kSharedBatchRecords : SIZE_MAX;
-  while (in_flight_bytes_ < window && in_flight_.size() < kMaxBatchesInFlight && write_buffer_.size() < batch_bytes) {
-    auto batch = pool_.take_work(batch_bytes - write_buffer_.size(), batch_records, &write_buffer_);
+  // Retired or recycled: done once its batches are answered.
+  if (schedule_.role() == sched::Role::kRetiring) {
+    if (in_flight_.empty()) close_input();
+    return;
+  }
+  // Batch sizes and how many are in flight: see scheduler.h.
+  uint64_t quota = pool_.config().max_records;
+  while (schedule_.wants_work(in_flight_.size(), in_flight_bytes_, quota)) {
+    sched::BatchLimit limit = schedule_.next_batch(pool_.costs(), quota);
+    auto batch = pool_.take_work(limit.bytes, limit.records, &write_buffer_);
     if (!batch) break;
     if (in_flight_.empty()) last_progress_ = std::chrono::steady_clock::now();
+    batch->record_count = batch->records;
+    batch->sent_at = sched::now_seconds();
+    schedule_.on_taken(batch->records);
     in_flight_bytes_ += batch->input_bytes;
     in_flight_.push_back(std::move(batch));
   }
   if (write_buffer_.empty()) return;
+  pool_.after_taking(*this);
   arm_timeout();
   writing_ = true;
   asio::async_write(stdin_, asio::buffer(write_buffer_),
@@ -153,8 +149,12 @@ void Instance::process_output() {
     pool_.count_answers(answered);
     std::shared_ptr<Session> session = batch.session;
     if (batch.done()) {
+      double now = sched::now_seconds();
+      pool_.on_batch_done(*this, batch.record_count, batch.input_bytes,
+                          schedule_.on_batch_done(batch.record_count, batch.input_bytes, batch.sent_at, now));
       in_flight_bytes_ -= batch.input_bytes;
       in_flight_.pop_front();
+      if (in_flight_.empty()) schedule_.on_idle(now);
     }
     session->on_answers();
   }

@@ -10,6 +10,7 @@
 
 #include "server/asio.h"
 #include "server/batch.h"
+#include "server/scheduler.h"
 #include "server/tool_process.h"
 
 namespace viasock {
@@ -33,6 +34,10 @@ class Instance : public std::enable_shared_from_this<Instance> {
   void kill();
   bool finished() const { return finished_; }
   pid_t pid() const { return pid_; }
+  int index() const { return index_; }
+  // Its part in the pool's scheduling (scheduler.h).
+  sched::InstanceSchedule& schedule() { return schedule_; }
+  const sched::InstanceSchedule& schedule() const { return schedule_; }
 
  private:
   void read_stdout();
@@ -71,6 +76,7 @@ class Instance : public std::enable_shared_from_this<Instance> {
   bool stdout_closed_ = false, reaped_ = false, finished_ = false;
   bool answered_ = false, killed_by_us_ = false, timeout_armed_ = false;
   int wait_status_ = 0;
+  sched::InstanceSchedule schedule_;
 };
 
 }  // namespace viasock

@@ -8,23 +8,17 @@
 namespace viasock {
 
 Pool::Pool(asio::io_context& io, PoolConfig config, FatalHandler on_fatal)
-    : io_(io), config_(std::move(config)), on_fatal_(std::move(on_fatal)), stop_timer_(io) {
+    : io_(io), config_(std::move(config)), on_fatal_(std::move(on_fatal)), stop_timer_(io), tick_timer_(io) {
   output_framer_ = make_framer(config_.output_format);
+  max_instances_ = config_.instances;
 }
 
 Pool::~Pool() = default;
 
 bool Pool::start(int* status, std::string* error) {
-  instances_.resize(static_cast<size_t>(config_.instances));
-  for (size_t slot = 0; slot < instances_.size(); ++slot)
-    if (!start_instance(slot, status, error)) return false;
+  for (int i = 0; i < min_instances(); ++i)
+    if (!add_instance(sched::Role::kActive, status, error)) return false;
   return true;
-}
-
-bool Pool::start_instance(size_t slot, int* status, std::string* error) {
-  auto instance = std::make_shared<Instance>(io_, *this, static_cast<int>(slot));
-  instances_[slot] = instance;
-  return instance->start(status, error);
 }
 
 void Pool::offer(std::shared_ptr<Session> session) {
@@ -53,11 +47,10 @@ std::shared_ptr<Batch> Pool::take_work(size_t max_bytes, size_t max_records, std
 }
 
 void Pool::kick() {
-  for (size_t slot = 0; slot < instances_.size(); ++slot) {
-    // Copied: pumping may replace the slot's instance.
-    std::shared_ptr<Instance> instance = instances_[slot];
-    if (instance) instance->pump();
-  }
+  // Copied: pumping may add or remove instances.
+  auto instances = instances_;
+  for (auto& instance : instances) instance->pump();
+  if (!ready_.empty()) arm_tick();
 }
 
 void Pool::wait_for_prelude(std::shared_ptr<Session> session) {
@@ -79,29 +72,32 @@ void Pool::set_prelude(const std::string& prelude) {
 void Pool::instance_exited(Instance* instance, bool answered, bool killed_by_us, int status,
                            const std::string& message) {
   if (stopping_) return check_stopped();
+  if (instance->schedule().role() == sched::Role::kRetiring) {
+    // Retired or recycled: it finished its work and exited as asked.
+    spdlog::info("instance {} retired", instance->index());
+    return remove_instance(instance);
+  }
   if (!answered && !killed_by_us) {
     // It never worked: restarting would only fail again, in a loop.
     spdlog::error("the tool failed before answering anything: {}", message);
     return on_fatal_(status, message);
   }
-  for (size_t slot = 0; slot < instances_.size(); ++slot) {
-    if (instances_[slot].get() != instance) continue;
-    int start_status = 0;
-    std::string error;
-    spdlog::info("instance {}: starting a new tool process", slot);
-    if (!start_instance(slot, &start_status, &error)) return on_fatal_(start_status, error);
-  }
+  remove_instance(instance);
+  if (promote_spare()) return;
+  int start_status = 0;
+  std::string error;
+  spdlog::info("instance {} is gone: starting a new tool process", instance->index());
+  if (!add_instance(sched::Role::kActive, &start_status, &error)) return on_fatal_(start_status, error);
 }
 
 void Pool::reap() {
-  for (size_t slot = 0; slot < instances_.size(); ++slot) {
-    std::shared_ptr<Instance> instance = instances_[slot];
-    if (instance) instance->reap();
-  }
+  auto instances = instances_;  // reaping may remove or add instances
+  for (auto& instance : instances) instance->reap();
 }
 
 void Pool::stop(std::function<void()> done) {
   stopping_ = true;
+  tick_timer_.cancel();
   on_stopped_ = std::move(done);
   for (auto& instance : instances_)
     if (instance) instance->close_input();

@@ -13,6 +13,7 @@
 #include "common/record_framer.h"
 #include "server/asio.h"
 #include "server/batch.h"
+#include "server/scheduler.h"
 #include "server/tool_process.h"
 
 namespace viasock {
@@ -26,7 +27,9 @@ struct PoolConfig {
   int prelude_records = 0;
   int prelude_lines = 0;
   double record_timeout = 0;
-  int instances = 1;
+  int instances = 1;        // -j N, or MAX of -j MIN:MAX
+  int min_instances = 0;    // MIN of -j MIN:MAX; 0: a fixed pool of `instances`
+  uint64_t max_records = 0; // --max-records; 0: never recycle
 };
 
 class Pool {
@@ -67,9 +70,31 @@ class Pool {
   uint64_t records_answered() const { return records_answered_; }
   void count_answers(size_t records) { records_answered_ += records; }
 
+  // Scheduling (pool_scaling.cpp; the policy is in scheduler.h).
+  // Instances taking work now, and the bounds of -j.
+  int current_instances() const;
+  int min_instances() const { return config_.min_instances > 0 ? config_.min_instances : config_.instances; }
+  int max_instances() const { return max_instances_; }
+  // A later call asked for more instances: MAX only ever rises.
+  void raise_max(int max);
+  // Costs measured over every instance, for instances that have not
+  // measured their own yet.
+  const sched::CostMeter& costs() const { return costs_; }
+  // An instance took work: it may need a spare, or be done (--max-records).
+  void after_taking(Instance& instance);
+  // A batch got its last answer; `seconds` < 0 when it measured the start-up.
+  void on_batch_done(const Instance& instance, size_t records, size_t bytes, double seconds);
+
  private:
-  bool start_instance(size_t slot, int* status, std::string* error);
   void check_stopped();
+  std::shared_ptr<Instance> add_instance(sched::Role role, int* status, std::string* error);
+  void remove_instance(Instance* instance);
+  void retire(Instance& instance);
+  bool promote_spare();
+  void arm_tick();
+  void tick();
+  void grow_if_needed();
+  void retire_idle();
 
   asio::io_context& io_;
   PoolConfig config_;
@@ -84,6 +109,14 @@ class Pool {
   std::function<void()> on_stopped_;
   asio::steady_timer stop_timer_;
   uint64_t records_answered_ = 0;
+
+  int next_index_ = 0;
+  int max_instances_ = 1;
+  sched::CostMeter costs_;
+  double startup_ = -1;  // the last measured start-up, seconds
+  bool startup_exact_ = false;
+  asio::steady_timer tick_timer_;
+  bool tick_armed_ = false;
 };
 
 }  // namespace viasock

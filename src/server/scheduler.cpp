@@ -62,6 +62,7 @@ double InstanceSchedule::on_batch_done(size_t records, size_t bytes, double sent
   last_done_ = now;
   if (!answered()) {
     startup_ = now - started_at_;
+    startup_exact_ = sent_at - started_at_ <= kStartupExactWithin;
     return -1;
   }
   double seconds = now - busy_from;

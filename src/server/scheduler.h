@@ -51,6 +51,8 @@ inline constexpr size_t kMaxBatchesInFlight = 2;
 inline constexpr size_t kMaxBytesInFlight = 1 << 20;
 inline constexpr double kRetireFloorSeconds = 5;
 inline constexpr double kRetireStartups = 10;
+// A first batch sent this soon after the spawn measures the start-up.
+inline constexpr double kStartupExactWithin = 0.05;
 
 inline double now_seconds() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
@@ -112,7 +114,11 @@ class InstanceSchedule {
 
   const CostMeter& costs() const { return costs_; }
   bool answered() const { return startup_ >= 0; }
+  // Spawn to first answer. It measures the start-up when the first batch
+  // came right at the start; a batch that came later (a spare, a daemon
+  // started ahead of its calls) only bounds it from above.
   double startup() const { return startup_; }
+  bool startup_exact() const { return startup_exact_; }
   double started_at() const { return started_at_; }
   uint64_t records_taken() const { return records_taken_; }
   // Seconds idle at `now`, 0 when busy.
@@ -123,15 +129,19 @@ class InstanceSchedule {
   // --max-records: time to start a spare (what is left takes less than a
   // start-up, or either is not known yet).
   bool needs_spare(uint64_t max_records, const CostMeter& pool_costs, double startup) const;
+  bool spare_asked() const { return spare_asked_; }
+  void set_spare_asked() { spare_asked_ = true; }
 
  private:
   double started_at_;
   Role role_;
   CostMeter costs_;
   double startup_ = -1;
+  bool startup_exact_ = false;
   double last_done_ = 0;
   double idle_since_;  // < 0 while busy
   uint64_t records_taken_ = 0;
+  bool spare_asked_ = false;
 };
 
 // What the pool knows when it decides to grow.

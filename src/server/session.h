@@ -39,6 +39,9 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // The pool's side.
   bool has_ready_input() const { return ready_records_ > 0 && open(); }
+  // Complete records waiting for an instance, and their bytes.
+  size_t ready_records() const { return open() ? ready_records_ : 0; }
+  size_t ready_bytes() const { return open() ? ready_end_ - consumed_ : 0; }
   // Cuts the next batch (at least one record, else about max_bytes) and
   // appends its bytes to *bytes.
   std::shared_ptr<Batch> take_batch(size_t max_bytes, size_t max_records, std::string* bytes);

@@ -62,10 +62,18 @@ TEST_CASE("an instance holds one batch until it answered, then two") {
   CHECK(s.on_batch_done(1, 10, 100.0, 100.4) < 0);  // the first answer measures the start-up
   CHECK(s.answered());
   CHECK(s.startup() == Approx(0.4));
+  CHECK(s.startup_exact());
   CHECK_FALSE(s.costs().known());
   CHECK(s.wants_work(1, 10, 0));
   CHECK_FALSE(s.wants_work(2, 20, 0));
   CHECK_FALSE(s.wants_work(1, kMaxBytesInFlight, 0));
+}
+
+TEST_CASE("a first batch sent long after the spawn only bounds the start-up") {
+  InstanceSchedule s(0.0);
+  s.on_batch_done(1, 10, 30.0, 30.01);
+  CHECK(s.startup() == Approx(30.01));
+  CHECK_FALSE(s.startup_exact());
 }
 
 TEST_CASE("service time starts when the tool could start on the batch") {
