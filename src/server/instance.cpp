@@ -13,6 +13,13 @@ namespace viasock {
 namespace {
 
 constexpr size_t kReadChunk = 256 * 1024;
+// An empty buffer larger than this is freed rather than kept: one 200 MB
+// record must not stay resident after it passed.
+constexpr size_t kKeepBuffer = 1 << 20;
+
+void release_if_large(std::string& buffer) {
+  if (buffer.empty() && buffer.capacity() > kKeepBuffer) std::string().swap(buffer);
+}
 constexpr size_t kStderrTail = 4096;
 constexpr int kStderrTailLines = 10;
 
@@ -82,6 +89,7 @@ void Instance::pump() {
                     [self = shared_from_this()](const boost::system::error_code& error, size_t) {
                       self->writing_ = false;
                       self->write_buffer_.clear();
+                      release_if_large(self->write_buffer_);
                       // A failed write means the tool closed its stdin or died;
                       // its exit is reported when its stdout closes.
                       if (error) {
@@ -143,7 +151,7 @@ void Instance::process_output() {
     answered = 1 + framer.count(std::string_view(out_).substr(pos), batch.records - 1, &more_end);
     pos += more_end;
     batch.records -= answered;
-    batch.answers.append(out_, begin, pos - begin);
+    take_answers(batch, begin, &pos);
     answered_ = true;
     last_progress_ = std::chrono::steady_clock::now();
     pool_.count_answers(answered);
@@ -159,7 +167,20 @@ void Instance::process_output() {
     session->on_answers();
   }
   out_.erase(0, pos);
+  release_if_large(out_);
   pump();
+}
+
+// Passes out_[begin, *pos) to the batch: moved when it is all of out_ (the
+// common case of a stream, and of one huge answer), else copied.
+void Instance::take_answers(Batch& batch, size_t begin, size_t* pos) {
+  if (begin == 0 && *pos == out_.size() && batch.answers.empty()) {
+    batch.answers.swap(out_);
+    out_.clear();
+    *pos = 0;
+    return;
+  }
+  batch.answers.append(out_, begin, *pos - begin);
 }
 
 size_t Instance::take_prelude(std::string_view data) {

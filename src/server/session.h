@@ -73,6 +73,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void finish_if_done();
   void close();
   void compact_input();
+  void move_front(size_t length, std::string* bytes);
 
   LocalSocket socket_;
   Pool& pool_;
