@@ -173,3 +173,46 @@ def plots(bench, out_dir):
         if subprocess.run([gnuplot], input=script.encode()).returncode == 0:
             written.append(out)
     return written
+
+
+def status_kib(pid, field):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(field):
+                return int(line.split()[1])
+    return 0
+
+
+def big_record(bench):
+    """One 200 MB line through cat: the daemon's peak resident memory
+    against the record's size, and what stays resident 5 s later."""
+    size = 200 << 20
+    path = os.path.join(bench.tmp, "line-200MB")
+    with open(path, "wb") as f:
+        chunk = b"y" * (1 << 20)
+        for _ in range(size >> 20):
+            f.write(chunk)
+        f.write(b"\n")
+    sd = bench.state_dir("bigrecord")
+    env = bench.env(sd)
+    vs = [bench.viasock, "run", "-W", "600", "cat"]
+    bench.output_of(vs, env, "/dev/null")  # starts the daemon
+    pids = bench.daemon_pids(sd)
+    if not pids:
+        bench.problems.append("200 MB record: no daemon")
+        return
+    out = os.path.join(bench.tmp, "line-out")
+    code = bench.wait_status(bench.spawn(vs, env, path, out))
+    if code != 0 or not bench.same_files(path, out):
+        bench.problems.append("200 MB record: status %d, output %s" %
+                              (code, "identical" if bench.same_files(path, out) else "DIFFERENT"))
+    os.unlink(out)
+    peak = status_kib(pids[0], "VmHWM:") / 1024
+    time.sleep(5)
+    after = status_kib(pids[0], "VmRSS:") / 1024
+    record = size / (1 << 20)
+    bench.row("one 200 MB line through cat: daemon peak resident / record size", peak, record, peak / record,
+              "<= 2.5x", peak / record <= 2.5, "MiB")
+    bench.row("  daemon resident 5 s after it", after, None, None, "<= 32 MiB", after <= 32, "MiB")
+    bench.stop_daemons(sd)
+    os.unlink(path)

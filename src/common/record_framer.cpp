@@ -26,19 +26,30 @@ class ByteFramer : public RecordFramer {
 
   // The hot path of a large stream: one vectorised count over the whole
   // buffer instead of a memchr call per record.
+  // With a limit, whole blocks are counted the same way and memchr only
+  // runs through the block where the limit falls.
   size_t count(std::string_view data, size_t max_records, size_t* end) const override {
-    const void* last = memrchr(data.data(), terminator_, data.size());
-    if (!last) {
-      *end = 0;
-      return 0;
-    }
-    size_t region = static_cast<const char*>(last) - data.data() + 1;
-    size_t records = static_cast<size_t>(std::count(data.data(), data.data() + region, terminator_));
-    if (records <= max_records) {
-      *end = region;
+    constexpr size_t kBlock = 16 * 1024;
+    const char* begin = data.data();
+    size_t records = 0;
+    for (size_t pos = 0; pos < data.size() && records < max_records; pos += kBlock) {
+      size_t n = std::min(kBlock, data.size() - pos);
+      size_t here = static_cast<size_t>(std::count(begin + pos, begin + pos + n, terminator_));
+      if (records + here < max_records) {
+        records += here;
+        continue;
+      }
+      const char* at = begin + pos;
+      while (records < max_records) {
+        at = static_cast<const char*>(std::memchr(at, terminator_, begin + pos + n - at)) + 1;
+        ++records;
+      }
+      *end = static_cast<size_t>(at - begin);
       return records;
     }
-    return RecordFramer::count(data, max_records, end);
+    const void* last = records ? memrchr(begin, terminator_, data.size()) : nullptr;
+    *end = last ? static_cast<const char*>(last) - begin + 1 : 0;
+    return records;
   }
 
  private:

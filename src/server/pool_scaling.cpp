@@ -67,7 +67,7 @@ void Pool::after_taking(Instance& instance) {
   if (schedule.quota_used(quota)) {
     spdlog::info("instance {} served its {} records (--max-records): recycling it", instance.index(), quota);
     retire(instance);
-    if (!promote_spare()) {
+    if (!promote_spare() && !stopping_) {
       int status = 0;
       std::string error;
       if (!add_instance(sched::Role::kActive, &status, &error)) return on_fatal_(status, error);
