@@ -4,8 +4,34 @@
 #include <cstring>
 #include <stdexcept>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace viasock {
 namespace {
+
+// How often `c` occurs in p[0, n): 16 bytes at a time, counted in byte
+// lanes and summed every 255 steps (std::count widens every lane to 64 bits
+// and runs at a third of this speed).
+size_t count_byte(const char* p, size_t n, char c) {
+  size_t total = 0, i = 0;
+#if defined(__SSE2__)
+  const __m128i needle = _mm_set1_epi8(c);
+  while (n - i >= 16) {
+    __m128i lanes = _mm_setzero_si128();
+    size_t steps = std::min<size_t>((n - i) / 16, 255);
+    for (size_t step = 0; step < steps; ++step, i += 16) {
+      __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+      lanes = _mm_sub_epi8(lanes, _mm_cmpeq_epi8(bytes, needle));
+    }
+    __m128i sums = _mm_sad_epu8(lanes, _mm_setzero_si128());
+    total += static_cast<size_t>(_mm_cvtsi128_si64(sums) + _mm_cvtsi128_si64(_mm_unpackhi_epi64(sums, sums)));
+  }
+#endif
+  for (; i < n; ++i) total += p[i] == c;
+  return total;
+}
 
 // Line and NUL records: the fast path, one memchr per record.
 class ByteFramer : public RecordFramer {
@@ -34,7 +60,7 @@ class ByteFramer : public RecordFramer {
     size_t records = 0;
     for (size_t pos = 0; pos < data.size() && records < max_records; pos += kBlock) {
       size_t n = std::min(kBlock, data.size() - pos);
-      size_t here = static_cast<size_t>(std::count(begin + pos, begin + pos + n, terminator_));
+      size_t here = count_byte(begin + pos, n, terminator_);
       if (records + here < max_records) {
         records += here;
         continue;
