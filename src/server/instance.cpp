@@ -104,7 +104,10 @@ void Instance::read_stdout() {
   if (!read_buffer_) read_buffer_.reset(new char[kReadChunk]);  // uninitialised on purpose
   stdout_.async_read_some(asio::buffer(read_buffer_.get(), kReadChunk),
                           [self = shared_from_this()](const boost::system::error_code& error, size_t size) {
-                            if (!error) self->out_.append(self->read_buffer_.get(), size);
+                            if (!error) {
+                              self->reserve_for_answer(size);
+                              self->out_.append(self->read_buffer_.get(), size);
+                            }
                             self->on_stdout(error, size);
                           });
 }
@@ -169,6 +172,15 @@ void Instance::process_output() {
   out_.erase(0, pos);
   release_if_large(out_);
   pump();
+}
+
+// A 1:1 tool answers a large record with about as many bytes: room for
+// them up front spares growing a huge buffer step by step, each step a copy
+// that briefly holds the answer twice.
+void Instance::reserve_for_answer(size_t more) {
+  if (in_flight_.empty() || out_.size() + more <= out_.capacity()) return;
+  size_t expected = in_flight_.front()->input_bytes + kReadChunk;
+  if (expected > kKeepBuffer && expected > out_.size() + more) out_.reserve(expected);
 }
 
 // Passes out_[begin, *pos) to the batch: moved when it is all of out_ (the

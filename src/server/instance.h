@@ -44,6 +44,7 @@ class Instance : public std::enable_shared_from_this<Instance> {
   void on_stdout(const boost::system::error_code& error, size_t size);
   void process_output();
   void take_answers(Batch& batch, size_t begin, size_t* pos);
+  void reserve_for_answer(size_t more);
   size_t take_prelude(std::string_view data);
   void read_stderr();
   void log_stderr(std::string_view bytes);
