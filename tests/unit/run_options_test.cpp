@@ -54,7 +54,7 @@ TEST_CASE("behaviour options name everything that changes the daemon") {
   CHECK(behaviour_args(options) == plain);
 }
 
-TEST_CASE("-j is N or MIN:MAX") {
+TEST_CASE("option -j takes N or MIN:MAX") {
   auto options = with_tool();
   CHECK(parse_instances("3", &options).empty());
   CHECK(options.instances == 3);
@@ -78,7 +78,7 @@ TEST_CASE("-j is N or MIN:MAX") {
   CHECK_FALSE(validate(options).empty());
 }
 
-TEST_CASE("-j MIN:MAX and --max-records reach the daemon") {
+TEST_CASE("options -j MIN:MAX and --max-records reach the daemon") {
   auto options = with_tool();
   auto plain = behaviour_args(options);
   REQUIRE(parse_instances("1:4", &options).empty());

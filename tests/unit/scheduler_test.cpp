@@ -104,7 +104,7 @@ TEST_CASE("retiring and spare instances take no work") {
   CHECK_FALSE(spare.wants_work(0, 0, 0));
 }
 
-TEST_CASE("--max-records caps what an instance takes") {
+TEST_CASE("a record quota (--max-records) caps what an instance takes") {
   InstanceSchedule s(0.0);
   CostMeter fast = measured(100000, 5000000, 0.001);
   CHECK(s.next_batch(fast, 100).records == 100);
