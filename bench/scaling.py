@@ -150,6 +150,10 @@ def plots(bench, out_dir):
         bench.notes.append("no gnuplot: plots not written (apt-get install gnuplot-nox)")
         return []
     written = []
+    for name, points in bench.scaling.items():
+        print("speed-up, %s: %s" % (name, ", ".join("-j %d %.2fx" % (j, points[j]) for j in sorted(points))))
+    for callers in sorted(bench.latency):
+        print("%2d callers: %.1f ms per call through viasock, %.1f ms with cat" % (callers, *bench.latency[callers]))
     if bench.scaling:
         curves = []
         for i, (name, points) in enumerate(bench.scaling.items()):
