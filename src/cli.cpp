@@ -232,7 +232,8 @@ int CommandLine::dispatch() {
   options.tool = words.front();
   options.args.assign(words.begin() + 1, words.end());
   normalize_timeouts(options);
-  std::string problem = validate(options);
+  std::string problem = parse_instances(p_.run.instances, &options);
+  if (problem.empty()) problem = validate(options);
   if (!problem.empty()) return usage_error(command->get_name(), problem);
   if (command == run_) return run_command(options);
   if (command == start_) return start_command(options);

@@ -21,8 +21,10 @@ void add_run_options(CLI::App* app, RunFlags& f) {
   app->add_option("-W,--idle-timeout,--server-timeout", o.idle_timeout,
                   "the daemon exits after SECONDS without clients (0: never)")
       ->capture_default_str();
-  app->add_option("-j,--instances", o.instances, "run N instances of the tool (a later call may raise it)")
+  app->add_option("-j,--instances", f.instances,
+                  "run N instances of the tool, or MIN:MAX growing with the load (a later call may raise MAX)")
       ->capture_default_str();
+  app->add_option("--max-records", o.max_records, "recycle an instance after it served N records (for tools that leak)");
   app->add_flag("-L,--line-buffered", o.line_buffered, "run the tool under 'stdbuf -oL' so it flushes every line");
   app->add_flag("--pty", o.pty, "give the tool a terminal as stdout, so that it flushes every line (not checked)");
   app->add_flag("--pipe", o.pipe, "the tool flushes every answer on a pipe: learn nothing, cut answers by lines");

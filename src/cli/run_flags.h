@@ -18,6 +18,7 @@ struct RunFlags {
   RunOptions options;
   bool null_records = false;
   std::string input_regex, output_regex;
+  std::string instances = "1";  // -j N or MIN:MAX, parsed by parse_instances
 };
 
 // What the daemon does: everything that is part of its identity, and -l.

@@ -34,7 +34,32 @@ std::string validate(const RunOptions& o) {
   if (o.idle_timeout < 0) return "-W must not be negative";
   if (o.max_record < 1024) return "--max-record must be at least 1K";
   if (o.instances < 1 || o.instances > 1024) return "-j must be between 1 and 1024";
+  if (o.min_instances < 0 || o.min_instances > o.instances) return "-j MIN:MAX needs 1 <= MIN <= MAX";
   return "";
+}
+
+std::string parse_instances(const std::string& text, RunOptions* o) {
+  auto number = [](const std::string& word, int* value) {
+    if (word.empty() || word.size() > 6 || word.find_first_not_of("0123456789") != std::string::npos) return false;
+    *value = std::stoi(word);
+    return true;
+  };
+  size_t colon = text.find(':');
+  int min = 0, max = 0;
+  if (colon == std::string::npos) {
+    if (!number(text, &max)) return "-j wants N or MIN:MAX, not '" + text + "'";
+  } else if (!number(text.substr(0, colon), &min) || !number(text.substr(colon + 1), &max) || min < 1 || min > max) {
+    return "-j wants N or MIN:MAX with 1 <= MIN <= MAX, not '" + text + "'";
+  }
+  o->instances = max;
+  // MIN == MAX is a fixed pool, as -j N.
+  o->min_instances = colon == std::string::npos || min == max ? 0 : min;
+  return "";
+}
+
+std::string instances_text(const RunOptions& o) {
+  if (o.min_instances == 0) return std::to_string(o.instances);
+  return std::to_string(o.min_instances) + ":" + std::to_string(o.instances);
 }
 
 void normalize_timeouts(RunOptions& o) {
@@ -69,7 +94,8 @@ std::vector<std::string> identity_args(const RunOptions& o) {
 std::vector<std::string> behaviour_args(const RunOptions& o) {
   std::vector<std::string> args = identity_args(o);
   args.insert(args.end(), {"-w", number(o.record_timeout), "-W", number(o.idle_timeout)});
-  args.insert(args.end(), {"-j", std::to_string(o.instances)});
+  args.insert(args.end(), {"-j", instances_text(o)});
+  if (o.max_records) args.insert(args.end(), {"--max-records", std::to_string(o.max_records)});
   return args;
 }
 

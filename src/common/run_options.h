@@ -29,7 +29,9 @@ struct RunOptions {
   // raise a running daemon's limits, -w applies to the call's own records.
   double record_timeout = 0;   // -w, seconds; 0 = none
   double idle_timeout = 60;    // -W, seconds; 0 = never
-  int instances = 1;           // -j
+  int instances = 1;           // -j N, or MAX of -j MIN:MAX
+  int min_instances = 0;       // MIN of -j MIN:MAX; 0: a fixed pool of `instances`
+  uint64_t max_records = 0;    // --max-records: recycle an instance after N records; 0 = never
   bool quiet_tool = false;     // --quiet-tool: the tool's stderr only to the log
 
   uint64_t max_record = 64 << 20;  // --max-record, bytes: a larger input record fails its call
@@ -60,6 +62,12 @@ bool learns_tool(const RunOptions& options);
 // The options that are part of the server identity, as command-line
 // arguments.
 std::vector<std::string> identity_args(const RunOptions& options);
+
+// Parses -j: "N" (a fixed pool) or "MIN:MAX" (a pool that grows with its
+// load). Returns a message for a usage error, or "".
+std::string parse_instances(const std::string& text, RunOptions* options);
+// -j as parse_instances() reads it.
+std::string instances_text(const RunOptions& options);
 
 // Every option a spawned daemon needs (identity and operational), as
 // command-line arguments (without the tool); parsing them again gives the

@@ -132,6 +132,8 @@ bool Daemon::prepare(int* status, std::string* error) {
   pool_config.instances = options.instances;
   pool_config.stdout_kind = options.pty ? StdoutKind::kTerminal : StdoutKind::kPipe;
   pool_config.flush_hint = flush_option_hint(options.tool);
+  pool_config.min_instances = options.min_instances;
+  pool_config.max_records = options.max_records;
   pool_ = std::make_unique<Pool>(io_, std::move(pool_config),
                                  [this](int s, const std::string& message) { on_fatal(s, message); });
   if (!pool_->start(status, error)) return false;
@@ -250,7 +252,7 @@ void Daemon::run_started(const CallOptions& call) {
     spdlog::info("a call asks for an idle timeout of {} s", call.idle_timeout);
     idle_timeout_ = call.idle_timeout;
   }
-  pool_->raise_instances(call.instances);
+  pool_->raise_max(call.instances);
 }
 
 void Daemon::session_closed(Session* session) {
@@ -287,6 +289,9 @@ std::string Daemon::status_json() const {
   status["learning_done"] = learned;
   status["stateful"] = pool_->stateful();
   status["idle_timeout"] = idle_timeout_;
+  status["instances"] = pool_->current_instances();
+  status["min_instances"] = pool_->min_instances();
+  status["max_instances"] = pool_->max_instances();
   return status.dump() + "\n";
 }
 

@@ -11,17 +11,13 @@ namespace viasock {
 namespace {
 
 constexpr size_t kReadChunk = 256 * 1024;
-// How much input may be in the tool's pipes and our buffers at once. Enough
-// to hide every round trip behind the tool's own work, small enough to keep
-// memory flat and to spread one stream over several instances.
-constexpr size_t kWindowBytes = 1 << 20;
-constexpr size_t kBatchBytes = 256 * 1024;
-constexpr size_t kSharedWindowBytes = 64 * 1024;
-constexpr size_t kSharedBatchBytes = 16 * 1024;
-// A CPU-bound tool may spend milliseconds per record: a batch of a few
-// records is what another instance could have done in the meantime.
-constexpr size_t kSharedBatchRecords = 16;
-constexpr size_t kMaxBatchesInFlight = 4096;
+// An empty buffer larger than this is freed rather than kept: one 200 MB
+// record must not stay resident after it passed.
+constexpr size_t kKeepBuffer = 1 << 20;
+
+void release_if_large(std::string& buffer) {
+  if (buffer.empty() && buffer.capacity() > kKeepBuffer) std::string().swap(buffer);
+}
 // How long records may sit in a quiescent tool before the call fails: the
 // watchdog looks this often while records are in flight.
 constexpr auto kStuckCheck = std::chrono::seconds(1);
@@ -46,7 +42,8 @@ Instance::Instance(asio::io_context& io, Pool& pool, int index, StdoutKind stdou
       stderr_(io),
       timeout_timer_(io),
       exit_timer_(io),
-      quiet_(io) {}
+      quiet_(io),
+      schedule_(sched::now_seconds()) {}
 
 Instance::~Instance() = default;
 
@@ -81,7 +78,9 @@ void Instance::promote(int index) {
 // print before is their prelude. Otherwise the watch only tells `ready()`.
 void Instance::watch_start_up() {
   quiet_.start(pid(), process_.stdin_inode(), puller(), stdout_kind_ == StdoutKind::kTerminal,
-               [self = shared_from_this()](ToolActivity activity) { self->on_start_up_quiet(activity); });
+               [weak = weak_from_this()](ToolActivity activity) {
+                 if (auto self = weak.lock()) self->on_start_up_quiet(activity);
+               });
 }
 
 void Instance::on_start_up_quiet(ToolActivity activity) {
@@ -126,20 +125,22 @@ void Instance::pump() {
     in_flight_.push_back(std::move(batch));
     return write(std::move(bytes));
   }
-  // With several instances, small batches and windows spread one stream
-  // over all of them; one instance gets large ones for throughput.
-  bool shared = pool_.instance_count() > 1;
-  size_t window = shared ? kSharedWindowBytes : kWindowBytes;
-  size_t batch_bytes = shared ? kSharedBatchBytes : kBatchBytes;
-  size_t batch_records = shared ? kSharedBatchRecords : SIZE_MAX;
+  // Batch sizes and how many are in flight: see scheduler.h.
+  uint64_t quota = pool_.config().max_records;
   std::string bytes;
-  while (in_flight_bytes_ < window && in_flight_.size() < kMaxBatchesInFlight && bytes.size() < batch_bytes) {
-    auto batch = pool_.take_work_for(*this, batch_bytes - bytes.size(), batch_records, &bytes);
+  while (schedule_.wants_work(in_flight_.size(), in_flight_bytes_, quota)) {
+    sched::BatchLimit limit = schedule_.next_batch(pool_.costs(), quota);
+    auto batch = pool_.take_work_for(*this, limit.bytes, limit.records, &bytes);
     if (!batch) break;
+    batch->record_count = batch->records;
+    batch->sent_at = sched::now_seconds();
+    schedule_.on_taken(batch->records);
     in_flight_bytes_ += batch->input_bytes;
     in_flight_.push_back(std::move(batch));
   }
-  if (!bytes.empty()) write(std::move(bytes));
+  if (bytes.empty()) return;
+  pool_.after_taking(*this);
+  write(std::move(bytes));
 }
 
 void Instance::write(std::string bytes) {
@@ -153,6 +154,7 @@ void Instance::write(std::string bytes) {
                     [self = shared_from_this(), stepping](const boost::system::error_code& error, size_t) {
                       self->writing_ = false;
                       self->write_buffer_.clear();
+                      release_if_large(self->write_buffer_);
                       // A failed write means the tool closed its stdin or died;
                       // its exit is reported when its stdout closes.
                       if (error) {
@@ -168,7 +170,11 @@ void Instance::write(std::string bytes) {
 }
 
 QuiescenceWatch::Pull Instance::puller() {
-  return [self = shared_from_this()] { return self->pull_stdout(); };
+  // Weak: the watch belongs to this instance and must not keep it alive.
+  return [weak = weak_from_this()] {
+    auto self = weak.lock();
+    return self ? self->pull_stdout() : size_t{0};
+  };
 }
 
 // Every read of the tool's stdout is ours, made when the descriptor is
@@ -181,6 +187,7 @@ size_t Instance::read_available() {
   while (pulled < kReadChunk) {
     ssize_t n = ::read(stdout_.native_handle(), read_buffer_.get(), kReadChunk);
     if (n > 0) {
+      reserve_for_answer(static_cast<size_t>(n));
       out_.append(read_buffer_.get(), static_cast<size_t>(n));
       pulled += static_cast<size_t>(n);
       continue;
@@ -266,19 +273,45 @@ void Instance::route_framed() {
     size_t answered = 1 + framer.count(std::string_view(out_).substr(pos), batch.records - 1, &more_end);
     pos += more_end;
     batch.records -= answered;
-    batch.answers.append(out_, begin, pos - begin);
+    take_answers(batch, begin, &pos);
     answered_ = true;
     last_progress_ = std::chrono::steady_clock::now();
     pool_.count_answers(answered);
     std::shared_ptr<Batch> front = in_flight_.front();
     if (batch.done()) {
+      double now = sched::now_seconds();
+      pool_.on_batch_done(*this, batch.record_count, batch.input_bytes,
+                          schedule_.on_batch_done(batch.record_count, batch.input_bytes, batch.sent_at, now));
       in_flight_bytes_ -= batch.input_bytes;
       in_flight_.pop_front();
+      if (in_flight_.empty()) schedule_.on_idle(now);
       remember_answered(front);
     }
     front->session->on_answers();
   }
   out_.erase(0, pos);
+  release_if_large(out_);
+}
+
+// A 1:1 tool answers a large record with about as many bytes: room for
+// them up front spares growing a huge buffer step by step, each step a copy
+// that briefly holds the answer twice.
+void Instance::reserve_for_answer(size_t more) {
+  if (in_flight_.empty() || stepping_ || out_.size() + more <= out_.capacity()) return;
+  size_t expected = in_flight_.front()->input_bytes + kReadChunk;
+  if (expected > kKeepBuffer && expected > out_.size() + more) out_.reserve(expected);
+}
+
+// Passes out_[begin, *pos) to the batch: moved when it is all of out_ (the
+// common case of a stream, and of one huge answer), else copied.
+void Instance::take_answers(Batch& batch, size_t begin, size_t* pos) {
+  if (begin == 0 && *pos == out_.size() && batch.answers.empty()) {
+    batch.answers.swap(out_);
+    out_.clear();
+    *pos = 0;
+    return;
+  }
+  batch.answers.append(out_, begin, *pos - begin);
 }
 
 size_t Instance::take_prelude(std::string_view data) {
@@ -298,7 +331,9 @@ size_t Instance::take_prelude(std::string_view data) {
 
 void Instance::watch_answer() {
   quiet_.start(pid(), process_.stdin_inode(), puller(), stdout_kind_ == StdoutKind::kTerminal,
-               [self = shared_from_this()](ToolActivity activity) { self->on_answer_quiet(activity); });
+               [weak = weak_from_this()](ToolActivity activity) {
+                 if (auto self = weak.lock()) self->on_answer_quiet(activity);
+               });
 }
 
 // Lock-step: the tool waits again, so everything it printed is the answer.
@@ -317,7 +352,7 @@ void Instance::on_answer_quiet(ToolActivity activity) {
   batch->answers = answer;
   batch->records = 0;
   if (role_ == Role::kCandidate) {
-    batch->sink->on_batch_answered(*batch);
+    if (auto sink = batch->sink.lock()) sink->on_batch_answered(*batch);
     return pump();
   }
   if (answer.empty()) {
@@ -341,7 +376,9 @@ void Instance::watch_stuck() {
   if (quiet_.active() || in_flight_.empty()) return;
   quiet_.start(
       pid(), process_.stdin_inode(), puller(), stdout_kind_ == StdoutKind::kTerminal,
-      [self = shared_from_this()](ToolActivity activity) { self->on_stuck_check(activity); }, kStuckCheck,
+      [weak = weak_from_this()](ToolActivity activity) {
+                 if (auto self = weak.lock()) self->on_stuck_check(activity);
+               }, kStuckCheck,
       kStuckCheck);
 }
 
@@ -365,8 +402,8 @@ void Instance::fail_in_flight(int status, const std::string& message) {
   for (auto& batch : failed) {
     if (batch->session)
       batch->session->fail(status, message);
-    else if (batch->sink)
-      batch->sink->on_batch_failed(*batch, status, message);
+    else if (auto sink = batch->sink.lock())
+      sink->on_batch_failed(*batch, status, message);
   }
 }
 
@@ -431,7 +468,7 @@ void Instance::route_stderr_line(std::string_view line) {
   if (!in_flight_.empty()) {
     Batch& batch = *in_flight_.front();
     if (batch.session) return batch.session->on_tool_stderr(line);
-    if (batch.sink) return batch.sink->on_batch_stderr(batch, line);
+    if (auto sink = batch.sink.lock()) return sink->on_batch_stderr(batch, line);
   }
   if (!ready_) pool_.start_up_stderr(*this, line);
 }
@@ -520,6 +557,7 @@ void Instance::finish() {
 
 void Instance::retire() {
   retiring_ = true;
+  schedule_.set_role(sched::Role::kRetiring);
   close_input_when_idle();
 }
 

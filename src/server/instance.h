@@ -23,6 +23,7 @@
 #include "server/batch.h"
 #include "server/child_process.h"
 #include "server/quiescence_watch.h"
+#include "server/scheduler.h"
 #include "server/tool_stderr.h"
 
 namespace viasock {
@@ -67,6 +68,9 @@ class Instance : public std::enable_shared_from_this<Instance> {
   bool idle() const { return in_flight_.empty(); }
   pid_t pid() const { return process_.pid(); }
   int index() const { return index_; }
+  // Its part in the pool's scheduling (scheduler.h).
+  sched::InstanceSchedule& schedule() { return schedule_; }
+  const sched::InstanceSchedule& schedule() const { return schedule_; }
   StdoutKind stdout_kind() const { return stdout_kind_; }
   // The one session this instance serves while the pool gives every call
   // a fresh instance (a tool that keeps state between records).
@@ -87,6 +91,8 @@ class Instance : public std::enable_shared_from_this<Instance> {
   void on_stdout(const boost::system::error_code& error);
   void process_output();
   void route_framed();
+  void take_answers(Batch& batch, size_t begin, size_t* pos);
+  void reserve_for_answer(size_t more);
   size_t take_prelude(std::string_view data);
   void watch_start_up();
   void on_start_up_quiet(ToolActivity activity);
@@ -139,6 +145,7 @@ class Instance : public std::enable_shared_from_this<Instance> {
   std::string stderr_buffer_;
   bool stdout_closed_ = false, finished_ = false, ready_ = false, retiring_ = false;
   bool answered_ = false, killed_by_us_ = false, timeout_armed_ = false, talkative_ = false;
+  sched::InstanceSchedule schedule_;
 };
 
 }  // namespace viasock

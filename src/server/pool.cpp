@@ -30,9 +30,10 @@ std::chrono::milliseconds backoff(int failures) {
 }  // namespace
 
 Pool::Pool(asio::io_context& io, PoolConfig config, FatalHandler on_fatal)
-    : io_(io), config_(std::move(config)), on_fatal_(std::move(on_fatal)), stop_timer_(io) {
+    : io_(io), config_(std::move(config)), on_fatal_(std::move(on_fatal)), stop_timer_(io), tick_timer_(io) {
   output_framer_ = make_framer(config_.output_format);
   lock_step_ = config_.learn;
+  max_instances_ = config_.instances;
 }
 
 Pool::~Pool() = default;
@@ -43,17 +44,9 @@ bool Pool::start(int* status, std::string* error) {
     return learner_->start(status, error);
   }
   learned_kind_ = config_.stdout_kind;
-  instances_.resize(static_cast<size_t>(config_.instances));
-  for (size_t slot = 0; slot < instances_.size(); ++slot)
-    if (!start_instance(slot, status, error)) return false;
+  for (int i = 0; i < min_instances(); ++i)
+    if (!add_instance(sched::Role::kActive, status, error)) return false;
   return true;
-}
-
-bool Pool::start_instance(size_t slot, int* status, std::string* error) {
-  auto instance = std::make_shared<Instance>(io_, *this, static_cast<int>(slot), learned_kind_,
-                                             Instance::Role::kServing);
-  instances_[slot] = instance;
-  return instance->start(status, error);
 }
 
 // The learner chose this candidate; the others of -j N start like it.
@@ -65,27 +58,23 @@ void Pool::adopt(std::shared_ptr<Instance> instance, const std::shared_ptr<Sessi
   exclusive_ = true;
   instance->set_owner(session);
   if (session) session->claimed = true;
-  instances_.resize(static_cast<size_t>(config_.instances));
-  instances_[0] = std::move(instance);
-  instances_[0]->promote(0);
+  instances_.push_back(instance);
+  instance->promote(next_index_++);
   start_missing_instances();
 }
 
 void Pool::start_missing_instances() {
-  for (size_t slot = 0; slot < instances_.size(); ++slot) {
-    if (instances_[slot]) continue;
+  while (current_instances() < min_instances()) {
     int status = 0;
     std::string error;
-    if (!start_instance(slot, &status, &error)) return cannot_serve(status, error);
+    if (!add_instance(sched::Role::kActive, &status, &error)) return cannot_serve(status, error);
   }
 }
 
 template <class Visit>
 void Pool::for_each_instance(Visit visit) {
   // Copied: a visit may replace an instance.
-  for (auto instance : std::vector(instances_))
-    if (instance) visit(*instance);
-  for (auto instance : std::vector(retired_)) visit(*instance);
+  for (auto instance : std::vector(instances_)) visit(*instance);
 }
 
 void Pool::offer(std::shared_ptr<Session> session) {
@@ -142,23 +131,21 @@ std::shared_ptr<Batch> Pool::take_work_for(Instance& instance, size_t max_bytes,
 
 void Pool::session_ended(Session* session) {
   if (!exclusive_) return;
-  for (size_t slot = 0; slot < instances_.size(); ++slot) {
-    auto& instance = instances_[slot];
-    if (!instance || instance->owner().get() != session) continue;
+  for (auto& instance : std::vector(instances_)) {
+    if (instance->owner().get() != session || instance->retiring()) continue;
     // Still learning: it may serve others once the tool is known stateless.
-    if (stateful_) replace_used(slot);
+    if (stateful_) replace_used(*instance);
     return;
   }
 }
 
 // An instance that served its call retires; a fresh one starts at once, so
 // that the next call finds it ready.
-void Pool::replace_used(size_t slot) {
-  retired_.push_back(std::move(instances_[slot]));
-  retired_.back()->retire();
+void Pool::replace_used(Instance& instance) {
+  retire(instance);
   int status = 0;
   std::string error;
-  if (!start_instance(slot, &status, &error)) cannot_serve(status, error);
+  if (!add_instance(sched::Role::kActive, &status, &error)) cannot_serve(status, error);
 }
 
 void Pool::set_stateful(bool stateful) {
@@ -172,17 +159,19 @@ void Pool::set_stateful(bool stateful) {
     for (auto& session : ready_) session->claimed = false;
   }
   // The call the tool was learned on may have ended meanwhile.
-  for (size_t slot = 0; stateful && slot < instances_.size(); ++slot) {
-    std::shared_ptr<Session> owner = instances_[slot] ? instances_[slot]->owner() : nullptr;
-    if (instances_[slot] && instances_[slot]->answered() && (!owner || owner->closed())) replace_used(slot);
+  for (auto& instance : std::vector(instances_)) {
+    std::shared_ptr<Session> owner = instance->owner();
+    if (stateful && !instance->retiring() && instance->answered() && (!owner || owner->closed()))
+      replace_used(*instance);
   }
   kick();
 }
 
 void Pool::kick() {
   if (learner_) learner_->pump();
-  for (auto instance : std::vector(instances_))
-    if (instance) instance->pump();
+  // Copied: pumping may add or remove instances.
+  for (auto instance : std::vector(instances_)) instance->pump();
+  if (!ready_.empty()) arm_tick();
 }
 
 void Pool::wait_for_prelude(std::shared_ptr<Session> session) {
@@ -230,7 +219,7 @@ void Pool::instance_ready(Instance& instance, const std::string& prelude) {
 
 bool Pool::ready() const {
   for (const auto& instance : instances_)
-    if (instance && instance->ready()) return true;
+    if (instance->ready() && !instance->retiring()) return true;
   return false;
 }
 
@@ -309,69 +298,63 @@ std::string Pool::flush_hint() const { return config_.flush_hint; }
 void Pool::instance_exited(Instance* instance, bool expected, bool killed_by_us, int status,
                            const std::string& message) {
   if (stopping_) return check_stopped();
-  if (learner_ && learner_->owns(instance) && (instances_.empty() || instances_[0].get() != instance))
+  bool adopted = std::any_of(instances_.begin(), instances_.end(), [instance](auto& i) { return i.get() == instance; });
+  if (learner_ && learner_->owns(instance) && !adopted)
     return learner_->candidate_exited(instance, expected, status, message);
-  std::erase_if(retired_, [instance](const auto& r) { return r.get() == instance; });
-  if (fatal_) return;
-  for (size_t slot = 0; slot < instances_.size(); ++slot) {
-    if (instances_[slot].get() != instance) continue;
-    // Worked: waited for input, or answered (a busy tool may never wait).
-    bool was_ready = instance->ready() || instance->answered();
-    instances_[slot].reset();
-    if (!ever_ready_ && records_answered_ == 0) {
-      // It never worked: restarting would only fail again, in a loop.
-      spdlog::error("the tool failed before it was ready: {}", message);
-      return cannot_serve(status, message);
-    }
-    if (!was_ready && !killed_by_us && ++start_failures_ >= kMaxStartFailures)
-      return cannot_serve(status, "the tool keeps failing at start-up: " + message);
-    spdlog::info("instance {}: starting a new tool process", slot);
-    replace_later(slot, backoff(start_failures_));
+  if (!adopted) return;
+  std::shared_ptr<Instance> gone = instance->shared_from_this();
+  remove_instance(instance);
+  if (gone->schedule().role() == sched::Role::kRetiring || expected) {
+    // Retired, recycled or replaced: it finished its work and exited as asked.
+    spdlog::info("instance {} retired", gone->index());
+    return;
   }
+  if (fatal_) return;
+  // Worked: waited for input, or answered (a busy tool may never wait).
+  bool was_ready = gone->ready() || gone->answered();
+  if (!ever_ready_ && records_answered_ == 0) {
+    // It never worked: restarting would only fail again, in a loop.
+    spdlog::error("the tool failed before it was ready: {}", message);
+    return cannot_serve(status, message);
+  }
+  if (!was_ready && !killed_by_us && ++start_failures_ >= kMaxStartFailures)
+    return cannot_serve(status, "the tool keeps failing at start-up: " + message);
+  if (promote_spare()) return;
+  spdlog::info("instance {} is gone: starting a new tool process", gone->index());
+  replace_later(backoff(start_failures_));
 }
 
 // A tool that fails at start-up again and again is restarted ever more
 // slowly, so a crash loop does not eat the machine. One killed by a record
 // is replaced at once.
-void Pool::replace_later(size_t slot, std::chrono::milliseconds delay) {
+void Pool::replace_later(std::chrono::milliseconds delay) {
   auto timer = std::make_shared<asio::steady_timer>(io_, delay);
-  timer->async_wait([this, slot, timer](const boost::system::error_code& error) {
-    if (error || stopping_ || fatal_ || slot >= instances_.size() || instances_[slot]) return;
+  timer->async_wait([this, timer](const boost::system::error_code& error) {
+    if (error || stopping_ || fatal_ || current_instances() >= min_instances()) return;
     int status = 0;
     std::string start_error;
-    if (!start_instance(slot, &status, &start_error)) cannot_serve(status, start_error);
+    if (!add_instance(sched::Role::kActive, &status, &start_error)) cannot_serve(status, start_error);
   });
 }
 
 void Pool::restart() {
   if (stopping_ || fatal_) return;
-  spdlog::info("restarting {} instance(s)", instances_.size());
-  for (size_t slot = 0; slot < instances_.size(); ++slot) {
-    std::shared_ptr<Instance> old = instances_[slot];
+  spdlog::info("restarting {} instance(s)", current_instances());
+  for (auto& old : std::vector(instances_)) {
+    if (old->schedule().role() != sched::Role::kActive) continue;
     int status = 0;
     std::string error;
-    if (!start_instance(slot, &status, &error)) {
+    auto fresh = add_instance(sched::Role::kActive, &status, &error);
+    if (!fresh) {
       // Keep the old one serving rather than fail anything.
-      spdlog::warn("restart: instance {} could not be replaced: {}", slot, error);
-      instances_[slot] = old;
+      spdlog::warn("restart: instance {} could not be replaced: {}", old->index(), error);
       continue;
     }
-    if (!old) continue;
     // A call that had the old instance to itself goes on with the new one.
-    instances_[slot]->set_owner(old->owner());
-    retired_.push_back(old);
-    old->retire();
+    fresh->set_owner(old->owner());
+    retire(*old);
   }
   kick();
-}
-
-void Pool::raise_instances(int instances) {
-  if (instances <= config_.instances || stopping_) return;
-  spdlog::info("a call asks for {} instances; raising from {}", instances, config_.instances);
-  config_.instances = std::min(instances, 1024);
-  if (learner_ && instances_.empty()) return;  // adopt() starts them
-  instances_.resize(static_cast<size_t>(config_.instances));
-  start_missing_instances();
 }
 
 std::vector<std::string> Pool::learned_args(bool* known) const {
@@ -397,6 +380,7 @@ void Pool::reap() {
 
 void Pool::stop(std::function<void()> done) {
   stopping_ = true;
+  tick_timer_.cancel();
   on_stopped_ = std::move(done);
   if (learner_) learner_->close();
   for_each_instance([](Instance& instance) { instance.close_input(); });
@@ -417,8 +401,6 @@ void Pool::check_stopped() {
   for (auto& old : old_learners_)
     if (!old->finished()) return;
   for (auto& instance : instances_)
-    if (instance && !instance->finished()) return;
-  for (auto& instance : retired_)
     if (!instance->finished()) return;
   stop_timer_.cancel();
   if (on_stopped_) std::exchange(on_stopped_, nullptr)();

@@ -18,6 +18,7 @@
 #include "server/asio.h"
 #include "server/batch.h"
 #include "server/child_process.h"
+#include "server/scheduler.h"
 
 namespace viasock {
 
@@ -30,7 +31,9 @@ struct PoolConfig {
   RecordFormat output_format;
   int prelude_records = 0;
   int prelude_lines = 0;
-  int instances = 1;
+  int instances = 1;         // -j N, or MAX of -j MIN:MAX
+  int min_instances = 0;     // MIN of -j MIN:MAX; 0: a fixed pool of `instances`
+  uint64_t max_records = 0;  // --max-records; 0: never recycle
   bool learn = false;                         // no framing options: learn the tool
   StdoutKind stdout_kind = StdoutKind::kPipe;  // when not learning
   std::string flush_hint;                     // the tool's own flush option, for messages
@@ -72,7 +75,6 @@ class Pool {
   bool learns() const { return config_.learn; }
   bool lock_step() const { return lock_step_; }
   const RecordFramer& output_framer() const { return *output_framer_; }
-  size_t instance_count() const { return instances_.size(); }
   void set_prelude(const std::string& prelude);
   void count_answers(size_t records) { records_answered_ += records; }
   void instance_ready(Instance& instance, const std::string& prelude);
@@ -94,9 +96,23 @@ class Pool {
   std::string framing_hint() const;
   std::string flush_hint() const;
 
+  // Scheduling (pool_scaling.cpp; the policy is in scheduler.h).
+  // Instances taking work now, and the bounds of -j.
+  int current_instances() const;
+  int min_instances() const { return config_.min_instances > 0 ? config_.min_instances : config_.instances; }
+  int max_instances() const { return max_instances_; }
+  // A later call asked for more instances: MAX only ever rises.
+  void raise_max(int max);
+  // Costs measured over every instance, for instances that have not
+  // measured their own yet.
+  const sched::CostMeter& costs() const { return costs_; }
+  // An instance took work: it may need a spare, or be done (--max-records).
+  void after_taking(Instance& instance);
+  // A batch got its last answer; `seconds` < 0 when it measured the start-up.
+  void on_batch_done(const Instance& instance, size_t records, size_t bytes, double seconds);
+
   // The daemon's side.
   void reap();
-  void raise_instances(int instances);
   // Some instance waits for work: the tool is loaded.
   bool ready() const;
   // Replaces every instance: new ones start and take new work, the old ones
@@ -112,11 +128,18 @@ class Pool {
   void stop(std::function<void()> done);
 
  private:
-  bool start_instance(size_t slot, int* status, std::string* error);
+  std::shared_ptr<Instance> add_instance(sched::Role role, int* status, std::string* error);
+  void remove_instance(Instance* instance);
+  void retire(Instance& instance);
+  bool promote_spare();
+  void arm_tick();
+  void tick();
+  void grow_if_needed();
+  void retire_idle();
   void start_missing_instances();
   std::shared_ptr<Session> claim_session();
-  void replace_used(size_t slot);
-  void replace_later(size_t slot, std::chrono::milliseconds delay);
+  void replace_used(Instance& instance);
+  void replace_later(std::chrono::milliseconds delay);
   void check_stopped();
   template <class Visit>
   void for_each_instance(Visit visit);
@@ -125,8 +148,8 @@ class Pool {
   PoolConfig config_;
   FatalHandler on_fatal_;
   std::unique_ptr<RecordFramer> output_framer_;
+  // Live instances, active, spare or retiring (scheduler.h), oldest first.
   std::vector<std::shared_ptr<Instance>> instances_;
-  std::vector<std::shared_ptr<Instance>> retired_;
   std::shared_ptr<StdoutLearner> learner_;
   std::vector<std::shared_ptr<StdoutLearner>> old_learners_;
   StdoutKind learned_kind_ = StdoutKind::kPipe;
@@ -147,6 +170,14 @@ class Pool {
   std::function<void()> on_stopped_;
   asio::steady_timer stop_timer_;
   uint64_t records_answered_ = 0;
+
+  int next_index_ = 0;
+  int max_instances_ = 1;
+  sched::CostMeter costs_;
+  double startup_ = -1;  // the last measured start-up, seconds
+  bool startup_exact_ = false;
+  asio::steady_timer tick_timer_;
+  bool tick_armed_ = false;
 };
 
 }  // namespace viasock

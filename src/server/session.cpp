@@ -35,6 +35,16 @@ std::string size_text(uint64_t bytes) {
   return text + " (" + std::to_string(bytes) + " bytes)";
 }
 
+// A batch at least this large is moved out of the input buffer rather than
+// copied; a buffer larger than kKeepBuffer is freed rather than kept once
+// empty (one 200 MB record must not stay resident).
+constexpr size_t kMoveBatch = 64 * 1024;
+constexpr size_t kKeepBuffer = 1 << 20;
+
+void release_if_large(std::string& buffer) {
+  if (buffer.empty() && buffer.capacity() > kKeepBuffer) std::string().swap(buffer);
+}
+
 }  // namespace
 
 Session::Session(LocalSocket socket, Pool& pool, const RecordFramer& framer, SessionHost& host)
@@ -198,8 +208,12 @@ std::shared_ptr<Batch> Session::take_batch(size_t max_bytes, size_t max_records,
                             &length);
     if (records == 0) records = framer_.count(ready, 1, &length);
   }
-  bytes->append(ready.data(), length);
-  consumed_ += length;
+  if (bytes->empty() && consumed_ == 0 && length >= kMoveBatch && in_.size() - length <= length) {
+    move_front(length, bytes);
+  } else {
+    bytes->append(ready.data(), length);
+    consumed_ += length;
+  }
   ready_records_ -= records;
   compact_input();
 
@@ -213,7 +227,23 @@ std::shared_ptr<Batch> Session::take_batch(size_t max_bytes, size_t max_records,
   return batch;
 }
 
+// The batch is the front of the input buffer and most of it: the buffer
+// becomes the batch, without a copy, and the bytes after it (the start of
+// the next record) a new buffer.
+void Session::move_front(size_t length, std::string* bytes) {
+  std::string rest(in_, length);
+  bytes->swap(in_);
+  bytes->resize(length);
+  in_.swap(rest);
+  ready_end_ -= length;
+}
+
 void Session::compact_input() {
+  if (consumed_ == in_.size()) {
+    in_.clear();
+    ready_end_ = consumed_ = 0;
+    return release_if_large(in_);
+  }
   if (consumed_ < (1 << 16) || consumed_ < in_.size() / 2) return;
   in_.erase(0, consumed_);
   ready_end_ -= consumed_;
@@ -336,6 +366,8 @@ void Session::write_data() {
   asio::async_write(socket_, buffers,
                     [self = shared_from_this(), size](const boost::system::error_code& error, size_t) {
                       self->writing_ = false;
+                      self->writing_buffer_.clear();
+                      release_if_large(self->writing_buffer_);
                       if (error) return self->close();  // the client went away: drop its answers
                       self->data_sent_ += size;
                       self->after_write();

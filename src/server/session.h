@@ -46,6 +46,9 @@ class Session : public std::enable_shared_from_this<Session> {
   // The pool's side. A client that does not read its answers gets no more
   // work: its backlog would only grow.
   bool has_ready_input() const { return ready_records_ > 0 && open() && !output_backlogged(); }
+  // Complete records waiting for an instance, and their bytes.
+  size_t ready_records() const { return open() ? ready_records_ : 0; }
+  size_t ready_bytes() const { return open() ? ready_end_ - consumed_ : 0; }
   // Cuts the next batch (at least one record, else about max_bytes) and
   // appends its bytes to *bytes.
   std::shared_ptr<Batch> take_batch(size_t max_bytes, size_t max_records, std::string* bytes);
@@ -89,6 +92,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void write_stderr();
   void close();
   void compact_input();
+  void move_front(size_t length, std::string* bytes);
 
   LocalSocket socket_;
   Pool& pool_;

@@ -1,15 +1,23 @@
-"""-j N: a pool of instances (issue: speed).
+"""-j N and -j MIN:MAX: a pool of instances, and --max-records.
 
 With -j 3, one large stream and eight concurrent clients all get output
 byte-identical to a direct run, in their own input order, and every one of
-the three instances did part of the work."""
+the three instances did part of the work. Then every scheduling case: small
+and large streams, mixed record sizes, several clients, -j N and -j MIN:MAX,
+a pool that grows with its load and shrinks when idle, instances recycled
+or retired in the middle of a stream."""
 
 import concurrent.futures
+import json
 import os
+import random
+import socket
+import struct
 import sys
+import time
 import unittest
 
-from harness import ViasockTestCase, wait_until
+from harness import ViasockTestCase, pid_alive, wait_until
 
 # Upper-cases each line; when its stdin closes it writes how many lines it
 # answered to $COUNT_DIR/<pid>, so the test can see which instance worked.
@@ -66,6 +74,207 @@ class PoolTest(ViasockTestCase):
         self.assertEqual(sum(counts.values()), total, counts)
         for pid, count in counts.items():
             self.assertGreater(count, 0, "instance %s did no work: %s" % (pid, counts))
+
+
+# A waiting tool: sleeps START_DELAY at start and RECORD_DELAY per record,
+# upper-cases each line, appends its pid to $STARTS when it starts and writes
+# how many lines it answered to $COUNT_DIR/<pid> when its stdin closes. The
+# variables are not part of the server identity.
+WAITING_TOOL = r'''
+import os, sys, time
+if os.environ.get("STARTS"):
+    with open(os.environ["STARTS"], "a") as f:
+        f.write("%d\n" % os.getpid())
+time.sleep(float(os.environ.get("START_DELAY", "0")))
+delay = float(os.environ.get("RECORD_DELAY", "0"))
+count = 0
+for line in iter(sys.stdin.buffer.readline, b""):
+    if delay:
+        time.sleep(delay)
+    sys.stdout.buffer.write(line.upper())
+    sys.stdout.buffer.flush()
+    count += 1
+if os.environ.get("COUNT_DIR"):
+    with open(os.path.join(os.environ["COUNT_DIR"], str(os.getpid())), "w") as f:
+        f.write(str(count))
+'''
+
+
+def daemon_status(socket_path, timeout=10):
+    """The daemon's status JSON, asked for over its socket as `list` does."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(timeout)
+        s.connect(socket_path)
+        s.sendall(b"H" + struct.pack("<I", 6) + b"status")
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    body, pos = b"", 0
+    while pos + 5 <= len(data):
+        kind, length = data[pos:pos + 1], struct.unpack("<I", data[pos + 1:pos + 5])[0]
+        if kind == b"D":
+            body += data[pos + 5:pos + 5 + length]
+        pos += 5 + length
+    return json.loads(body)
+
+
+def mixed_records(seed, n):
+    """Lines of very different sizes: empty, short, 100 KB, and a few of 1 MB."""
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        kind = rng.random()
+        if kind < 0.1:
+            size = 0
+        elif kind < 0.85:
+            size = rng.randint(1, 80)
+        elif kind < 0.98:
+            size = rng.randint(1000, 100000)
+        else:
+            size = 1 << 20
+        out.append(b"%d:" % i + bytes(rng.choice(b"abcxyz ") for _ in range(min(size, 64))) * (size // 64 + 1)
+                   + b"\n")
+    return b"".join(out)
+
+
+class SchedulingTest(ViasockTestCase):
+    """Order and completeness for every way work is spread over instances."""
+
+    def setUp(self):
+        super().setUp()
+        self.tool = os.path.join(self.tmp, "waiting.py")
+        with open(self.tool, "w") as f:
+            f.write(WAITING_TOOL)
+        self.counts = os.path.join(self.tmp, "counts")
+        os.mkdir(self.counts)
+        self.starts = self.starts_file()
+
+    def run_tool(self, options, data, env=None, timeout=120):
+        merged = {"STARTS": self.starts, "COUNT_DIR": self.counts}
+        merged.update(env or {})
+        return self.run_vs(["run", "--pipe", "-W", "60"] + options + [sys.executable, self.tool], input=data,
+                           timeout=timeout, env=merged)
+
+    def status(self):
+        sockets = self.sockets()
+        self.assertEqual(len(sockets), 1, sockets)
+        return daemon_status(sockets[0])
+
+    def check_clients(self, options, inputs, env=None):
+        with concurrent.futures.ThreadPoolExecutor(len(inputs)) as pool:
+            results = list(pool.map(lambda data: self.run_tool(options, data, env), inputs))
+        for c, (data, result) in enumerate(zip(inputs, results)):
+            self.assertOk(result, "%s, client %d" % (options, c))
+            self.assertBytesEqual(result.stdout, data.upper(), "%s, client %d" % (options, c))
+
+    def test_order_and_completeness(self):
+        small = [b"small %d\n" % i for i in range(40)]
+        cases = {
+            "small document": [b"".join(small)],
+            "large stream": [b"".join(b"big line %d\n" % i for i in range(100000))],
+            "mixed record sizes": [mixed_records(1, 300)],
+            "several clients": [b"".join(b"client %d line %d\n" % (c, i) for i in range(2000 + 300 * c))
+                                for c in range(6)],
+            "several clients, mixed sizes": [mixed_records(10 + c, 100) for c in range(4)],
+        }
+        for options in (["-j", "1"], ["-j", "3"], ["-j", "1:3"]):
+            for name, inputs in cases.items():
+                with self.subTest(options=options, case=name):
+                    self.check_clients(options, inputs)
+
+    def test_grows_with_load_and_retires_when_idle(self):
+        """-j 1:4, 8 callers of a 0.3 s-start, 20 ms-a-record tool: the pool
+        grows to at least 3 instances; the extra ones retire once idle, while
+        another client is in the middle of a stream."""
+        env = {"START_DELAY": "0.3", "RECORD_DELAY": "0.02"}
+        options = ["-j", "1:4"]
+        inputs = [b"".join(b"call %d record %d\n" % (c, i) for i in range(25)) for c in range(24)]
+        started = time.monotonic()
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            results = list(pool.map(lambda data: self.run_tool(options, data, env), inputs))
+        elapsed = time.monotonic() - started
+        for c, (data, result) in enumerate(zip(inputs, results)):
+            self.assertOk(result, "call %d" % c)
+            self.assertBytesEqual(result.stdout, data.upper(), "call %d" % c)
+        pids = self.started_pids(self.starts)
+        self.assertGreaterEqual(len(pids), 3, "the pool should have grown: tool started %d times" % len(pids))
+        self.assertLessEqual(len(pids), 4)
+        one_instance = 24 * 25 * 0.02
+        self.assertLess(elapsed, one_instance / 2, "24 calls took %.1f s; one instance needs %.1f s"
+                        % (elapsed, one_instance))
+        status = self.status()
+        self.assertEqual((status["min_instances"], status["max_instances"]), (1, 4), status)
+
+        # A slow stream: the idle instances retire meanwhile (after at least
+        # 5 s idle; longer on a loaded machine, where the tool's start-up
+        # measures longer), and the stream goes on in order.
+        client = self.spawn_vs(["run", "--pipe", "-W", "60"] + options + [sys.executable, self.tool],
+                               env=dict(env, STARTS=self.starts, COUNT_DIR=self.counts))
+        sent, retired_at, deadline = b"", None, time.monotonic() + 60
+        i = 0
+        while retired_at is None or i < retired_at + 10:
+            self.assertLess(time.monotonic(), deadline, "idle instances did not retire: %s" % self.status())
+            line = b"slow %d\n" % i
+            client.stdin.write(line)
+            client.stdin.flush()
+            sent += line
+            time.sleep(0.1)
+            if retired_at is None and i % 10 == 9 and self.status()["instances"] == 1:
+                retired_at = i
+            i += 1
+        out, err = client.communicate(timeout=30)
+        self.assertEqual(client.returncode, 0, err)
+        self.assertBytesEqual(out, sent.upper(), "the slow stream")
+        # Retired instances exited normally, after closing their stdin.
+        self.assertTrue(wait_until(lambda: len(os.listdir(self.counts)) == len(pids) - 1, timeout=10),
+                        os.listdir(self.counts))
+        alive = [p for p in pids if pid_alive(p)]
+        self.assertEqual(len(alive), 1, "only MIN instances should be left: %s" % alive)
+
+    def test_single_calls_keep_one_instance(self):
+        """20 single calls 100 ms apart never make a waiting backlog."""
+        env = {"START_DELAY": "0.3", "RECORD_DELAY": "0.02"}
+        for i in range(20):
+            result = self.run_tool(["-j", "1:4"], b"call %d\n" % i, env)
+            self.assertOk(result)
+            self.assertEqual(result.stdout, b"CALL %d\n" % i)
+            time.sleep(0.1)
+        self.assertEqual(len(self.started_pids(self.starts)), 1)
+        self.assertEqual(self.status()["instances"], 1)
+
+    def test_max_records_recycles(self):
+        """--max-records 100 over 3 x 1,000 records: about 30 tool starts,
+        no instance serves more than 100 records, every call byte-identical."""
+        inputs = [b"".join(b"call %d record %d\n" % (c, i) for i in range(1000)) for c in range(3)]
+        with concurrent.futures.ThreadPoolExecutor(3) as pool:
+            results = list(pool.map(lambda data: self.run_tool(["--max-records", "100"], data), inputs))
+        for c, (data, result) in enumerate(zip(inputs, results)):
+            self.assertOk(result, "call %d" % c)
+            self.assertBytesEqual(result.stdout, data.upper(), "call %d" % c)
+        self.assertOk(self.run_vs(["stop", "--all"], timeout=60))
+        self.assertTrue(wait_until(lambda: not self.live_daemon_pids(), timeout=10))
+        starts = len(self.started_pids(self.starts))
+        self.assertGreaterEqual(starts, 30)
+        self.assertLessEqual(starts, 33)
+        self.assertTrue(wait_until(lambda: len(os.listdir(self.counts)) == starts, timeout=10),
+                        "%d starts, %d reports" % (starts, len(os.listdir(self.counts))))
+        counts = []
+        for name in os.listdir(self.counts):
+            with open(os.path.join(self.counts, name)) as f:
+                counts.append(int(f.read()))
+        self.assertEqual(sum(counts), 3000)
+        self.assertLessEqual(max(counts), 100, counts)
+
+    def test_recycled_in_the_middle_of_streams(self):
+        """-j 2 and -j 1:3 with --max-records: several clients, large and mixed."""
+        inputs = [b"".join(b"client %d line %d\n" % (c, i) for i in range(3000)) for c in range(3)]
+        inputs.append(mixed_records(7, 200))
+        for options in (["-j", "2", "--max-records", "500"], ["-j", "1:3", "--max-records", "700"]):
+            with self.subTest(options=options):
+                self.check_clients(options, inputs)
 
 
 if __name__ == "__main__":

@@ -93,6 +93,27 @@ TEST_CASE("count stops at the limit and reports the end") {
   CHECK(end == 6);
 }
 
+TEST_CASE("count over many blocks agrees with one record at a time") {
+  auto framer = make_framer({});
+  std::string data;
+  for (int i = 0; i < 20000; ++i) data += std::string(static_cast<size_t>(i % 13), 'x') + "\n";
+  data += "partial";
+  for (size_t limit : {size_t{0}, size_t{1}, size_t{2}, size_t{2730}, size_t{2731}, size_t{19999}, size_t{20000},
+                       size_t{20001}, RecordFramer::npos}) {
+    INFO(limit);
+    size_t fast_end = 7, slow_end = 7;
+    size_t fast = framer->count(data, limit, &fast_end);
+    size_t slow = framer->RecordFramer::count(data, limit, &slow_end);
+    CHECK(fast == slow);
+    CHECK(fast_end == slow_end);
+  }
+  size_t end = 7;
+  CHECK(framer->count("", 5, &end) == 0);
+  CHECK(end == 0);
+  CHECK(framer->count("no terminator", 5, &end) == 0);
+  CHECK(end == 0);
+}
+
 TEST_CASE("an invalid regex is reported") {
   CHECK_FALSE(check_record_format({RecordFormat::kRegex, "("}).empty());
   CHECK(check_record_format({RecordFormat::kRegex, "^EOS$"}).empty());

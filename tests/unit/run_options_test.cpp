@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -69,4 +71,40 @@ TEST_CASE("behaviour options name everything that changes the daemon") {
   options.verbose = true;  // how loud the client is does not change the daemon
   options.state_dir = "/elsewhere";
   CHECK(behaviour_args(options) == plain);
+}
+
+TEST_CASE("option -j takes N or MIN:MAX") {
+  auto options = with_tool();
+  CHECK(parse_instances("3", &options).empty());
+  CHECK(options.instances == 3);
+  CHECK(options.min_instances == 0);
+  CHECK(instances_text(options) == "3");
+  CHECK(parse_instances("1:4", &options).empty());
+  CHECK(options.instances == 4);
+  CHECK(options.min_instances == 1);
+  CHECK(instances_text(options) == "1:4");
+  CHECK(validate(options).empty());
+  CHECK(parse_instances("2:2", &options).empty());  // a fixed pool
+  CHECK(options.min_instances == 0);
+  CHECK(options.instances == 2);
+  for (const char* bad : {"", "x", "4:1", "1:", ":4", "-1", "1:2:3", "1.5"}) {
+    INFO(bad);
+    CHECK_FALSE(parse_instances(bad, &options).empty());
+  }
+  CHECK_FALSE(parse_instances("0:2", &options).empty());  // never below one instance
+  options = with_tool();
+  CHECK(parse_instances("0", &options).empty());
+  CHECK_FALSE(validate(options).empty());
+}
+
+TEST_CASE("options -j MIN:MAX and --max-records reach the daemon") {
+  auto options = with_tool();
+  auto plain = behaviour_args(options);
+  REQUIRE(parse_instances("1:4", &options).empty());
+  auto growing = behaviour_args(options);
+  CHECK(growing != plain);
+  CHECK(std::find(growing.begin(), growing.end(), "1:4") != growing.end());
+  options = with_tool();
+  options.max_records = 100;
+  CHECK(behaviour_args(options) != plain);
 }

@@ -1,0 +1,157 @@
+// The pool's side of scheduling: starting, promoting and retiring instances
+// as the policy in scheduler.h decides. One path retires an instance, idle
+// or recycled: it takes no new work, finishes its batches in flight, its
+// stdin is closed, and its exit is then not a failure.
+#include <spdlog/spdlog.h>
+
+#include "server/instance.h"
+#include "server/pool.h"
+#include "server/session.h"
+
+namespace viasock {
+namespace {
+
+// How often the pool looks at its load while work waits (growth), and while
+// it has instances beyond MIN (retirement).
+constexpr auto kBusyTick = std::chrono::milliseconds(10);
+constexpr auto kIdleTick = std::chrono::milliseconds(250);
+
+}  // namespace
+
+std::shared_ptr<Instance> Pool::add_instance(sched::Role role, int* status, std::string* error) {
+  if (stopping_) return nullptr;
+  auto instance = std::make_shared<Instance>(io_, *this, next_index_++, learned_kind_, Instance::Role::kServing);
+  instance->schedule().set_role(role);
+  instances_.push_back(instance);
+  if (!instance->start(status, error)) {
+    remove_instance(instance.get());
+    return nullptr;
+  }
+  if (role == sched::Role::kSpare) spdlog::info("instance {} started as a spare", instance->index());
+  arm_tick();
+  return instance;
+}
+
+void Pool::remove_instance(Instance* instance) {
+  for (auto it = instances_.begin(); it != instances_.end(); ++it) {
+    if (it->get() == instance) {
+      instances_.erase(it);
+      return;
+    }
+  }
+}
+
+int Pool::current_instances() const {
+  int active = 0;
+  for (auto& instance : instances_) active += instance->schedule().role() == sched::Role::kActive;
+  return active;
+}
+
+void Pool::raise_max(int max) {
+  if (max <= max_instances_) return;
+  spdlog::info("up to {} instances now", max);
+  max_instances_ = max;
+  arm_tick();
+}
+
+void Pool::after_taking(Instance& instance) {
+  uint64_t quota = config_.max_records;
+  sched::InstanceSchedule& schedule = instance.schedule();
+  if (quota == 0 || schedule.role() != sched::Role::kActive) return;
+  if (!schedule.spare_asked() && schedule.needs_spare(quota, costs_, startup_)) {
+    schedule.set_spare_asked();
+    int status = 0;
+    std::string error;
+    if (!add_instance(sched::Role::kSpare, &status, &error)) spdlog::warn("cannot start a spare: {}", error);
+  }
+  if (schedule.quota_used(quota)) {
+    spdlog::info("instance {} served its {} records (--max-records): recycling it", instance.index(), quota);
+    retire(instance);
+    if (!promote_spare() && !stopping_) {
+      int status = 0;
+      std::string error;
+      if (!add_instance(sched::Role::kActive, &status, &error)) return cannot_serve(status, error);
+    }
+  }
+}
+
+void Pool::retire(Instance& instance) {
+  // Closes its stdin now when nothing is in flight, else once answered.
+  instance.retire();
+}
+
+bool Pool::promote_spare() {
+  for (auto& instance : instances_) {
+    if (instance->schedule().role() != sched::Role::kSpare) continue;
+    instance->schedule().set_role(sched::Role::kActive);
+    spdlog::info("instance {} takes over", instance->index());
+    asio::post(io_, [this] { kick(); });
+    return true;
+  }
+  return false;
+}
+
+void Pool::on_batch_done(const Instance& instance, size_t records, size_t bytes, double seconds) {
+  if (seconds < 0) {
+    // An upper bound only serves until the first real measurement.
+    if (instance.schedule().startup_exact() || !startup_exact_) startup_ = instance.schedule().startup();
+    startup_exact_ = startup_exact_ || instance.schedule().startup_exact();
+    return;
+  }
+  costs_.observe(records, bytes, seconds);
+}
+
+void Pool::arm_tick() {
+  if (tick_armed_ || stopping_) return;
+  bool growable = !ready_.empty() && current_instances() < max_instances_;
+  bool shrinkable = current_instances() > min_instances();
+  if (!growable && !shrinkable) return;
+  tick_armed_ = true;
+  tick_timer_.expires_after(growable ? kBusyTick : kIdleTick);
+  tick_timer_.async_wait([this](const boost::system::error_code& error) {
+    tick_armed_ = false;
+    if (!error) tick();
+  });
+}
+
+void Pool::tick() {
+  grow_if_needed();
+  retire_idle();
+  arm_tick();
+}
+
+void Pool::grow_if_needed() {
+  // While the learner decides, new instances would not know their stdout.
+  if (learner_ && instances_.empty()) return;
+  sched::PoolLoad load;
+  load.active = current_instances();
+  load.max = max_instances_;
+  load.startup = startup_;
+  for (auto& session : ready_) {
+    load.waiting_records += session->ready_records();
+    load.waiting_bytes += session->ready_bytes();
+  }
+  if (!sched::should_grow(load, costs_)) return;
+  spdlog::info("{} records wait, about {:.2f} s of work for {} instance(s): starting another", load.waiting_records,
+               costs_.predict(load.waiting_records, load.waiting_bytes), load.active);
+  int status = 0;
+  std::string error;
+  if (!add_instance(sched::Role::kActive, &status, &error)) spdlog::warn("cannot start another instance: {}", error);
+}
+
+void Pool::retire_idle() {
+  int active = current_instances();
+  if (active <= min_instances() || !ready_.empty()) return;
+  double now = sched::now_seconds(), after = sched::retire_after(startup_);
+  // The newest first: kick() offers work to the oldest first, so the newest
+  // are the ones left idle when the load falls.
+  for (auto it = instances_.rbegin(); it != instances_.rend() && active > min_instances(); ++it) {
+    Instance& instance = **it;
+    if (instance.schedule().role() != sched::Role::kActive || instance.schedule().idle_for(now) < after) continue;
+    spdlog::info("instance {} idle for {:.1f} s: retiring it", instance.index(), instance.schedule().idle_for(now));
+    retire(instance);
+    --active;
+  }
+}
+
+}  // namespace viasock

@@ -1,0 +1,91 @@
+#include "server/scheduler.h"
+
+#include <algorithm>
+
+namespace viasock::sched {
+namespace {
+
+// Weight of the past in the averages: the last few batches decide, so a tool
+// whose cost changes (a new kind of input) is followed within a few ms.
+constexpr double kDecay = 0.75;
+// A spare starts this much earlier than the start-up alone would need.
+constexpr double kSpareMargin = 1.5;
+
+size_t clamp_count(double value, size_t most) {
+  if (!(value >= 1)) return 1;
+  return value >= static_cast<double>(most) ? most : static_cast<size_t>(value);
+}
+
+}  // namespace
+
+void CostMeter::observe(size_t records, size_t bytes, double seconds) {
+  if (records == 0 || seconds < 0) return;
+  seconds_ = seconds_ * kDecay + seconds;
+  records_ = records_ * kDecay + static_cast<double>(records);
+  bytes_ = bytes_ * kDecay + static_cast<double>(bytes);
+}
+
+double CostMeter::predict(size_t records, size_t bytes) const {
+  return std::max(per_record() * static_cast<double>(records), per_byte() * static_cast<double>(bytes));
+}
+
+BatchLimit batch_limit(const CostMeter& meter) {
+  if (!meter.known()) return {1, kMaxBatchBytes};
+  double per_record = meter.per_record(), per_byte = meter.per_byte();
+  size_t records = per_record > 0 ? clamp_count(kSliceSeconds / per_record, kMaxBatchRecords) : kMaxBatchRecords;
+  size_t bytes = per_byte > 0 ? clamp_count(kSliceSeconds / per_byte, kMaxBatchBytes) : kMaxBatchBytes;
+  return {records, bytes};
+}
+
+bool InstanceSchedule::wants_work(size_t batches_in_flight, size_t bytes_in_flight, uint64_t max_records) const {
+  if (role_ != Role::kActive || quota_used(max_records)) return false;
+  size_t most = answered() ? kMaxBatchesInFlight : 1;
+  return batches_in_flight < most && bytes_in_flight < kMaxBytesInFlight;
+}
+
+BatchLimit InstanceSchedule::next_batch(const CostMeter& pool_costs, uint64_t max_records) const {
+  BatchLimit limit = batch_limit(costs_.known() ? costs_ : pool_costs);
+  if (max_records > 0) {
+    uint64_t left = max_records > records_taken_ ? max_records - records_taken_ : 1;
+    limit.records = static_cast<size_t>(std::min<uint64_t>(limit.records, left));
+  }
+  return limit;
+}
+
+void InstanceSchedule::on_taken(size_t records) {
+  records_taken_ += records;
+  idle_since_ = -1;
+}
+
+double InstanceSchedule::on_batch_done(size_t records, size_t bytes, double sent_at, double now) {
+  double busy_from = std::max(sent_at, last_done_);
+  last_done_ = now;
+  if (!answered()) {
+    startup_ = now - started_at_;
+    startup_exact_ = sent_at - started_at_ <= kStartupExactWithin;
+    return -1;
+  }
+  double seconds = now - busy_from;
+  costs_.observe(records, bytes, seconds);
+  return seconds;
+}
+
+bool InstanceSchedule::needs_spare(uint64_t max_records, const CostMeter& pool_costs, double startup) const {
+  if (max_records == 0) return false;
+  const CostMeter& costs = costs_.known() ? costs_ : pool_costs;
+  if (!costs.known() || startup < 0) return true;
+  uint64_t left = max_records > records_taken_ ? max_records - records_taken_ : 0;
+  return costs.per_record() * static_cast<double>(left) <= startup * kSpareMargin;
+}
+
+bool should_grow(const PoolLoad& load, const CostMeter& costs) {
+  if (load.active >= load.max) return false;
+  if (load.active == 0) return load.waiting_records > 0;
+  if (load.startup < 0 || !costs.known() || load.waiting_records == 0) return false;
+  double backlog = costs.predict(load.waiting_records, load.waiting_bytes);
+  return backlog / load.active > load.startup;
+}
+
+double retire_after(double startup) { return std::max(kRetireFloorSeconds, kRetireStartups * std::max(0.0, startup)); }
+
+}  // namespace viasock::sched

@@ -1,0 +1,161 @@
+// The scheduling policy of the pool: how much work an instance takes at a
+// time, when the pool grows, when an instance retires. Pure logic on
+// measured numbers (times are seconds on a steady clock), so that it can be
+// tested without processes; Pool and Instance feed it and follow it.
+//
+// The policy, in short:
+//
+// - Every instance measures its service time: from the moment the tool could
+//   start on a batch (the batch was written, and the batch before it was
+//   answered) to the batch's last answer. Time per record and time per byte
+//   are decayed averages over recent batches, weighted by their size.
+// - A batch holds about kSliceSeconds of the tool's time (records from the
+//   time per record, bytes from the time per byte, whichever is fewer), at
+//   least one record, at most kMaxBatchBytes / kMaxBatchRecords. An
+//   instance has at most two batches in flight: the tool works on one while
+//   the other waits in its pipe, which hides the round trip through the
+//   daemon, and what is not in flight stays in the pool for whichever
+//   instance is free first. So 40 records of 25 ms each spread over four
+//   instances one by one, while `cat` gets 256 KiB batches and runs at the
+//   daemon's speed on one instance or on many.
+// - Before anything was measured a batch is one record: a new tool's first
+//   answer tells its start-up, the next its cost.
+// - Growth (-j MIN:MAX): another instance starts when the work waiting in
+//   the pool, at the measured cost, would take the instances we have longer
+//   than one start-up of the tool (measured from spawn to first answer). A
+//   10 s tool is not started for 100 ms of backlog; a 0.3 s tool is, for 4 s.
+// - Retirement: an instance beyond MIN that has had nothing to do for
+//   max(kRetireFloorSeconds, kRetireStartups x start-up) is retired. Keeping
+//   an idle instance costs only memory, restarting it costs a start-up that
+//   some caller waits for, so the bar grows with the start-up; the floor
+//   keeps instances across the gaps of a `make -j` build.
+// - Recycling (--max-records N): an instance takes at most N records. A spare
+//   starts when the records it has left would take less than a start-up, so
+//   that it is ready when the old one stops taking work.
+// - Retiring (idle or recycled) is one path: the instance takes no new work,
+//   finishes its batches in flight, then its stdin is closed; it exiting then
+//   is not a failure.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+
+namespace viasock::sched {
+
+inline constexpr double kSliceSeconds = 0.001;
+inline constexpr size_t kMaxBatchBytes = 256 * 1024;
+inline constexpr size_t kMaxBatchRecords = 1 << 16;
+inline constexpr size_t kMaxBatchesInFlight = 2;
+// Memory bound, and enough to keep a pipe full at any batch size.
+inline constexpr size_t kMaxBytesInFlight = 1 << 20;
+inline constexpr double kRetireFloorSeconds = 5;
+inline constexpr double kRetireStartups = 10;
+// A first batch sent this soon after the spawn measures the start-up.
+inline constexpr double kStartupExactWithin = 0.05;
+
+inline double now_seconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// Decayed, size-weighted averages of the time a tool spends per record and
+// per byte.
+class CostMeter {
+ public:
+  void observe(size_t records, size_t bytes, double seconds);
+  bool known() const { return records_ > 0; }
+  double per_record() const { return records_ > 0 ? seconds_ / records_ : 0; }
+  double per_byte() const { return bytes_ > 0 ? seconds_ / bytes_ : 0; }
+  // Predicted time for work of this size: the larger of the two estimates,
+  // so a few large records are not taken for a few cheap ones.
+  double predict(size_t records, size_t bytes) const;
+
+ private:
+  double seconds_ = 0, records_ = 0, bytes_ = 0;
+};
+
+struct BatchLimit {
+  size_t records;
+  size_t bytes;
+};
+
+// The size of the next batch for an instance whose costs are `meter`.
+BatchLimit batch_limit(const CostMeter& meter);
+
+// One instance's part in the pool.
+enum class Role {
+  kSpare,     // started ahead of a recycled instance; takes no work yet
+  kActive,    // takes work
+  kRetiring,  // takes no new work; stdin closed once its batches are answered
+};
+
+class InstanceSchedule {
+ public:
+  explicit InstanceSchedule(double started_at, Role role = Role::kActive)
+      : started_at_(started_at), role_(role), idle_since_(started_at) {}
+
+  Role role() const { return role_; }
+  void set_role(Role role) { role_ = role; }
+
+  // Whether to take another batch, with this much in flight. Until its
+  // first answer an instance holds one batch: work given to a tool that is
+  // still starting waits for its start-up.
+  bool wants_work(size_t batches_in_flight, size_t bytes_in_flight, uint64_t max_records) const;
+  // The next batch's size: from this instance's costs, or the pool's while
+  // it has measured nothing itself; capped by what --max-records leaves.
+  BatchLimit next_batch(const CostMeter& pool_costs, uint64_t max_records) const;
+  void on_taken(size_t records);
+  // A batch got its last answer. Returns the seconds the tool spent on it,
+  // or a negative number for the first batch, which measured the start-up.
+  double on_batch_done(size_t records, size_t bytes, double sent_at, double now);
+  // Nothing is in flight any more.
+  void on_idle(double now) { idle_since_ = now; }
+  void on_busy() { idle_since_ = -1; }
+
+  const CostMeter& costs() const { return costs_; }
+  bool answered() const { return startup_ >= 0; }
+  // Spawn to first answer. It measures the start-up when the first batch
+  // came right at the start; a batch that came later (a spare, a daemon
+  // started ahead of its calls) only bounds it from above.
+  double startup() const { return startup_; }
+  bool startup_exact() const { return startup_exact_; }
+  double started_at() const { return started_at_; }
+  uint64_t records_taken() const { return records_taken_; }
+  // Seconds idle at `now`, 0 when busy.
+  double idle_for(double now) const { return idle_since_ < 0 ? 0 : now - idle_since_; }
+
+  // --max-records: the quota is used up.
+  bool quota_used(uint64_t max_records) const { return max_records > 0 && records_taken_ >= max_records; }
+  // --max-records: time to start a spare (what is left takes less than a
+  // start-up, or either is not known yet).
+  bool needs_spare(uint64_t max_records, const CostMeter& pool_costs, double startup) const;
+  bool spare_asked() const { return spare_asked_; }
+  void set_spare_asked() { spare_asked_ = true; }
+
+ private:
+  double started_at_;
+  Role role_;
+  CostMeter costs_;
+  double startup_ = -1;
+  bool startup_exact_ = false;
+  double last_done_ = 0;
+  double idle_since_;  // < 0 while busy
+  uint64_t records_taken_ = 0;
+  bool spare_asked_ = false;
+};
+
+// What the pool knows when it decides to grow.
+struct PoolLoad {
+  int active = 0;               // instances taking work (starting ones too)
+  int max = 1;                  // -j MAX
+  size_t waiting_records = 0;   // complete records not yet given to an instance
+  size_t waiting_bytes = 0;
+  double startup = -1;          // measured start-up, < 0 when not yet known
+};
+
+bool should_grow(const PoolLoad& load, const CostMeter& costs);
+
+// Idle time after which an instance beyond MIN retires.
+double retire_after(double startup);
+
+}  // namespace viasock::sched
