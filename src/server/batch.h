@@ -29,7 +29,7 @@ class BatchSink {
 
 struct Batch {
   std::shared_ptr<Session> session;  // keeps a vanished client's session until its answers drained
-  std::shared_ptr<BatchSink> sink;   // instead of a session
+  std::weak_ptr<BatchSink> sink;     // instead of a session; weak: the sink holds its batches
   size_t records = 0;                // answers still to come
   size_t input_bytes = 0;            // what this batch holds of the instance's window
   std::string answers;               // complete answers not yet passed to the session

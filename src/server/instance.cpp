@@ -81,7 +81,9 @@ void Instance::promote(int index) {
 // print before is their prelude. Otherwise the watch only tells `ready()`.
 void Instance::watch_start_up() {
   quiet_.start(pid(), process_.stdin_inode(), puller(), stdout_kind_ == StdoutKind::kTerminal,
-               [self = shared_from_this()](ToolActivity activity) { self->on_start_up_quiet(activity); });
+               [weak = weak_from_this()](ToolActivity activity) {
+                 if (auto self = weak.lock()) self->on_start_up_quiet(activity);
+               });
 }
 
 void Instance::on_start_up_quiet(ToolActivity activity) {
@@ -168,7 +170,11 @@ void Instance::write(std::string bytes) {
 }
 
 QuiescenceWatch::Pull Instance::puller() {
-  return [self = shared_from_this()] { return self->pull_stdout(); };
+  // Weak: the watch belongs to this instance and must not keep it alive.
+  return [weak = weak_from_this()] {
+    auto self = weak.lock();
+    return self ? self->pull_stdout() : size_t{0};
+  };
 }
 
 // Every read of the tool's stdout is ours, made when the descriptor is
@@ -298,7 +304,9 @@ size_t Instance::take_prelude(std::string_view data) {
 
 void Instance::watch_answer() {
   quiet_.start(pid(), process_.stdin_inode(), puller(), stdout_kind_ == StdoutKind::kTerminal,
-               [self = shared_from_this()](ToolActivity activity) { self->on_answer_quiet(activity); });
+               [weak = weak_from_this()](ToolActivity activity) {
+                 if (auto self = weak.lock()) self->on_answer_quiet(activity);
+               });
 }
 
 // Lock-step: the tool waits again, so everything it printed is the answer.
@@ -317,7 +325,7 @@ void Instance::on_answer_quiet(ToolActivity activity) {
   batch->answers = answer;
   batch->records = 0;
   if (role_ == Role::kCandidate) {
-    batch->sink->on_batch_answered(*batch);
+    if (auto sink = batch->sink.lock()) sink->on_batch_answered(*batch);
     return pump();
   }
   if (answer.empty()) {
@@ -341,7 +349,9 @@ void Instance::watch_stuck() {
   if (quiet_.active() || in_flight_.empty()) return;
   quiet_.start(
       pid(), process_.stdin_inode(), puller(), stdout_kind_ == StdoutKind::kTerminal,
-      [self = shared_from_this()](ToolActivity activity) { self->on_stuck_check(activity); }, kStuckCheck,
+      [weak = weak_from_this()](ToolActivity activity) {
+                 if (auto self = weak.lock()) self->on_stuck_check(activity);
+               }, kStuckCheck,
       kStuckCheck);
 }
 
@@ -365,8 +375,8 @@ void Instance::fail_in_flight(int status, const std::string& message) {
   for (auto& batch : failed) {
     if (batch->session)
       batch->session->fail(status, message);
-    else if (batch->sink)
-      batch->sink->on_batch_failed(*batch, status, message);
+    else if (auto sink = batch->sink.lock())
+      sink->on_batch_failed(*batch, status, message);
   }
 }
 
@@ -431,7 +441,7 @@ void Instance::route_stderr_line(std::string_view line) {
   if (!in_flight_.empty()) {
     Batch& batch = *in_flight_.front();
     if (batch.session) return batch.session->on_tool_stderr(line);
-    if (batch.sink) return batch.sink->on_batch_stderr(batch, line);
+    if (auto sink = batch.sink.lock()) return sink->on_batch_stderr(batch, line);
   }
   if (!ready_) pool_.start_up_stderr(*this, line);
 }

@@ -33,8 +33,10 @@ void QuiescenceWatch::cancel() {
 
 void QuiescenceWatch::schedule(std::chrono::microseconds delay) {
   timer_.expires_after(delay);
-  timer_.async_wait([this](const boost::system::error_code& error) {
-    if (!error && active_) look();
+  // A timer that already expired still runs its handler after the watch
+  // is destroyed: `alive` tells.
+  timer_.async_wait([this, alive = alive_](const boost::system::error_code& error) {
+    if (*alive && !error && active_) look();
   });
 }
 

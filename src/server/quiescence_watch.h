@@ -14,6 +14,7 @@
 #include <sys/types.h>
 
 #include <functional>
+#include <memory>
 
 #include "server/asio.h"
 #include "server/quiescence.h"
@@ -27,6 +28,10 @@ class QuiescenceWatch {
   using Pull = std::function<size_t()>;
 
   explicit QuiescenceWatch(asio::io_context& io) : timer_(io) {}
+  // A look already due when the owner goes away must not touch it.
+  ~QuiescenceWatch() { *alive_ = false; }
+  QuiescenceWatch(const QuiescenceWatch&) = delete;
+  QuiescenceWatch& operator=(const QuiescenceWatch&) = delete;
 
   // Starts watching; `done` gets kWaitingForInput when the tool is quiescent,
   // or kGone / kUnobservable. `first_delay` postpones the first look (a
@@ -44,6 +49,7 @@ class QuiescenceWatch {
   void look();
 
   asio::steady_timer timer_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   pid_t pid_ = -1;
   ino_t stdin_inode_ = 0;
   Pull pull_;

@@ -22,7 +22,7 @@ done
 # echoes lines.
 CHILD_SH = r"""
 sleep 300 &
-echo $! > "$CHILD_FILE"
+echo $! >> "$CHILD_FILE"
 while read -r line; do echo "$line"; done
 """
 
@@ -40,8 +40,9 @@ class ChildProcessTest(ViasockTestCase):
                         env={"CHILD_FILE": child_file})
         self.assertOk(r)
         self.assertTrue(wait_until(lambda: os.path.exists(child_file), timeout=5))
+        # The first instance's child (a replacement appends its own).
         with open(child_file) as f:
-            child = int(f.read())
+            child = int(f.readline())
         self.extra_pids.append(child)
         self.assertTrue(pid_alive(child))
         s = self.run_vs(["stop", "--all"])
@@ -56,8 +57,9 @@ class ChildProcessTest(ViasockTestCase):
         r = self.run_vs(["run", "--pipe", "-w", "1", "sh", "-c", hang], b"a\nHANG\n",
                         env={"CHILD_FILE": child_file})
         self.assertEqual(r.returncode, 124, r.stderr)
+        # The first instance's child (a replacement appends its own).
         with open(child_file) as f:
-            child = int(f.read())
+            child = int(f.readline())
         self.extra_pids.append(child)
         self.assertTrue(wait_until(lambda: not pid_alive(child), timeout=10),
                         "the tool's child %d survived the -w kill" % child)
