@@ -218,6 +218,7 @@ void Pool::instance_ready(Instance& instance, const std::string& prelude) {
 }
 
 bool Pool::ready() const {
+  if (learner_ && instances_.empty()) return learner_->ready();
   for (const auto& instance : instances_)
     if (instance->ready() && !instance->retiring()) return true;
   return false;

@@ -44,6 +44,8 @@ class StdoutLearner : public BatchSink, public std::enable_shared_from_this<Stdo
   // Feeds the next record when both candidates are free.
   void pump();
   bool owns(const Instance* instance) const;
+  // Both candidates wait for input: the tool is loaded.
+  bool ready() const { return pipe_ready_ && terminal_ready_; }
   void candidate_ready(Instance& candidate, const std::string& prelude);
   void candidate_exited(Instance* candidate, bool expected, int status, const std::string& message);
   void start_up_stderr(Instance& candidate, std::string_view line);

@@ -180,6 +180,24 @@ class ToolStderrTest(ViasockTestCase):
         self.assertEqual(r.stderr, b"")
 
 
+class StartTest(ViasockTestCase):
+    def test_start_without_options_waits_for_the_tool(self):
+        # Learning needs a record to choose; `start` waits only until the
+        # tool is loaded, and the next call is warm.
+        tool = [os.path.join(TOOLS, "slowtool"), "--delay", "1"]
+        t0 = time.monotonic()
+        r = self.run_vs(["start"] + tool)
+        took = time.monotonic() - t0
+        self.assertOk(r, "viasock start")
+        self.assertGreater(took, 0.9)
+        self.assertLess(took, 10)
+        t0 = time.monotonic()
+        r = self.run_vs(["run"] + tool, b"abc\n")
+        self.assertOk(r)
+        self.assertEqual(r.stdout, b"ABC\n")
+        self.assertLess(time.monotonic() - t0, 0.9, "the call after start is warm")
+
+
 class ProbeTest(ViasockTestCase):
     """Acceptance 6."""
 
