@@ -1,4 +1,4 @@
-// The server identity (docs/DESIGN.md, "Server identity"): which daemon serves
+// The server identity (docs/DESIGN.md, "The server identity"): which daemon serves
 // a command. Two calls share a daemon exactly when they compute the same ID.
 #pragma once
 

@@ -203,8 +203,11 @@ class SchedulingTest(ViasockTestCase):
         self.assertGreaterEqual(len(pids), 3, "the pool should have grown: tool started %d times" % len(pids))
         self.assertLessEqual(len(pids), 4)
         one_instance = 24 * 25 * 0.02
-        self.assertLess(elapsed, one_instance / 2, "24 calls took %.1f s; one instance needs %.1f s"
-                        % (elapsed, one_instance))
+        # Timing means nothing under the sanitizers, which slow the daemon
+        # several times; the growth itself is checked above either way.
+        if not os.environ.get("VIASOCK_SANITIZED"):
+            self.assertLess(elapsed, one_instance / 2, "24 calls took %.1f s; one instance needs %.1f s"
+                            % (elapsed, one_instance))
         status = self.status()
         self.assertEqual((status["min_instances"], status["max_instances"]), (1, 4), status)
 
