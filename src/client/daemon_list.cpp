@@ -19,23 +19,6 @@
 namespace viasock {
 namespace {
 
-std::vector<std::string> json_files(int dir_fd) {
-  std::vector<std::string> names;
-  int copy = fcntl(dir_fd, F_DUPFD_CLOEXEC, 0);
-  if (copy < 0) return names;
-  DIR* dir = fdopendir(copy);
-  if (!dir) {
-    close(copy);
-    return names;
-  }
-  while (dirent* entry = readdir(dir)) {
-    std::string name = entry->d_name;
-    if (name.size() > 5 && name.ends_with(".json")) names.push_back(name);
-  }
-  closedir(dir);
-  return names;
-}
-
 bool read_info(int dir_fd, const std::string& name, DaemonInfo* info) {
   std::string text;
   return read_small_file(dir_fd, name, &text) && parse_daemon_info(text, info);

@@ -131,9 +131,14 @@ nlohmann::json status_and_stop(const std::string& state_dir) {
 
 std::string command_line(const RunOptions& options, const std::vector<std::string>& run_args) {
   std::string line = "viasock run";
-  for (const auto& arg : run_args) line += " " + shell_quote(arg);
-  line += " " + shell_quote(options.tool);
-  for (const auto& arg : options.args) line += " " + shell_quote(arg);
+  // Appended word by word: `" " + word` trips g++ 12's -Wrestrict false positive.
+  auto add = [&line](const std::string& word) {
+    line += ' ';
+    line += shell_quote(word);
+  };
+  for (const auto& arg : run_args) add(arg);
+  add(options.tool);
+  for (const auto& arg : options.args) add(arg);
   return line;
 }
 

@@ -10,12 +10,6 @@
 namespace viasock {
 namespace {
 
-std::string number(double value) {
-  char text[64];
-  std::snprintf(text, sizeof text, "%.17g", value);
-  return text;
-}
-
 // A field value as a finite, non-negative number, or false.
 bool parse_number(std::string_view text, double* value) {
   std::string copy(text);
@@ -48,7 +42,7 @@ CallOptions CallOptions::from(const RunOptions& o) {
 
 std::string encode_run_request(const CallOptions& o) {
   std::string request(wire::kRequestRun);
-  request += " timeout=" + number(o.record_timeout) + " idle=" + number(o.idle_timeout) +
+  request += " timeout=" + number_text(o.record_timeout) + " idle=" + number_text(o.idle_timeout) +
              " instances=" + std::to_string(o.instances);
   if (o.quiet_tool) request += " quiet=1";
   return request;

@@ -1,5 +1,6 @@
 #include "common/daemon_info.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -51,6 +52,23 @@ bool parse_daemon_info(const std::string& text, DaemonInfo* info) {
     return false;  // a field of the wrong type: not ours, or damaged
   }
   return true;
+}
+
+std::vector<std::string> json_files(int dir_fd) {
+  std::vector<std::string> names;
+  int copy = fcntl(dir_fd, F_DUPFD_CLOEXEC, 0);
+  if (copy < 0) return names;
+  DIR* dir = fdopendir(copy);
+  if (!dir) {
+    close(copy);
+    return names;
+  }
+  while (dirent* entry = readdir(dir)) {
+    std::string name = entry->d_name;
+    if (name.size() > 5 && name.ends_with(".json")) names.push_back(name);
+  }
+  closedir(dir);
+  return names;
 }
 
 bool read_small_file(int dir_fd, const std::string& name, std::string* text) {

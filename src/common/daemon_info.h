@@ -40,6 +40,10 @@ void remove_metadata(const StateDir& state, const std::string& id);
 std::string daemon_info_json(const DaemonInfo& info);
 bool parse_daemon_info(const std::string& text, DaemonInfo* info);
 
+// The names of the *.json files in the directory `dir_fd` (run/ or the
+// registry), in no particular order.
+std::vector<std::string> json_files(int dir_fd);
+
 // The whole content of a small file (false when it cannot be read).
 bool read_small_file(int dir_fd, const std::string& name, std::string* text);
 // Writes `name` in `dir_fd` through a temporary file and rename(2); false

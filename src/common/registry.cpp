@@ -61,22 +61,7 @@ bool Registry::open(bool create, std::string* error) {
   return true;
 }
 
-std::vector<std::string> Registry::entries() const {
-  std::vector<std::string> names;
-  int copy = fcntl(fd_.get(), F_DUPFD_CLOEXEC, 0);
-  if (copy < 0) return names;
-  DIR* dir = fdopendir(copy);
-  if (!dir) {
-    close(copy);
-    return names;
-  }
-  while (dirent* entry = readdir(dir)) {
-    std::string name = entry->d_name;
-    if (name.size() > 5 && name.ends_with(".json")) names.push_back(name);
-  }
-  closedir(dir);
-  return names;
-}
+std::vector<std::string> Registry::entries() const { return json_files(fd_.get()); }
 
 bool Registry::add(const std::string& id, pid_t pid, const std::string& text, std::string* error) {
   if (write_file_atomically(fd_.get(), entry_name(id, pid), text)) return true;

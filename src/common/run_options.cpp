@@ -4,15 +4,11 @@
 #include <cstdio>
 
 namespace viasock {
-namespace {
-
-std::string number(double value) {
+std::string number_text(double value) {
   char text[64];
   std::snprintf(text, sizeof text, "%.17g", value);
   return text;
 }
-
-}  // namespace
 
 std::string validate(const RunOptions& o) {
   if (o.tool.empty()) return "no TOOL given";
@@ -93,7 +89,7 @@ std::vector<std::string> identity_args(const RunOptions& o) {
 
 std::vector<std::string> behaviour_args(const RunOptions& o) {
   std::vector<std::string> args = identity_args(o);
-  args.insert(args.end(), {"-w", number(o.record_timeout), "-W", number(o.idle_timeout)});
+  args.insert(args.end(), {"-w", number_text(o.record_timeout), "-W", number_text(o.idle_timeout)});
   args.insert(args.end(), {"-j", instances_text(o)});
   if (o.max_records) args.insert(args.end(), {"--max-records", std::to_string(o.max_records)});
   return args;

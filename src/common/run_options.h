@@ -50,6 +50,10 @@ struct RunOptions {
 // a message for a usage error, or "".
 std::string validate(const RunOptions& options);
 
+// A number of seconds as an option value: every digit that matters, so
+// that it reads back the same.
+std::string number_text(double value);
+
 // Timeouts of `inf` or beyond any lifetime (over 1e9 s, ~30 years) mean
 // "none", as 0 does; call before validate().
 void normalize_timeouts(RunOptions& options);
