@@ -6,14 +6,14 @@ _viasock_commands="run start server client list stop restart prune logs help"
 # Options of run/start/server that take a value (the word after them is not TOOL).
 _viasock_valued="-t --input-terminator -T --output-terminator -P --prelude --output-prelude --prelude-lines
   -w --record-timeout --process-timeout -W --idle-timeout --server-timeout -j --instances --watch --env
-  -l --log --state-dir --ready-fd --older-than"
+  -l --log --state-dir --ready-fd --older-than --max-records --max-record --retry"
 
 _viasock_options() {
     case $1 in
         run|start|server)
             echo "-t --input-terminator -T --output-terminator -0 --null -P --prelude --prelude-lines
-                  -w --record-timeout -W --idle-timeout -j --instances -L --line-buffered --watch --env
-                  -l --log --state-dir -h --help"
+                  -w --record-timeout -W --idle-timeout -j --instances -L --line-buffered --pty --pipe
+                  --watch --env --max-records --max-record --retry --quiet-tool -l --log --state-dir -h --help"
             [[ $1 == run ]] && echo "--no-spawn -v --verbose"
             [[ $1 == start ]] && echo "-v --verbose" ;;
         list) echo "--all --json --ids --state-dir -h --help" ;;
@@ -69,7 +69,7 @@ _viasock() {
         --env)
             COMPREPLY=($(compgen -e -- "$cur")); return ;;
         -t|--input-terminator|-T|--output-terminator|-P|--prelude|--prelude-lines|-w|--record-timeout|\
-        -W|--idle-timeout|-j|--instances|--older-than)
+        -W|--idle-timeout|-j|--instances|--older-than|--max-records|--max-record|--retry)
             return ;;
     esac
 

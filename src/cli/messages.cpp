@@ -23,7 +23,9 @@ std::string parse_error_message(const CLI::ParseError& error) {
   // "The value abc is not an allowed value for -W"
   if (std::regex_match(text, m, std::regex(R"(The value (.*) is not an allowed value for (\S+))")))
     return "option " + m[2].str() + ": '" + m[1].str() + "' is not a valid value";
-  // "-W: Value abc not in range ..." and other validator messages
+  // "--retry: Value abc not in range 0 to 100"
+  if (std::regex_match(text, m, std::regex(R"((\S+): Value (.*) not in range (\S+) to (\S+))")))
+    return "option " + m[1].str() + ": '" + m[2].str() + "' is not a number from " + m[3].str() + " to " + m[4].str();
   if (std::regex_match(text, m, std::regex(R"((\S+) is required)")))
     return "missing " + m[1].str();
   if (std::regex_match(text, m, std::regex(R"(Expected at most (\d+) arguments? to (\S+), got (\d+))")) ||

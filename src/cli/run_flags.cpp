@@ -28,6 +28,10 @@ void add_run_options(CLI::App* app, RunFlags& f) {
   app->add_flag("-L,--line-buffered", o.line_buffered, "run the tool under 'stdbuf -oL' so it flushes every line");
   app->add_flag("--pty", o.pty, "give the tool a terminal as stdout, so that it flushes every line (not checked)");
   app->add_flag("--pipe", o.pipe, "the tool flushes every answer on a pipe: learn nothing, cut answers by lines");
+  app->add_option("--retry", o.retries,
+                  "send records in flight on a tool that died to a fresh instance, up to N times (stateless "
+                  "tools); a record that kills it N+1 times fails its own call")
+      ->check(CLI::Range(0, kMaxRetries));
   app->add_flag("--quiet-tool", o.quiet_tool, "send the tool's stderr to the daemon's log only, not to the caller");
   app->add_option("--watch", o.watch, "also start a new daemon when PATH changes (repeatable)");
   app->add_option("--env", o.env, "the value of variable NAME is part of the command's identity (repeatable)");

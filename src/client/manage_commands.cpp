@@ -1,5 +1,6 @@
 #include "client/manage_commands.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <thread>
@@ -18,6 +19,10 @@ namespace {
 constexpr auto kAnswerTimeout = std::chrono::milliseconds(1000);
 // How long `stop` waits for daemons to finish their clients and exit.
 constexpr auto kStopWait = std::chrono::seconds(30);
+// A daemon that did not answer may be exiting already (another `stop` got
+// there first, as when `parallel --nonall` runs one per node on a shared
+// host, and its socket is gone): `stop` waits this long for it too.
+constexpr auto kExitingWait = std::chrono::seconds(3);
 
 std::string short_id(const KnownDaemon& d) { return d.info.id.substr(0, 12); }
 
@@ -80,22 +85,21 @@ int stop_command(const ManageOptions& options) {
   std::vector<KnownDaemon> targets;
   if (!select_targets(options, "stop", &targets, &code)) return code;
   ask_all(targets, wire::kRequestStop, kAnswerTimeout);
-  auto deadline = std::chrono::steady_clock::now() + kStopWait;
-  auto any_alive = [&] {
-    for (const auto& d : targets)
-      if (d.status && process_alive(d.info.pid)) return true;
-    return false;
+  auto start = std::chrono::steady_clock::now();
+  auto waiting_for = [&](const KnownDaemon& d) {
+    return std::chrono::steady_clock::now() - start < (d.status ? kStopWait : kExitingWait) &&
+           process_alive(d.info.pid);
   };
-  while (any_alive() && std::chrono::steady_clock::now() < deadline)
+  while (std::any_of(targets.begin(), targets.end(), waiting_for))
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   for (const auto& d : targets) {
-    if (!d.status)
+    if (!process_alive(d.info.pid))
+      printf("stopped %s  %s\n", short_id(d).c_str(), command_line(d.info).c_str());
+    else if (!d.status)
       code = print_error(1, "daemon " + short_id(d) + " (pid " + std::to_string(d.info.pid) +
                                 ") is not answering; 'kill " + std::to_string(d.info.pid) + "' ends it");
-    else if (process_alive(d.info.pid))
-      code = print_error(1, "daemon " + short_id(d) + " is still finishing its clients");
     else
-      printf("stopped %s  %s\n", short_id(d).c_str(), command_line(d.info).c_str());
+      code = print_error(1, "daemon " + short_id(d) + " is still finishing its clients");
   }
   return code;
 }

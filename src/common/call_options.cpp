@@ -27,6 +27,7 @@ void apply_field(std::string_view key, std::string_view value, CallOptions* opti
   else if (key == "idle") options->idle_timeout = number;
   else if (key == "instances" && number >= 1 && number <= 1 << 20) options->instances = static_cast<int>(number);
   else if (key == "quiet") options->quiet_tool = number != 0;
+  else if (key == "retry" && number <= kMaxRetries) options->retries = static_cast<int>(number);
 }
 
 }  // namespace
@@ -37,6 +38,7 @@ CallOptions CallOptions::from(const RunOptions& o) {
   call.idle_timeout = o.idle_timeout;
   call.instances = o.instances;
   call.quiet_tool = o.quiet_tool;
+  call.retries = o.retries;
   return call;
 }
 
@@ -45,6 +47,7 @@ std::string encode_run_request(const CallOptions& o) {
   request += " timeout=" + number_text(o.record_timeout) + " idle=" + number_text(o.idle_timeout) +
              " instances=" + std::to_string(o.instances);
   if (o.quiet_tool) request += " quiet=1";
+  if (o.retries > 0) request += " retry=" + std::to_string(o.retries);
   return request;
 }
 

@@ -1,6 +1,6 @@
 // What one `viasock run` call tells its daemon besides its records: the
 // operational options that never fork a daemon. They travel in the HELLO
-// request ("run idle=60 timeout=2.5 instances=4 quiet=1"), so a later call
+// request ("run idle=60 timeout=2.5 instances=4 quiet=1 retry=1"), so a later call
 // may raise a running daemon's idle timeout or instance limit and give its
 // own records a timeout.
 #pragma once
@@ -17,6 +17,7 @@ struct CallOptions {
   double idle_timeout = -1;   // -W wanted by this call; 0 = never; -1 = not said
   int instances = 0;          // -j wanted by this call; 0 = not said
   bool quiet_tool = false;    // --quiet-tool: no STDERR frames for this call
+  int retries = 0;            // --retry: resend this call's records in flight on a tool that died
 
   static CallOptions from(const RunOptions& options);
 };

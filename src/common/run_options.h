@@ -33,6 +33,7 @@ struct RunOptions {
   int min_instances = 0;       // MIN of -j MIN:MAX; 0: a fixed pool of `instances`
   uint64_t max_records = 0;    // --max-records: recycle an instance after N records; 0 = never
   bool quiet_tool = false;     // --quiet-tool: the tool's stderr only to the log
+  int retries = 0;             // --retry: resend records in flight on a tool that died, N times
 
   uint64_t max_record = 64 << 20;  // --max-record, bytes: a larger input record fails its call
 
@@ -45,6 +46,9 @@ struct RunOptions {
   std::string tool;                // as the user wrote it
   std::vector<std::string> args;  // the tool's arguments
 };
+
+// --retry at most: a record that kills the tool more often is no accident.
+constexpr int kMaxRetries = 100;
 
 // Checks what a parser cannot: an invalid regex, -0 with -t, ranges. Returns
 // a message for a usage error, or "".

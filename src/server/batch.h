@@ -37,6 +37,10 @@ struct Batch {
   std::string answers;               // complete answers not yet passed to the session
   bool prelude = false;              // stands for the prelude, not for records
   double timeout = 0;                // -w of the call, seconds; 0 = none
+  // --retry: the records' bytes, kept to be sent again should the tool die
+  // with them in flight, and how often it did.
+  std::string input;
+  int retries_left = 0;
 
   bool done() const { return records == 0; }
 };

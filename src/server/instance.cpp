@@ -87,6 +87,7 @@ void Instance::on_start_up_quiet(ToolActivity activity) {
   if (finished_ || activity == ToolActivity::kGone) return;
   if (activity == ToolActivity::kUnobservable && learns())
     return pool_.cannot_learn("cannot observe the tool through /proc/PID/syscall on this system");
+  if (activity == ToolActivity::kWaitingForInput && prelude_left_ > 0) return prelude_incomplete();
   ready_ = true;
   std::string prelude;
   if (learns()) {
@@ -109,6 +110,16 @@ void Instance::pump() {
   if (writing_ || input_closed_ || killed_by_us_ || finished_ || stdout_closed_ || process_.reaped()) return;
   if (retiring_) return close_input_when_idle();
   if ((learns() && !ready_) || stepping_) return;
+  // Records wait until the prelude (-P) is complete: written earlier, their
+  // answers could be taken for part of it.
+  if (prelude_left_ > 0 && !ready_) return;
+  if (role_ == Role::kServing && (isolated_ || pool_.has_retries())) {
+    // A record sent again runs alone (see send_alone), once this instance
+    // finished what it has.
+    if (!in_flight_.empty()) return;
+    isolated_ = false;
+    if (auto batch = pool_.take_retry()) return send_alone(std::move(batch));
+  }
   if (role_ == Role::kCandidate) {
     if (fed_.empty() || !in_flight_.empty()) return;
     auto [batch, bytes] = std::move(fed_.front());
@@ -132,7 +143,6 @@ void Instance::pump() {
     sched::BatchLimit limit = schedule_.next_batch(pool_.costs(), quota);
     auto batch = pool_.take_work_for(*this, limit.bytes, limit.records, &bytes);
     if (!batch) break;
-    batch->record_count = batch->records;
     batch->sent_at = sched::now_seconds();
     schedule_.on_taken(batch->records);
     in_flight_bytes_ += batch->input_bytes;
@@ -140,6 +150,18 @@ void Instance::pump() {
   }
   if (bytes.empty()) return;
   pool_.after_taking(*this);
+  write(std::move(bytes));
+}
+
+// --retry: records that were in flight on a tool that died go to an
+// instance alone. Should one of them be what killed the tool, it takes no
+// other call's records with it a second time.
+void Instance::send_alone(std::shared_ptr<Batch> batch) {
+  isolated_ = true;
+  batch->sent_at = sched::now_seconds();
+  in_flight_bytes_ += batch->input_bytes;
+  std::string bytes = batch->input;  // a copy: the batch may need it again
+  in_flight_.push_back(std::move(batch));
   write(std::move(bytes));
 }
 
@@ -329,6 +351,22 @@ size_t Instance::take_prelude(std::string_view data) {
   return used;
 }
 
+// The tool waits for input before it printed the prelude it was said to
+// have: feeding it records would make their answers part of the prelude,
+// sent to every later call.
+void Instance::prelude_incomplete() {
+  const PoolConfig& config = pool_.config();
+  int expected = prelude_in_lines_ ? config.prelude_lines : config.prelude_records;
+  std::string unit = prelude_in_lines_ ? " line(s) (--prelude-lines " : " record(s) (-P ";
+  std::string message = "tool '" + config.command.argv[0] + "' waits for input after printing " +
+                        std::to_string(expected - prelude_left_) + " of its " + std::to_string(expected) + unit +
+                        std::to_string(expected) + "): its prelude is shorter, or it buffers its output (-L, " +
+                        "--pty); 'viasock probe' finds options that work";
+  spdlog::error("instance {}: {}", index_, message);
+  kill();
+  pool_.cannot_serve(kExitToolQuit, message);
+}
+
 void Instance::watch_answer() {
   quiet_.start(pid(), process_.stdin_inode(), puller(), stdout_kind_ == StdoutKind::kTerminal,
                [weak = weak_from_this()](ToolActivity activity) {
@@ -395,11 +433,12 @@ void Instance::on_stuck_check(ToolActivity activity) {
   kill();
 }
 
-void Instance::fail_in_flight(int status, const std::string& message) {
+void Instance::fail_in_flight(int status, const std::string& message, bool may_retry) {
   auto failed = std::move(in_flight_);
   in_flight_.clear();
   in_flight_bytes_ = 0;
   for (auto& batch : failed) {
+    if (may_retry && pool_.retry(batch)) continue;
     if (batch->session)
       batch->session->fail(status, message);
     else if (auto sink = batch->sink.lock())
@@ -551,7 +590,8 @@ void Instance::finish() {
   std::string tail = stderr_lines_.tail();
   if (!tail.empty()) message += "; its stderr ends with:\n" + tail;
   spdlog::info("instance {}: tool pid {} {}", index_, pid(), describe_wait_status(wait_status));
-  fail_in_flight(status, message);
+  // A tool we killed (-w, stuck) has already failed the records concerned.
+  fail_in_flight(status, message, /*may_retry=*/!killed_by_us_);
   pool_.instance_exited(this, expected, killed_by_us_, status, message);
 }
 

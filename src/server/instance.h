@@ -100,7 +100,9 @@ class Instance : public std::enable_shared_from_this<Instance> {
   void on_answer_quiet(ToolActivity activity);
   void watch_stuck();
   void on_stuck_check(ToolActivity activity);
-  void fail_in_flight(int status, const std::string& message);
+  void fail_in_flight(int status, const std::string& message, bool may_retry = false);
+  void send_alone(std::shared_ptr<Batch> batch);
+  void prelude_incomplete();
   void read_stderr();
   void drain_stderr();
   void on_stderr(std::string_view bytes);
@@ -129,6 +131,7 @@ class Instance : public std::enable_shared_from_this<Instance> {
   std::deque<std::pair<std::shared_ptr<Batch>, std::string>> fed_;  // candidate: records to write
   bool writing_ = false, input_closed_ = false;
   bool stepping_ = false;  // the record in flight is answered in lock-step
+  bool isolated_ = false;  // a batch sent again runs alone (send_alone)
 
   std::unique_ptr<char[]> read_buffer_;
   std::string out_;  // tool output not yet routed

@@ -129,6 +129,25 @@ std::shared_ptr<Batch> Pool::take_work_for(Instance& instance, size_t max_bytes,
   return owner->take_batch(max_bytes, max_records, bytes);
 }
 
+bool Pool::retry(const std::shared_ptr<Batch>& batch) {
+  Session* session = batch->session.get();
+  if (!session || batch->retries_left <= 0 || !session->open() || stopping_ || fatal_ || exclusive_) return false;
+  --batch->retries_left;
+  session->drop_answered(*batch);
+  spdlog::info("sending {} record(s) again to a fresh instance (--retry)", batch->records);
+  retries_.push_back(batch);
+  return true;
+}
+
+std::shared_ptr<Batch> Pool::take_retry() {
+  while (!retries_.empty()) {
+    std::shared_ptr<Batch> batch = std::move(retries_.front());
+    retries_.pop_front();
+    if (batch->session->open()) return batch;
+  }
+  return nullptr;
+}
+
 void Pool::session_ended(Session* session) {
   if (!exclusive_) return;
   for (auto& instance : std::vector(instances_)) {
@@ -320,9 +339,11 @@ void Pool::instance_exited(Instance* instance, bool expected, bool killed_by_us,
   }
   if (!was_ready && !killed_by_us && ++start_failures_ >= kMaxStartFailures)
     return cannot_serve(status, "the tool keeps failing at start-up: " + message);
-  if (promote_spare()) return;
+  if (promote_spare()) return kick();
   spdlog::info("instance {} is gone: starting a new tool process", gone->index());
   replace_later(backoff(start_failures_));
+  // Records sent again go to whichever instance is free first.
+  if (has_retries()) kick();
 }
 
 // A tool that fails at start-up again and again is restarted ever more

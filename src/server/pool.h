@@ -65,6 +65,13 @@ class Pool {
   bool has_prelude() const { return config_.learn || config_.prelude_records > 0 || config_.prelude_lines > 0; }
   void wait_for_prelude(std::shared_ptr<Session> session);
   void session_joined(const std::shared_ptr<Session>& session);
+  // --retry: a batch that was in flight on a tool that died waits to be sent
+  // again, alone, to a fresh instance. False when it may not be: its call
+  // has no retries left or has ended, the tool keeps state (a fresh instance
+  // would answer differently), or the pool is stopping.
+  bool retry(const std::shared_ptr<Batch>& batch);
+  bool has_retries() const { return !retries_.empty(); }
+  std::shared_ptr<Batch> take_retry();
   // False while a terminal's output is being checked against a pipe's.
   bool may_succeed() const { return !holding_; }
   void hold(std::shared_ptr<Session> session) { held_.push_back(std::move(session)); }
@@ -154,6 +161,7 @@ class Pool {
   std::vector<std::shared_ptr<StdoutLearner>> old_learners_;
   StdoutKind learned_kind_ = StdoutKind::kPipe;
   std::deque<std::shared_ptr<Session>> ready_;
+  std::deque<std::shared_ptr<Batch>> retries_;
   std::vector<std::shared_ptr<Session>> prelude_waiters_, held_;
   std::vector<std::weak_ptr<Session>> start_up_listeners_;
   std::string prelude_, start_up_stderr_;

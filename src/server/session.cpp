@@ -221,7 +221,13 @@ std::shared_ptr<Batch> Session::take_batch(size_t max_bytes, size_t max_records,
   batch->session = shared_from_this();
   batch->records = records;
   batch->input_bytes = length;
+  batch->record_count = records;
   batch->timeout = call_.record_timeout;
+  if (call_.retries > 0) {
+    // Kept only when asked for: most calls never pay for the copy.
+    batch->input.assign(*bytes, bytes->size() - length, length);
+    batch->retries_left = call_.retries;
+  }
   batches_.push_back(batch);
   read_more();
   return batch;
@@ -263,6 +269,13 @@ void Session::on_answers() {
     batches_.pop_front();
   }
   write_more();
+}
+
+void Session::drop_answered(Batch& batch) const {
+  size_t answered = batch.record_count - batch.records, length = 0;
+  if (answered > 0 && framer_.count(batch.input, answered, &length) == answered) batch.input.erase(0, length);
+  batch.record_count = batch.records;
+  batch.input_bytes = batch.input.size();
 }
 
 void Session::on_prelude(const std::string& prelude) {

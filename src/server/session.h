@@ -66,8 +66,14 @@ class Session : public std::enable_shared_from_this<Session> {
   // and `status`.
   void fail(int status, const std::string& message);
 
+  // --retry: removes from the batch's kept input the records the tool
+  // answered before it died; the rest is sent again.
+  void drop_answered(Batch& batch) const;
+
   uint64_t records_in() const { return records_in_; }
   bool closed() const { return closed_; }
+  // Still taking records and answers: neither closed nor failed.
+  bool open() const { return !closed_ && !failed_; }
   // A client streaming records (not `list` or `stop` asking).
   bool runs_records() const { return greeted_; }
   // Whether the session waits in the pool's round-robin queue.
@@ -76,7 +82,6 @@ class Session : public std::enable_shared_from_this<Session> {
   bool claimed = false;
 
  private:
-  bool open() const { return !closed_ && !failed_; }
   void read_more();
   void on_read(const boost::system::error_code& error, size_t size);
   void on_frame(wire::FrameType type, std::string_view bytes);

@@ -183,6 +183,17 @@ class PreludeTest(ViasockTestCase):
                                   "output of call %d" % i)
         self.assertEqual(len(self.started_pids(starts)), 1, "one tool start")
 
+    def test_prelude_longer_than_the_banner_fails_loudly(self):
+        """-P 2 on a one-line banner: the tool waits for input before its
+        prelude is complete. Every call fails naming -P; no answer of one
+        call becomes part of the prelude sent to later ones."""
+        cmd = ["run", "-P", "2"] + self.slowtool("--banner", "Welcome banner v1")
+        for i in range(2):
+            r = self.run_vs(cmd, b"secret of call %d\n" % i, timeout=30)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertErrorLine(r, "1 of its 2", "-P 2")
+            self.assertNotIn(b"SECRET", r.stdout)
+
 
 class LargeAndPartialRecordTest(ViasockTestCase):
     def test_20mb_record(self):
