@@ -66,6 +66,9 @@ std::optional<DaemonStatus> parse_status(const std::string& text) {
     status.records = json.value("records", 0LL);
     status.uptime = json.value("uptime", 0.0);
     status.idle = json.value("idle", 0.0);
+    status.instances = json.value("instances", 0);
+    status.min_instances = json.value("min_instances", status.instances);
+    status.max_instances = json.value("max_instances", status.instances);
   } catch (const nlohmann::json::exception&) {
     return std::nullopt;
   }

@@ -18,6 +18,8 @@ struct DaemonStatus {
   long long clients = 0, calls = 0, records = 0;
   double uptime = 0, idle = 0;
   bool draining = false;
+  // Tool instances now, and the bounds of -j (MIN = MAX for a fixed pool).
+  int instances = 0, min_instances = 0, max_instances = 0;
 };
 
 struct KnownDaemon {

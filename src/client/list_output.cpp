@@ -17,18 +17,29 @@ std::string duration(double seconds) {
 
 std::string count(long long value) { return std::to_string(value); }
 
+// "2" for a fixed pool of two, "2/1:4" for two now of a pool between one
+// and four; what the daemon was started with when it does not answer.
+std::string instances(const KnownDaemon& d) {
+  if (!d.status) return std::to_string(d.info.options.instances);
+  const DaemonStatus& s = *d.status;
+  std::string text = std::to_string(s.instances);
+  if (s.min_instances != s.max_instances)
+    text += "/" + std::to_string(s.min_instances) + ":" + std::to_string(s.max_instances);
+  return text;
+}
+
 }  // namespace
 
 void print_daemon_table(const std::vector<KnownDaemon>& daemons, bool wide) {
-  printf("%-12s %7s %-13s %3s %7s %7s %9s %7s %7s  %s\n", "ID", "PID", "STATE", "J", "CLIENTS", "CALLS", "RECORDS",
+  printf("%-12s %7s %-13s %-8s %7s %7s %9s %7s %7s  %s\n", "ID", "PID", "STATE", "TOOLS", "CLIENTS", "CALLS", "RECORDS",
          "UPTIME", "IDLE", "COMMAND");
   for (const KnownDaemon& d : daemons) {
     const DaemonStatus* s = d.status ? &*d.status : nullptr;
     std::string command = command_line(d.info);
     std::string options = distinguishing_options(d.info);
     if (!options.empty()) command += "  [" + options + "]";
-    printf("%-12s %7d %-13s %3d %7s %7s %9s %7s %7s  %s\n", d.info.id.substr(0, 12).c_str(), d.info.pid,
-           d.state().c_str(), d.info.options.instances, s ? count(s->clients).c_str() : "-",
+    printf("%-12s %7d %-13s %-8s %7s %7s %9s %7s %7s  %s\n", d.info.id.substr(0, 12).c_str(), d.info.pid,
+           d.state().c_str(), instances(d).c_str(), s ? count(s->clients).c_str() : "-",
            s ? count(s->calls).c_str() : "-", s ? count(s->records).c_str() : "-",
            s ? duration(s->uptime).c_str() : "-", s ? duration(s->idle).c_str() : "-", command.c_str());
     std::string detail = wide ? "in " + d.info.cwd + "  log " + d.info.log : d.info.log;
@@ -64,6 +75,9 @@ void print_daemon_json(const std::vector<KnownDaemon>& daemons) {
         {"uptime", s ? Json(s->uptime) : Json(nullptr)},
         {"idle", s ? Json(s->idle) : Json(nullptr)},
         {"draining", s ? Json(s->draining) : Json(nullptr)},
+        {"current_instances", s ? Json(s->instances) : Json(nullptr)},
+        {"min_instances", s ? Json(s->min_instances) : Json(nullptr)},
+        {"max_instances", s ? Json(s->max_instances) : Json(nullptr)},
     };
     list.push_back(std::move(entry));
   }

@@ -247,6 +247,12 @@ class SchedulingTest(ViasockTestCase):
             time.sleep(0.1)
         self.assertEqual(len(self.started_pids(self.starts)), 1)
         self.assertEqual(self.status()["instances"], 1)
+        # `list` shows the instances now and the bounds of -j.
+        (entry,) = json.loads(self.run_vs(["list", "--json"]).stdout)
+        self.assertEqual((entry["current_instances"], entry["min_instances"], entry["max_instances"]), (1, 1, 4))
+        table = self.run_vs(["list"]).stdout.decode()
+        self.assertIn(" TOOLS ", table)
+        self.assertIn(" 1/1:4 ", table)
 
     def test_max_records_recycles(self):
         """--max-records 100 over 3 x 1,000 records: about 30 tool starts,
