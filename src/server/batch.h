@@ -40,7 +40,7 @@ struct Batch {
   // --retry: the records' bytes, kept to be sent again should the tool die
   // with them in flight, and how often it did.
   std::string input;
-  int retries_left = 0;
+  int retries_left = 0, deaths = 0;
 
   bool done() const { return records == 0; }
 };

@@ -433,16 +433,19 @@ void Instance::on_stuck_check(ToolActivity activity) {
   kill();
 }
 
-void Instance::fail_in_flight(int status, const std::string& message, bool may_retry) {
+void Instance::fail_in_flight(int status, const std::string& message, bool may_retry, const std::string& detail) {
   auto failed = std::move(in_flight_);
   in_flight_.clear();
   in_flight_bytes_ = 0;
   for (auto& batch : failed) {
     if (may_retry && pool_.retry(batch)) continue;
+    std::string retried;
+    if (batch->deaths > 0)
+      retried = "; it died " + std::to_string(batch->deaths + 1) + " times with these records in flight (--retry)";
     if (batch->session)
-      batch->session->fail(status, message);
+      batch->session->fail(status, message + retried + detail);
     else if (auto sink = batch->sink.lock())
-      sink->on_batch_failed(*batch, status, message);
+      sink->on_batch_failed(*batch, status, message + detail);
   }
 }
 
@@ -588,11 +591,11 @@ void Instance::finish() {
   std::string message = "tool '" + pool_.config().command.argv[0] + "' " + describe_wait_status(wait_status);
   message += answered_ ? " while records were waiting for answers" : " before it answered anything";
   std::string tail = stderr_lines_.tail();
-  if (!tail.empty()) message += "; its stderr ends with:\n" + tail;
+  std::string detail = tail.empty() ? "" : "; its stderr ends with:\n" + tail;
   spdlog::info("instance {}: tool pid {} {}", index_, pid(), describe_wait_status(wait_status));
   // A tool we killed (-w, stuck) has already failed the records concerned.
-  fail_in_flight(status, message, /*may_retry=*/!killed_by_us_);
-  pool_.instance_exited(this, expected, killed_by_us_, status, message);
+  fail_in_flight(status, message, !killed_by_us_, detail);
+  pool_.instance_exited(this, expected, killed_by_us_, status, message + detail);
 }
 
 void Instance::retire() {

@@ -100,7 +100,9 @@ class Instance : public std::enable_shared_from_this<Instance> {
   void on_answer_quiet(ToolActivity activity);
   void watch_stuck();
   void on_stuck_check(ToolActivity activity);
-  void fail_in_flight(int status, const std::string& message, bool may_retry = false);
+  // Fails the calls of the records in flight, or (may_retry, --retry) puts
+  // them back into the pool; `detail` ends each message.
+  void fail_in_flight(int status, const std::string& message, bool may_retry = false, const std::string& detail = "");
   void send_alone(std::shared_ptr<Batch> batch);
   void prelude_incomplete();
   void read_stderr();

@@ -133,6 +133,7 @@ bool Pool::retry(const std::shared_ptr<Batch>& batch) {
   Session* session = batch->session.get();
   if (!session || batch->retries_left <= 0 || !session->open() || stopping_ || fatal_ || exclusive_) return false;
   --batch->retries_left;
+  ++batch->deaths;
   session->drop_answered(*batch);
   spdlog::info("sending {} record(s) again to a fresh instance (--retry)", batch->records);
   retries_.push_back(batch);

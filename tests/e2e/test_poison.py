@@ -151,6 +151,7 @@ class PoisonTest(ViasockTestCase):
         before = len(self.tool_pids())
         result = self.call(options, b"one\nPOISON\n", env)
         self.assertEqual(result.returncode, KILLED, result.stderr)
+        self.assertIn(b"it died 3 times with these records in flight (--retry)", result.stderr)
         self.assertEqual(result.stdout, b"ONE\n")
         self.assertTrue(wait_until(lambda: len(self.tool_pids()) == before + 3, timeout=20),
                         "%d starts after the warm call's %d" % (len(self.tool_pids()), before))
