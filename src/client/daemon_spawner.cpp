@@ -18,13 +18,6 @@ namespace {
 // The daemon's descriptor for reporting readiness (see server_main.cpp).
 constexpr int kReadyFd = 3;
 
-std::string self_executable() {
-  char path[4096];
-  ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);
-  if (n <= 0) return "viasock";
-  return std::string(path, static_cast<size_t>(n));
-}
-
 std::vector<std::string> server_argv(const RunOptions& options, const StateDir& state, const std::string& id) {
   std::vector<std::string> argv = {self_executable(), "server", "--state-dir", state.root(), "--ready-fd",
                                    std::to_string(kReadyFd)};
@@ -110,6 +103,12 @@ SpawnResult parse_report(const std::string& report, const StateDir& state, const
 }
 
 }  // namespace
+
+std::string self_executable() {
+  char path[4096];
+  ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);
+  return n > 0 ? std::string(path, static_cast<size_t>(n)) : "viasock";
+}
 
 SpawnResult spawn_daemon(const RunOptions& options, const StateDir& state, const std::string& id) {
   ensure_standard_fds();

@@ -20,4 +20,7 @@ struct SpawnResult {
 // listens — or why it could not. No polling and no fixed sleeps.
 SpawnResult spawn_daemon(const RunOptions& options, const StateDir& state, const std::string& id);
 
+// The path of this viasock binary, for the processes it starts.
+std::string self_executable();
+
 }  // namespace viasock

@@ -19,6 +19,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "client/daemon_spawner.h"
 #include "client/status_query.h"
 #include "common/error_output.h"
 #include "common/exit_codes.h"
@@ -100,12 +101,6 @@ std::string shell_quote(const std::string& word) {
   std::string quoted = "'";
   for (char c : word) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
   return quoted + "'";
-}
-
-std::string self_executable() {
-  char path[4096];
-  ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);
-  return n > 0 ? std::string(path, static_cast<size_t>(n)) : "viasock";
 }
 
 // What the only daemon in `state_dir` learned (its status JSON); stops it.
