@@ -29,7 +29,8 @@ struct KnownDaemon {
   bool alive = false;          // its process exists
   std::optional<DaemonStatus> status;  // when it answered
 
-  // "ready", "starting", "draining", "not answering" or "not running".
+  // "ready", "starting", "draining", "failed" (the tool cannot be served;
+  // the daemon exits within a second), "not answering" or "not running".
   std::string state() const;
 };
 

@@ -44,7 +44,7 @@ bool end_call(int fd, int* status, std::string* message) {
   return done;
 }
 
-// "ready", "starting", "draining", or "" when the daemon does not answer.
+// "ready", "starting", "draining", "failed", or "" when the daemon does not answer.
 std::string daemon_state(const std::string& socket) {
   auto replies = ask_daemons({socket}, wire::kRequestStatus, kAnswerTimeout);
   if (!replies[0]) return "";
@@ -80,6 +80,8 @@ int start_command(const RunOptions& options) {
     if (now == "ready") break;
     if (now == "draining")
       return print_error(kExitDaemon, "the daemon is stopping; see " + state.log_path(id));
+    if (now == "failed")
+      return print_error(kExitToolQuit, "the tool cannot be served as it is; see " + state.log_path(id));
     if (now.empty())
       return print_error(kExitDaemon, "the daemon stopped answering while its tool started; see " + state.log_path(id));
     std::this_thread::sleep_for(kPollInterval);

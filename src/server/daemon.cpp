@@ -210,7 +210,6 @@ void Daemon::on_accept(const boost::system::error_code& error, LocalSocket socke
   session->set_max_record(config_.options.max_record);
   sessions_.insert(session);
   session->start();
-  if (!fatal_message_.empty()) session->fail(fatal_status_, fatal_message_);
   accept();
 }
 
@@ -270,7 +269,7 @@ std::string Daemon::status_json() const {
   auto now = std::chrono::steady_clock::now();
   double idle = run_clients_ > 0 ? 0 : duration<double>(now - idle_since_).count();
   auto tenths = [](double seconds) { return std::round(seconds * 10) / 10; };
-  const char* state = draining_ ? "draining" : pool_->ready() ? "ready" : "starting";
+  const char* state = !fatal_message_.empty() ? "failed" : draining_ ? "draining" : pool_->ready() ? "ready" : "starting";
   nlohmann::json status = {
       {"pid", getpid()},
       {"state", state},
@@ -348,6 +347,13 @@ void Daemon::wait_signals() {
     }
     wait_signals();
   });
+}
+
+bool Daemon::tool_failed(int* status, std::string* message) const {
+  if (fatal_message_.empty()) return false;
+  *status = fatal_status_;
+  *message = fatal_message_;
+  return true;
 }
 
 void Daemon::on_fatal(int status, const std::string& message) {

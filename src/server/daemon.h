@@ -42,6 +42,7 @@ class Daemon : public SessionHost {
   void run_started(const CallOptions& call) override;
   void session_closed(Session* session) override;
   std::string status_json() const override;
+  bool tool_failed(int* status, std::string* message) const override;
   void stop_requested() override { drain("viasock stop"); }
   void restart_requested() override;
 

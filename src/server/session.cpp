@@ -121,6 +121,9 @@ void Session::on_frame(wire::FrameType type, std::string_view bytes) {
 void Session::on_hello(std::string_view request) {
   if (greeted_ || input_done_) return;
   if (decode_run_request(request, &call_)) {
+    int status = 0;
+    std::string message;
+    if (host_.tool_failed(&status, &message)) return fail(status, message);
     greeted_ = true;
     host_.run_started(call_);
     pool_.session_joined(shared_from_this());

@@ -24,6 +24,9 @@ class SessionHost {
   virtual ~SessionHost() = default;
   // A client said HELLO "run" (counted as a call) with these options.
   virtual void run_started(const CallOptions& call) = 0;
+  // Once the tool cannot be served, every run fails with why; status
+  // requests are still answered.
+  virtual bool tool_failed(int* /*status*/, std::string* /*message*/) const { return false; }
   // The session is over; the host drops its reference.
   virtual void session_closed(Session* session) = 0;
   // The daemon's state as a JSON object, for `viasock list`.

@@ -3,6 +3,7 @@ loud error; identity that follows the environment; the tool's stderr to its
 caller; `viasock probe`."""
 
 import concurrent.futures
+import json
 import os
 import subprocess
 import sys
@@ -98,6 +99,10 @@ class ShapesTest(ViasockTestCase):
         self.assertLess(elapsed, 15)
         self.assertIn(b"waits for more input without answering", r.stderr)
         self.assertIn(b"-t", r.stderr)
+        # Until it exits, the daemon answers `list` and says why it goes.
+        for entry in json.loads(self.run_vs(["list", "--json"]).stdout):
+            if entry["running"]:
+                self.assertEqual(entry["state"], "failed", entry)
 
     def test_tools_that_colour_on_a_terminal(self):
         data = b'{"a x": 1}\n{"b": "x"}\n'
