@@ -1,0 +1,117 @@
+// How a daemon ends: signals, a tool that cannot be served, draining its
+// clients, and removing its files. Every path goes through drain() (no new
+// clients, the current ones finish) and stop() (the tool instances exit),
+// so that no call is cut off and no file is left behind.
+#include <spdlog/spdlog.h>
+
+#include <cstring>
+#include <set>
+
+#include "common/exit_codes.h"
+#include "server/daemon.h"
+#include "server/own_files.h"
+#include "server/session.h"
+
+namespace viasock {
+namespace {
+
+// After the tool failed at start-up, new clients still get its error for a
+// moment (the client that spawned us connects right after "ready").
+constexpr auto kFatalGrace = std::chrono::seconds(1);
+// Bound on waiting for sessions to flush their last words at exit.
+constexpr auto kExitGrace = std::chrono::seconds(5);
+// How often to try the per-ID lock again when removing our files.
+constexpr auto kLockRetry = std::chrono::milliseconds(20);
+
+}  // namespace
+
+void Daemon::wait_signals() {
+  signals_.async_wait([this](const boost::system::error_code& error, int signal) {
+    if (error) return;
+    if (signal == SIGCHLD) {
+      if (pool_) pool_->reap();
+    } else if (signal == SIGUSR1 || signal == SIGUSR2) {
+      spdlog::info("ignoring {}", strsignal(signal));
+    } else if (!draining_) {
+      drain(std::string("received ") + strsignal(signal));
+    } else {
+      spdlog::info("second {}: stopping now", strsignal(signal));
+      for (auto& session : std::set(sessions_)) session->fail(kExitDaemon, "the viasock daemon was stopped");
+      stop();
+    }
+    wait_signals();
+  });
+}
+
+bool Daemon::tool_failed(int* status, std::string* message) const {
+  if (fatal_message_.empty()) return false;
+  *status = fatal_status_;
+  *message = fatal_message_;
+  return true;
+}
+
+void Daemon::on_fatal(int status, const std::string& message) {
+  if (!fatal_message_.empty()) return;
+  fatal_status_ = status;
+  fatal_message_ = message;
+  for (auto& session : std::set(sessions_)) session->fail(status, message);
+  exit_timer_.expires_after(kFatalGrace);
+  exit_timer_.async_wait([this](const boost::system::error_code& error) {
+    if (!error) drain("the tool cannot be served");
+  });
+}
+
+// Stops taking clients; exits once the current ones are done.
+void Daemon::drain(const std::string& reason) {
+  if (draining_) return;
+  draining_ = true;
+  spdlog::info("stopping: {}; {} client(s) to finish", reason, sessions_.size());
+  stop_accepting();
+  identity_timer_.cancel();
+  idle_timer_.cancel();
+  if (sessions_.empty()) stop();
+}
+
+void Daemon::stop() {
+  if (stopping_) return;
+  stopping_ = true;
+  draining_ = true;
+  stop_accepting();
+  pool_->stop([this] {
+    pool_stopped_ = true;
+    maybe_exit();
+  });
+  exit_timer_.expires_after(kExitGrace);
+  exit_timer_.async_wait([this](const boost::system::error_code& error) {
+    if (!error) io_.stop();
+  });
+}
+
+void Daemon::maybe_exit() {
+  if (!stopping_) return stop();
+  if (pool_stopped_ && sessions_.empty()) io_.stop();
+}
+
+// Closes the acceptor first: a client waiting in its backlog sees EOF at
+// once instead of waiting for a HELLO, and starts a new daemon (see
+// client/connector.cpp). Our files go next, under the per-ID lock and only
+// while they are ours; the lock may be held by that very client, so it is
+// tried without waiting, again and again, while the loop goes on.
+void Daemon::stop_accepting() {
+  if (!accepting_) return;
+  accepting_ = false;
+  accept_timer_.cancel();
+  boost::system::error_code ignored;
+  acceptor_->close(ignored);
+  remove_files_soon();
+}
+
+void Daemon::remove_files_soon() {
+  if (files_->try_remove()) return;
+  files_timer_.expires_after(kLockRetry);
+  files_timer_.async_wait([this](const boost::system::error_code& error) {
+    if (!error) remove_files_soon();
+  });
+}
+
+}  // namespace viasock
