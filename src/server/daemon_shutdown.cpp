@@ -54,6 +54,7 @@ void Daemon::on_fatal(int status, const std::string& message) {
   if (!fatal_message_.empty()) return;
   fatal_status_ = status;
   fatal_message_ = message;
+  spdlog::error("the tool cannot be served: {}", message);
   for (auto& session : std::set(sessions_)) session->fail(status, message);
   exit_timer_.expires_after(kFatalGrace);
   exit_timer_.async_wait([this](const boost::system::error_code& error) {

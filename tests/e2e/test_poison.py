@@ -18,6 +18,9 @@ from harness import ViasockTestCase, pid_alive, wait_until
 POISON_TOOL = r'''
 import os, signal, sys, time
 open(os.path.join(os.environ["STARTS_DIR"], str(os.getpid())), "w").close()
+model = os.environ.get("MODEL")
+if model and not os.path.exists(model):
+    sys.exit("cannot open the model " + model)
 delay = float(os.environ.get("DELAY", "0"))
 flush = bool(os.environ.get("FLUSH"))
 for line in sys.stdin:
@@ -156,6 +159,32 @@ class PoisonTest(ViasockTestCase):
         self.assertTrue(wait_until(lambda: len(self.tool_pids()) == before + 3, timeout=20),
                         "%d starts after the warm call's %d" % (len(self.tool_pids()), before))
         self.assertOk(self.call(options, b"fine\n", env))
+
+    def test_crash_loop_backs_off_and_ends_with_one_error(self):
+        """The model is deleted under a running daemon (through a variable
+        that is not part of the ID) and its instance dies: every new start
+        fails, ever more slowly, until the daemon gives up with one clear
+        error and exits, instead of restarting the tool forever."""
+        model = os.path.join(self.tmp, "model.bin")
+        open(model, "w").close()
+        env = {"FLUSH": "1", "MODEL": model}
+        self.assertOk(self.call(["--pipe"], b"warm\n", env))
+        (daemon,) = self.live_daemon_pids()
+        (instance,) = self.live_tool_pids()
+        os.unlink(model)
+        os.kill(instance, signal.SIGKILL)
+        self.assertTrue(wait_until(lambda: not pid_alive(daemon), timeout=20), "the daemon kept restarting")
+        starts = len(self.tool_pids())
+        self.assertGreaterEqual(starts, 1 + 4, "it tried again before giving up")
+        self.assertLessEqual(starts, 1 + 6)
+        log = open(os.path.join(self.state_dir, "logs", os.listdir(os.path.join(self.state_dir, "logs"))[0])).read()
+        self.assertIn("keeps failing at start-up", log)
+        self.assertIn("cannot open the model", log)
+        # The next call starts a new daemon, whose tool cannot start: a loud
+        # error naming the cause, not a hang.
+        result = self.call(["--pipe"], b"x\n", env, timeout=30)
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn(b"cannot open the model", result.stderr)
 
 
 if __name__ == "__main__":
