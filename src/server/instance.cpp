@@ -113,11 +113,11 @@ void Instance::pump() {
   // Records wait until the prelude (-P) is complete: written earlier, their
   // answers could be taken for part of it.
   if (prelude_left_ > 0 && !ready_) return;
-  if (role_ == Role::kServing && (isolated_ || pool_.has_retries())) {
-    // A record sent again runs alone (see send_alone), once this instance
-    // finished what it has.
-    if (!in_flight_.empty()) return;
-    isolated_ = false;
+  if (role_ == Role::kServing) {
+    // A batch sent again (--retry) runs alone (see send_alone): nothing
+    // beside it, and only once this instance finished what it has.
+    bool sent_again = !in_flight_.empty() && in_flight_.front()->deaths > 0;
+    if (sent_again || (!in_flight_.empty() && pool_.has_retries())) return;
     if (auto batch = pool_.take_retry()) return send_alone(std::move(batch));
   }
   if (role_ == Role::kCandidate) {
@@ -157,7 +157,6 @@ void Instance::pump() {
 // instance alone. Should one of them be what killed the tool, it takes no
 // other call's records with it a second time.
 void Instance::send_alone(std::shared_ptr<Batch> batch) {
-  isolated_ = true;
   batch->sent_at = sched::now_seconds();
   in_flight_bytes_ += batch->input_bytes;
   std::string bytes = batch->input;  // a copy: the batch may need it again
@@ -362,7 +361,6 @@ void Instance::prelude_incomplete() {
                         std::to_string(expected - prelude_left_) + " of its " + std::to_string(expected) + unit +
                         std::to_string(expected) + "): its prelude is shorter, or it buffers its output (-L, " +
                         "--pty); 'viasock probe' finds options that work";
-  spdlog::error("instance {}: {}", index_, message);
   kill();
   pool_.cannot_serve(kExitToolQuit, message);
 }

@@ -133,7 +133,6 @@ class Instance : public std::enable_shared_from_this<Instance> {
   std::deque<std::pair<std::shared_ptr<Batch>, std::string>> fed_;  // candidate: records to write
   bool writing_ = false, input_closed_ = false;
   bool stepping_ = false;  // the record in flight is answered in lock-step
-  bool isolated_ = false;  // a batch sent again runs alone (send_alone)
 
   std::unique_ptr<char[]> read_buffer_;
   std::string out_;  // tool output not yet routed
