@@ -103,6 +103,11 @@ void Instance::feed(std::shared_ptr<Batch> batch, std::string bytes) {
   pump();
 }
 
+bool Instance::serving() const {
+  return role_ == Role::kServing && schedule_.role() == sched::Role::kActive && (ready_ || answered_) &&
+         !killed_by_us_ && !finished_ && !input_closed_ && !stdout_closed_;
+}
+
 void Instance::pump() {
   // A killed instance takes no new work: it would only fail with it. Its
   // replacement, started when it is gone, pulls what waits in the pool.

@@ -65,6 +65,8 @@ class Instance : public std::enable_shared_from_this<Instance> {
     return in_flight_.empty() ? nullptr : in_flight_.back()->session;
   }
   bool retiring() const { return retiring_; }
+  // Active, started and able to take work: it may be the pool's primary.
+  bool serving() const;
   bool idle() const { return in_flight_.empty(); }
   pid_t pid() const { return process_.pid(); }
   int index() const { return index_; }

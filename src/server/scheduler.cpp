@@ -78,9 +78,18 @@ bool InstanceSchedule::needs_spare(uint64_t max_records, const CostMeter& pool_c
   return costs.per_record() * static_cast<double>(left) <= startup * kSpareMargin;
 }
 
+bool spreading_helps(const CostMeter& tool, const CostMeter& daemon) {
+  if (!tool.known() || !daemon.known()) return true;
+  return tool.per_record() > kSpreadFactor * daemon.per_record() ||
+         tool.per_byte() > kSpreadFactor * daemon.per_byte();
+}
+
+bool secondary_takes_work(bool spreading_helps, bool talkative) { return spreading_helps || talkative; }
+
 bool should_grow(const PoolLoad& load, const CostMeter& costs) {
   if (load.active >= load.max) return false;
   if (load.active == 0) return load.waiting_records > 0;
+  if (!load.spreading_helps) return false;
   if (load.startup < 0 || !costs.known() || load.waiting_records == 0) return false;
   double backlog = costs.predict(load.waiting_records, load.waiting_bytes);
   return backlog / load.active > load.startup;

@@ -20,10 +20,21 @@
 //   daemon's speed on one instance or on many.
 // - Before anything was measured a batch is one record: a new tool's first
 //   answer tells its start-up, the next its cost.
+// - Spreading: a stream goes to more than one instance only when that helps.
+//   The daemon measures its own CPU time per record and per byte it moves
+//   (client to tool and back) next to the tool's service time. While the
+//   tool takes less than kSpreadFactor times what the daemon spends on the
+//   same work, the daemon is the bottleneck: a second instance would only
+//   add copies, wake-ups and reordering, so only the first ready instance
+//   (the primary) takes work; the others wait idle. `cat` stays on one
+//   instance under -j 4, a 0.4 ms gawk record spreads over all. Until both
+//   costs are measured, and for a talkative tool (one caller per instance at
+//   a time), every instance takes work.
 // - Growth (-j MIN:MAX): another instance starts when the work waiting in
 //   the pool, at the measured cost, would take the instances we have longer
-//   than one start-up of the tool (measured from spawn to first answer). A
-//   10 s tool is not started for 100 ms of backlog; a 0.3 s tool is, for 4 s.
+//   than one start-up of the tool (measured from spawn to first answer), and
+//   spreading helps. A 10 s tool is not started for 100 ms of backlog; a
+//   0.3 s tool is, for 4 s; `cat` never gets a second instance.
 // - Retirement: an instance beyond MIN that has had nothing to do for
 //   max(kRetireFloorSeconds, kRetireStartups x start-up) is retired. Keeping
 //   an idle instance costs only memory, restarting it costs a start-up that
@@ -53,6 +64,11 @@ inline constexpr double kRetireFloorSeconds = 5;
 inline constexpr double kRetireStartups = 10;
 // A first batch sent this soon after the spawn measures the start-up.
 inline constexpr double kStartupExactWithin = 0.05;
+// The tool must cost this many times the daemon's own time per record or per
+// byte before a stream is spread over instances: below, the daemon is the
+// bottleneck and more instances only cost (measured service times include
+// the daemon's latency, so a tool as fast as the daemon measures 1-2x).
+inline constexpr double kSpreadFactor = 4;
 
 inline double now_seconds() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
@@ -151,7 +167,18 @@ struct PoolLoad {
   size_t waiting_records = 0;   // complete records not yet given to an instance
   size_t waiting_bytes = 0;
   double startup = -1;          // measured start-up, < 0 when not yet known
+  bool spreading_helps = true;  // spreading_helps(): else more instances only idle
 };
+
+// Whether more than one instance can speed a stream up: the tool (`tool`:
+// service time of one instance) is slow against the daemon (`daemon`: its
+// CPU time for moving the same work). True while either is unknown.
+bool spreading_helps(const CostMeter& tool, const CostMeter& daemon);
+
+// Whether an instance other than the primary takes work. The primary always
+// does; the others when spreading helps or the tool is talkative (its
+// instances serve one caller at a time, so other callers need others).
+bool secondary_takes_work(bool spreading_helps, bool talkative);
 
 bool should_grow(const PoolLoad& load, const CostMeter& costs);
 
