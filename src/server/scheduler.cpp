@@ -43,8 +43,8 @@ bool InstanceSchedule::wants_work(size_t batches_in_flight, size_t bytes_in_flig
   return batches_in_flight < most && bytes_in_flight < kMaxBytesInFlight;
 }
 
-BatchLimit InstanceSchedule::next_batch(const CostMeter& pool_costs, uint64_t max_records) const {
-  BatchLimit limit = batch_limit(costs_.known() ? costs_ : pool_costs);
+BatchLimit InstanceSchedule::next_batch(const CostMeter& pool_costs, uint64_t max_records, bool spread) const {
+  BatchLimit limit = spread ? batch_limit(costs_.known() ? costs_ : pool_costs) : BatchLimit{kMaxBatchRecords, kMaxBatchBytes};
   if (max_records > 0) {
     uint64_t left = max_records > records_taken_ ? max_records - records_taken_ : 1;
     limit.records = static_cast<size_t>(std::min<uint64_t>(limit.records, left));

@@ -16,8 +16,10 @@
 //   the other waits in its pipe, which hides the round trip through the
 //   daemon, and what is not in flight stays in the pool for whichever
 //   instance is free first. So 40 records of 25 ms each spread over four
-//   instances one by one, while `cat` gets 256 KiB batches and runs at the
-//   daemon's speed on one instance or on many.
+//   instances one by one. A tool the daemon cannot keep busy (see
+//   Spreading) gets the largest batches: slices would only cut the stream
+//   into more writes and wake-ups, its measured time being mostly the
+//   daemon's.
 // - Before anything was measured a batch is one record: a new tool's first
 //   answer tells its start-up, the next its cost.
 // - Spreading: a stream goes to more than one instance only when that helps.
@@ -119,7 +121,9 @@ class InstanceSchedule {
   bool wants_work(size_t batches_in_flight, size_t bytes_in_flight, uint64_t max_records) const;
   // The next batch's size: from this instance's costs, or the pool's while
   // it has measured nothing itself; capped by what --max-records leaves.
-  BatchLimit next_batch(const CostMeter& pool_costs, uint64_t max_records) const;
+  // When spreading does not help (`spread` false) there is nothing to
+  // balance: the largest batches, for the fewest writes and wake-ups.
+  BatchLimit next_batch(const CostMeter& pool_costs, uint64_t max_records, bool spread = true) const;
   void on_taken(size_t records);
   // A batch got its last answer. Returns the seconds the tool spent on it,
   // or a negative number for the first batch, which measured the start-up.

@@ -222,3 +222,13 @@ TEST_CASE("the pool does not grow while more instances would not help") {
   load.active = 0;  // but the first instance starts whatever is measured
   CHECK(should_grow(load, costs));
 }
+
+TEST_CASE("a stream that is not spread gets the largest batches") {
+  InstanceSchedule s(0.0);
+  CostMeter cat = measured(1000, 50000, 0.0005);  // 50 KB a millisecond, as cat measures through the daemon
+  CHECK(s.next_batch(cat, 0).bytes < kMaxBatchBytes);
+  BatchLimit whole = s.next_batch(cat, 0, false);
+  CHECK(whole.bytes == kMaxBatchBytes);
+  CHECK(whole.records == kMaxBatchRecords);
+  CHECK(s.next_batch(cat, 100, false).records == 100);  // --max-records still caps it
+}
