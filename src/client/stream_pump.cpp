@@ -76,8 +76,14 @@ class Pump {
       }
       if (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) receive();
       if (finished_) break;
-      if (want_stdin && (fds[0].revents & (POLLIN | POLLHUP | POLLERR))) read_stdin();
-      if (pending_ > 0) send_pending();
+      bool writable = fds[1].revents & (POLLOUT | POLLERR);
+      if (want_stdin && (fds[0].revents & (POLLIN | POLLHUP | POLLERR))) {
+        read_stdin();
+        writable = true;  // a fresh chunk: try at once, the socket has room more often than not
+      }
+      // Only when the socket may take more: a daemon that stopped reading
+      // (back-pressure) would answer every other attempt with EAGAIN.
+      if (pending_ > 0 && writable) send_pending();
     }
     return status_;
   }

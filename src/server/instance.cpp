@@ -144,6 +144,7 @@ void Instance::pump() {
   // Batch sizes and how many are in flight: see scheduler.h.
   uint64_t quota = pool_.config().max_records;
   std::string bytes;
+  bool was_idle = in_flight_.empty();
   while (schedule_.wants_work(in_flight_.size(), in_flight_bytes_, quota)) {
     sched::BatchLimit limit = schedule_.next_batch(pool_.costs(), quota, pool_.spreading_helps());
     auto batch = pool_.take_work_for(*this, limit.bytes, limit.records, &bytes);
@@ -155,6 +156,7 @@ void Instance::pump() {
     in_flight_.push_back(std::move(batch));
   }
   if (bytes.empty()) return;
+  if (was_idle) pool_.instance_busy(*this);
   pool_.after_taking(*this);
   write(std::move(bytes));
 }
@@ -205,6 +207,8 @@ size_t Instance::read_available() {
     if (n > 0) {
       out_.commit(static_cast<size_t>(n));
       pulled += static_cast<size_t>(n);
+      // A short read emptied the pipe: asking again would only be told so.
+      if (static_cast<size_t>(n) < kReadChunk) break;
       continue;
     }
     // End of file; a terminal reports EIO instead once the tool closed it.

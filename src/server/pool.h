@@ -108,6 +108,8 @@ class Pool {
   const sched::CostMeter& costs() const { return costs_; }
   // An instance took work: it may need a spare, or be done (--max-records).
   void after_taking(Instance& instance);
+  // An idle instance took work.
+  void instance_busy(const Instance& instance);
   // A batch got its last answer; `seconds` < 0 when it measured the start-up.
   void on_batch_done(const Instance& instance, size_t records, size_t bytes, double seconds);
   // Whether a stream gains from more than one instance (scheduler.h).

@@ -119,6 +119,14 @@ bool Pool::may_take_work(const Instance& instance) {
   return false;
 }
 
+// The daemon's CPU while the pool was idle (accepting a client, reading its
+// greeting) went into no batch: its measure starts when work starts.
+void Pool::instance_busy(const Instance& busy) {
+  for (const auto& instance : instances_)
+    if (instance.get() != &busy && !instance->idle()) return;
+  daemon_cpu_ = process_cpu_seconds();
+}
+
 void Pool::on_batch_done(const Instance& instance, size_t records, size_t bytes, double seconds) {
   // The daemon's CPU since the last batch was done went into moving this one.
   double cpu = process_cpu_seconds();

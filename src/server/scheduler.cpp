@@ -29,11 +29,11 @@ double CostMeter::predict(size_t records, size_t bytes) const {
   return std::max(per_record() * static_cast<double>(records), per_byte() * static_cast<double>(bytes));
 }
 
-BatchLimit batch_limit(const CostMeter& meter) {
+BatchLimit batch_limit(const CostMeter& meter, double slice) {
   if (!meter.known()) return {1, kMaxBatchBytes};
   double per_record = meter.per_record(), per_byte = meter.per_byte();
-  size_t records = per_record > 0 ? clamp_count(kSliceSeconds / per_record, kMaxBatchRecords) : kMaxBatchRecords;
-  size_t bytes = per_byte > 0 ? clamp_count(kSliceSeconds / per_byte, kMaxBatchBytes) : kMaxBatchBytes;
+  size_t records = per_record > 0 ? clamp_count(slice / per_record, kMaxBatchRecords) : kMaxBatchRecords;
+  size_t bytes = per_byte > 0 ? clamp_count(slice / per_byte, kMaxBatchBytes) : kMaxBatchBytes;
   return {records, bytes};
 }
 
@@ -44,7 +44,7 @@ bool InstanceSchedule::wants_work(size_t batches_in_flight, size_t bytes_in_flig
 }
 
 BatchLimit InstanceSchedule::next_batch(const CostMeter& pool_costs, uint64_t max_records, bool spread) const {
-  BatchLimit limit = spread ? batch_limit(costs_.known() ? costs_ : pool_costs) : BatchLimit{kMaxBatchRecords, kMaxBatchBytes};
+  BatchLimit limit = batch_limit(costs_.known() ? costs_ : pool_costs, spread ? kSliceSeconds : kUnspreadSliceSeconds);
   if (max_records > 0) {
     uint64_t left = max_records > records_taken_ ? max_records - records_taken_ : 1;
     limit.records = static_cast<size_t>(std::min<uint64_t>(limit.records, left));

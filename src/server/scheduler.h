@@ -17,9 +17,10 @@
 //   daemon, and what is not in flight stays in the pool for whichever
 //   instance is free first. So 40 records of 25 ms each spread over four
 //   instances one by one. A tool the daemon cannot keep busy (see
-//   Spreading) gets the largest batches: slices would only cut the stream
-//   into more writes and wake-ups, its measured time being mostly the
-//   daemon's.
+//   Spreading) gets batches of kUnspreadSliceSeconds: short slices would
+//   only cut the stream into more writes and wake-ups, its measured time
+//   being mostly the daemon's; a bounded one keeps a wrong guess (a slow
+//   tool measured as fast once) from handing one instance a whole stream.
 // - Before anything was measured a batch is one record: a new tool's first
 //   answer tells its start-up, the next its cost.
 // - Spreading: a stream goes to more than one instance only when that helps.
@@ -57,6 +58,7 @@
 namespace viasock::sched {
 
 inline constexpr double kSliceSeconds = 0.001;
+inline constexpr double kUnspreadSliceSeconds = 0.02;
 inline constexpr size_t kMaxBatchBytes = 256 * 1024;
 inline constexpr size_t kMaxBatchRecords = 1 << 16;
 inline constexpr size_t kMaxBatchesInFlight = 2;
@@ -97,8 +99,9 @@ struct BatchLimit {
   size_t bytes;
 };
 
-// The size of the next batch for an instance whose costs are `meter`.
-BatchLimit batch_limit(const CostMeter& meter);
+// The size of the next batch for an instance whose costs are `meter`:
+// about `slice` seconds of the tool's time.
+BatchLimit batch_limit(const CostMeter& meter, double slice = kSliceSeconds);
 
 // One instance's part in the pool.
 enum class Role {
@@ -121,8 +124,8 @@ class InstanceSchedule {
   bool wants_work(size_t batches_in_flight, size_t bytes_in_flight, uint64_t max_records) const;
   // The next batch's size: from this instance's costs, or the pool's while
   // it has measured nothing itself; capped by what --max-records leaves.
-  // When spreading does not help (`spread` false) there is nothing to
-  // balance: the largest batches, for the fewest writes and wake-ups.
+  // When spreading does not help (`spread` false) there is little to
+  // balance: long slices, for fewer writes and wake-ups.
   BatchLimit next_batch(const CostMeter& pool_costs, uint64_t max_records, bool spread = true) const;
   void on_taken(size_t records);
   // A batch got its last answer. Returns the seconds the tool spent on it,

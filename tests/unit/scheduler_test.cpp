@@ -223,12 +223,13 @@ TEST_CASE("the pool does not grow while more instances would not help") {
   CHECK(should_grow(load, costs));
 }
 
-TEST_CASE("a stream that is not spread gets the largest batches") {
+TEST_CASE("a stream that is not spread gets long slices") {
   InstanceSchedule s(0.0);
-  CostMeter cat = measured(1000, 50000, 0.0005);  // 50 KB a millisecond, as cat measures through the daemon
-  CHECK(s.next_batch(cat, 0).bytes < kMaxBatchBytes);
-  BatchLimit whole = s.next_batch(cat, 0, false);
-  CHECK(whole.bytes == kMaxBatchBytes);
-  CHECK(whole.records == kMaxBatchRecords);
+  CostMeter cat = measured(1000, 50000, 0.001);  // 50 KB a millisecond, as cat measures through the daemon
+  CHECK(s.next_batch(cat, 0).bytes == 50000);
+  CHECK(s.next_batch(cat, 0, false).bytes == kMaxBatchBytes);
   CHECK(s.next_batch(cat, 100, false).records == 100);  // --max-records still caps it
+  // A slow tool wrongly left unspread still gets no more than a long slice.
+  CostMeter gawk = measured(3, 135, 0.0012);
+  CHECK(s.next_batch(gawk, 0, false).records == 50);
 }
