@@ -11,9 +11,17 @@ char* ByteBuffer::prepare(size_t n) {
   if (used + n <= storage_.size() && begin_ >= used) {
     // Cheaper to move the (small) rest to the front than to grow.
     std::memmove(storage_.data(), data(), used);
+  } else if (end_ + n <= storage_.capacity()) {
+    // Zero-fills only the new part: every byte once in the storage's life.
+    storage_.resize(end_ + n);
+    return storage_.data() + end_;
   } else {
-    std::string grown(std::max(2 * storage_.size(), used + n), '\0');
-    std::memcpy(grown.data(), data(), used);
+    // Capacity doubles, but only what is used is touched: memory reserved
+    // for a huge record is resident only as far as it was filled.
+    std::string grown;
+    grown.reserve(std::max(2 * storage_.capacity(), used + n));
+    grown.append(data(), used);
+    grown.resize(used + n);
     storage_.swap(grown);
   }
   begin_ = 0;
@@ -53,7 +61,7 @@ std::string ByteBuffer::take(size_t n, size_t move_from) {
 }
 
 void ByteBuffer::release_if_large(size_t keep) {
-  if (empty() && storage_.size() > keep) {
+  if (empty() && storage_.capacity() > keep) {
     std::string().swap(storage_);
     clear();
   }

@@ -4,9 +4,10 @@
 // by growing. On the daemon's hot path it replaces "read into a scratch
 // buffer, then append" and "erase what was passed on", each a copy.
 //
-// Storage is a std::string whose size is its usable capacity: zero-filled
-// once when it grows, never per read. A large run of data that is all of
-// the buffer can leave it without a copy (take()).
+// Storage is a std::string whose size is the room made so far: each byte is
+// zero-filled once when room first reaches it, never per read, and capacity
+// reserved beyond it is not touched (not resident). A large run of data
+// that starts the buffer can leave it without a copy (take()).
 #pragma once
 
 #include <cstddef>
@@ -21,7 +22,7 @@ class ByteBuffer {
   size_t size() const { return end_ - begin_; }
   bool empty() const { return begin_ == end_; }
   std::string_view view() const { return {data(), size()}; }
-  size_t capacity() const { return storage_.size(); }
+  size_t capacity() const { return storage_.capacity(); }
 
   // Room for at least `n` more bytes after the data; write there, then
   // commit() what was written.

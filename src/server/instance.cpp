@@ -207,8 +207,9 @@ size_t Instance::read_available() {
     if (n > 0) {
       out_.commit(static_cast<size_t>(n));
       pulled += static_cast<size_t>(n);
-      // A short read emptied the pipe: asking again would only be told so.
-      if (static_cast<size_t>(n) < kReadChunk) break;
+      // A short read emptied a pipe: asking again would only be told so. A
+      // terminal hands out a few KiB per read however much waits.
+      if (stdout_kind_ == StdoutKind::kPipe && static_cast<size_t>(n) < kReadChunk) break;
       continue;
     }
     // End of file; a terminal reports EIO instead once the tool closed it.

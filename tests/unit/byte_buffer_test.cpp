@@ -66,5 +66,5 @@ TEST_CASE("an empty large buffer is freed, a small one kept") {
   CHECK(buffer.capacity() > 0);  // not empty: kept
   buffer.consume(1);
   buffer.release_if_large(0);
-  CHECK(buffer.capacity() == 0);
+  CHECK(buffer.capacity() < 64);  // a new string's own small buffer at most
 }
