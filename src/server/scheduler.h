@@ -25,11 +25,14 @@
 //   answer tells its start-up, the next its cost.
 // - Spreading: a stream goes to more than one instance only when that helps.
 //   The daemon measures its own CPU time per record and per byte it moves
-//   (client to tool and back) next to the tool's service time. While the
+//   (client to tool and back; counted from when the pool went from idle to
+//   busy, so a call's greeting weighs on no batch) next to the tool's
+//   service time. While the
 //   tool takes less than kSpreadFactor times what the daemon spends on the
 //   same work, the daemon is the bottleneck: a second instance would only
 //   add copies, wake-ups and reordering, so only the first ready instance
-//   (the primary) takes work; the others wait idle. `cat` stays on one
+//   (the primary) takes work; the others wait idle (one that sees work
+//   first wakes an idle primary). `cat` stays on one
 //   instance under -j 4, a 0.4 ms gawk record spreads over all. Until both
 //   costs are measured, and for a talkative tool (one caller per instance at
 //   a time), every instance takes work.
