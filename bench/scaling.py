@@ -199,7 +199,8 @@ def big_record(bench):
         f.write(b"\n")
     sd = bench.state_dir("bigrecord")
     env = bench.env(sd)
-    vs = [bench.viasock, "run", "-W", "600", "cat"]
+    # The record is larger than the default --max-record (64M).
+    vs = [bench.viasock, "run", "-W", "600", "--max-record", "256M", "cat"]
     bench.output_of(vs, env, "/dev/null")  # starts the daemon
     pids = bench.daemon_pids(sd)
     if not pids:

@@ -38,6 +38,11 @@ bool decode_exit(std::string_view payload, int* status, std::string* message) {
   return true;
 }
 
+void FrameDecoder::skip_data(size_t n) {
+  remaining_ -= std::min(n, data_remaining());
+  if (remaining_ == 0) in_frame_ = false;
+}
+
 bool FrameDecoder::start_frame() {
   header_fill_ = 0;
   type_ = header_[0];

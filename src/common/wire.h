@@ -62,6 +62,12 @@ class FrameDecoder {
 
   // True between frames: a peer that stops here stopped cleanly.
   bool at_boundary() const { return !in_frame_ && header_fill_ == 0; }
+  // Payload bytes of the current DATA frame still to come; 0 between
+  // frames and in other frames.
+  size_t data_remaining() const { return in_frame_ && type_ == kData ? remaining_ : 0; }
+  // The caller took `n` (at most data_remaining()) payload bytes itself,
+  // read straight to where they belong instead of through feed().
+  void skip_data(size_t n);
   const std::string& error() const { return error_; }
 
  private:

@@ -10,10 +10,16 @@
 namespace viasock {
 namespace {
 
+// The tool's stdout is read straight into the output buffer, this much at a
+// time and at most kReadBurst per wake-up.
 constexpr size_t kReadChunk = 256 * 1024;
+constexpr size_t kReadBurst = 1 << 20;
 // An empty buffer larger than this is freed rather than kept: one 200 MB
 // record must not stay resident after it passed.
 constexpr size_t kKeepBuffer = 1 << 20;
+// The output buffer of a stream stays (it is reused without a copy); one
+// larger than this is freed once empty.
+constexpr size_t kKeepOutput = 4 << 20;
 
 void release_if_large(std::string& buffer) {
   if (buffer.empty() && buffer.capacity() > kKeepBuffer) std::string().swap(buffer);
@@ -55,6 +61,11 @@ bool Instance::start(int* status, std::string* error) {
   stdin_.assign(process_.stdin_fd.release());
   stdout_.assign(process_.stdout_fd.release());
   stderr_.assign(process_.stderr_fd.release());
+  // Read by hand when readable (read_available, drain_stderr); set once, as
+  // setting it is a system call.
+  boost::system::error_code ignored;
+  stdout_.non_blocking(true, ignored);
+  stderr_.non_blocking(true, ignored);
   const PoolConfig& config = pool_.config();
   prelude_in_lines_ = config.prelude_lines > 0;
   if (!learns()) prelude_left_ = prelude_in_lines_ ? config.prelude_lines : config.prelude_records;
@@ -91,7 +102,7 @@ void Instance::on_start_up_quiet(ToolActivity activity) {
   ready_ = true;
   std::string prelude;
   if (learns()) {
-    prelude.swap(out_);
+    prelude = out_.take(out_.size(), kKeepBuffer);
     drain_stderr();
   }
   pool_.instance_ready(*this, prelude);
@@ -102,6 +113,11 @@ void Instance::on_start_up_quiet(ToolActivity activity) {
 void Instance::feed(std::shared_ptr<Batch> batch, std::string bytes) {
   fed_.emplace_back(std::move(batch), std::move(bytes));
   pump();
+}
+
+bool Instance::serving() const {
+  return role_ == Role::kServing && schedule_.role() == sched::Role::kActive && (ready_ || answered_) &&
+         !killed_by_us_ && !finished_ && !input_closed_ && !stdout_closed_;
 }
 
 void Instance::pump() {
@@ -139,8 +155,9 @@ void Instance::pump() {
   // Batch sizes and how many are in flight: see scheduler.h.
   uint64_t quota = pool_.config().max_records;
   std::string bytes;
+  bool was_idle = in_flight_.empty();
   while (schedule_.wants_work(in_flight_.size(), in_flight_bytes_, quota)) {
-    sched::BatchLimit limit = schedule_.next_batch(pool_.costs(), quota);
+    sched::BatchLimit limit = schedule_.next_batch(pool_.costs(), quota, pool_.spreading_helps());
     auto batch = pool_.take_work_for(*this, limit.bytes, limit.records, &bytes);
     if (!batch) break;
     batch->sent_at = sched::now_seconds();
@@ -149,6 +166,7 @@ void Instance::pump() {
     in_flight_.push_back(std::move(batch));
   }
   if (bytes.empty()) return;
+  if (was_idle) pool_.instance_busy(*this);
   pool_.after_taking(*this);
   write(std::move(bytes));
 }
@@ -203,14 +221,16 @@ QuiescenceWatch::Pull Instance::puller() {
 // could complete in between and put its bytes after later ones.
 size_t Instance::read_available() {
   if (!stdout_.is_open() || stdout_closed_) return 0;
-  if (!read_buffer_) read_buffer_.reset(new char[kReadChunk]);  // uninitialised on purpose
   size_t pulled = 0;
-  while (pulled < kReadChunk) {
-    ssize_t n = ::read(stdout_.native_handle(), read_buffer_.get(), kReadChunk);
+  while (pulled < kReadBurst) {
+    reserve_for_answer(kReadChunk);
+    ssize_t n = ::read(stdout_.native_handle(), out_.prepare(kReadChunk), kReadChunk);
     if (n > 0) {
-      reserve_for_answer(static_cast<size_t>(n));
-      out_.append(read_buffer_.get(), static_cast<size_t>(n));
+      out_.commit(static_cast<size_t>(n));
       pulled += static_cast<size_t>(n);
+      // A short read emptied a pipe: asking again would only be told so. A
+      // terminal hands out a few KiB per read however much waits.
+      if (stdout_kind_ == StdoutKind::kPipe && static_cast<size_t>(n) < kReadChunk) break;
       continue;
     }
     // End of file; a terminal reports EIO instead once the tool closed it.
@@ -228,8 +248,6 @@ size_t Instance::pull_stdout() {
 }
 
 void Instance::read_stdout() {
-  boost::system::error_code ignored;
-  stdout_.non_blocking(true, ignored);
   stdout_.async_wait(asio::posix::descriptor_base::wait_read,
                      [self = shared_from_this()](const boost::system::error_code& error) { self->on_stdout(error); });
 }
@@ -243,7 +261,7 @@ void Instance::on_stdout(const boost::system::error_code& error) {
   }
   if (error || stdout_closed_) {
     stdout_closed_ = true;
-    if (role_ == Role::kCandidate && !stepping_) late_output_ += std::exchange(out_, "");
+    if (role_ == Role::kCandidate && !stepping_) take_late_output();
     return check_exit();
   }
   read_stdout();
@@ -255,13 +273,18 @@ void Instance::on_stdout(const boost::system::error_code& error) {
 void Instance::process_output() {
   if (stepping_ || (learns() && !ready_)) return;
   if (role_ == Role::kCandidate) {
-    late_output_ += std::exchange(out_, "");
+    take_late_output();
     return;
   }
   // The tool's stderr lines about these answers reach their callers first.
   drain_stderr();
   route_framed();
   pump();
+}
+
+void Instance::take_late_output() {
+  late_output_ += out_.view();
+  out_.clear();
 }
 
 // Routes complete answers to the batches in flight, oldest first.
@@ -291,7 +314,7 @@ void Instance::route_framed() {
     pos += end;
     out_resume_ = 0;
     size_t more_end = 0;
-    size_t answered = 1 + framer.count(std::string_view(out_).substr(pos), batch.records - 1, &more_end);
+    size_t answered = 1 + framer.count(out_.view().substr(pos), batch.records - 1, &more_end);
     pos += more_end;
     batch.records -= answered;
     take_answers(batch, begin, &pos);
@@ -310,8 +333,8 @@ void Instance::route_framed() {
     }
     front->session->on_answers();
   }
-  out_.erase(0, pos);
-  release_if_large(out_);
+  out_.consume(pos);
+  out_.release_if_large(kKeepOutput);
 }
 
 // A 1:1 tool answers a large record with about as many bytes: room for
@@ -323,16 +346,16 @@ void Instance::reserve_for_answer(size_t more) {
   if (expected > kKeepBuffer && expected > out_.size() + more) out_.reserve(expected);
 }
 
-// Passes out_[begin, *pos) to the batch: moved when it is all of out_ (the
-// common case of a stream, and of one huge answer), else copied.
+// Passes out_[begin, *pos) to the batch: a large answer that is all of
+// out_ (one huge record) is moved, anything else copied, so that the buffer
+// of a stream is reused.
 void Instance::take_answers(Batch& batch, size_t begin, size_t* pos) {
   if (begin == 0 && *pos == out_.size() && batch.answers.empty()) {
-    batch.answers.swap(out_);
-    out_.clear();
+    batch.answers = out_.take(*pos, kKeepBuffer);
     *pos = 0;
     return;
   }
-  batch.answers.append(out_, begin, *pos - begin);
+  batch.answers.append(out_.view().substr(begin, *pos - begin));
 }
 
 size_t Instance::take_prelude(std::string_view data) {
@@ -383,7 +406,7 @@ void Instance::on_answer_quiet(ToolActivity activity) {
   in_flight_.pop_front();
   in_flight_bytes_ -= batch->input_bytes;
   last_progress_ = std::chrono::steady_clock::now();
-  std::string answer = std::exchange(out_, "");
+  std::string answer = out_.take(out_.size(), kKeepBuffer);
   out_resume_ = 0;
   batch->answers = answer;
   batch->records = 0;
@@ -482,8 +505,6 @@ void Instance::read_stderr() {
 // before an answer goes to that answer's caller.
 void Instance::drain_stderr() {
   if (!stderr_.is_open()) return;
-  boost::system::error_code ignored;
-  stderr_.non_blocking(true, ignored);
   char buffer[4096];
   for (int i = 0; i < 16; ++i) {
     ssize_t n = ::read(stderr_.native_handle(), buffer, sizeof buffer);

@@ -19,6 +19,7 @@
 #include <memory>
 #include <string>
 
+#include "common/byte_buffer.h"
 #include "server/asio.h"
 #include "server/batch.h"
 #include "server/child_process.h"
@@ -65,6 +66,8 @@ class Instance : public std::enable_shared_from_this<Instance> {
     return in_flight_.empty() ? nullptr : in_flight_.back()->session;
   }
   bool retiring() const { return retiring_; }
+  // Active, started and able to take work: it may be the pool's primary.
+  bool serving() const;
   bool idle() const { return in_flight_.empty(); }
   pid_t pid() const { return process_.pid(); }
   int index() const { return index_; }
@@ -91,6 +94,7 @@ class Instance : public std::enable_shared_from_this<Instance> {
   void on_stdout(const boost::system::error_code& error);
   void process_output();
   void route_framed();
+  void take_late_output();
   void take_answers(Batch& batch, size_t begin, size_t* pos);
   void reserve_for_answer(size_t more);
   size_t take_prelude(std::string_view data);
@@ -134,8 +138,7 @@ class Instance : public std::enable_shared_from_this<Instance> {
   bool writing_ = false, input_closed_ = false;
   bool stepping_ = false;  // the record in flight is answered in lock-step
 
-  std::unique_ptr<char[]> read_buffer_;
-  std::string out_;  // tool output not yet routed
+  ByteBuffer out_;  // tool output not yet routed
   size_t out_resume_ = 0;
   std::string prelude_, late_output_;
   int prelude_left_ = 0;

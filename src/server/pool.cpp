@@ -113,6 +113,7 @@ std::shared_ptr<Session> Pool::claim_session() {
 
 std::shared_ptr<Batch> Pool::take_work_for(Instance& instance, size_t max_bytes, size_t max_records,
                                            std::string* bytes) {
+  if (!may_take_work(instance)) return nullptr;
   if (std::shared_ptr<Session> busy = instance.talkative() ? instance.session_in_flight() : nullptr) {
     // Its stderr lines must reach their caller: only that caller's records.
     if (!busy->has_ready_input()) return nullptr;

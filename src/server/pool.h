@@ -115,8 +115,12 @@ class Pool {
   const sched::CostMeter& costs() const { return costs_; }
   // An instance took work: it may need a spare, or be done (--max-records).
   void after_taking(Instance& instance);
+  // An idle instance took work.
+  void instance_busy(const Instance& instance);
   // A batch got its last answer; `seconds` < 0 when it measured the start-up.
   void on_batch_done(const Instance& instance, size_t records, size_t bytes, double seconds);
+  // Whether a stream gains from more than one instance (scheduler.h).
+  bool spreading_helps() const { return sched::spreading_helps(costs_, daemon_costs_); }
 
   // The daemon's side.
   void reap();
@@ -145,6 +149,10 @@ class Pool {
   void retire_idle();
   void start_missing_instances();
   std::shared_ptr<Session> claim_session();
+  // Spreading (scheduler.h): the first serving instance always takes work,
+  // the others only when that helps.
+  Instance* primary();
+  bool may_take_work(const Instance& instance);
   void replace_used(Instance& instance);
   void replace_later(std::chrono::milliseconds delay);
   void check_stopped();
@@ -182,6 +190,10 @@ class Pool {
   int next_index_ = 0;
   int max_instances_ = 1;
   sched::CostMeter costs_;
+  // The daemon's own CPU time per record and byte it moves, and the process
+  // CPU clock when the last batch was done.
+  sched::CostMeter daemon_costs_;
+  double daemon_cpu_ = -1;
   double startup_ = -1;  // the last measured start-up, seconds
   bool startup_exact_ = false;
   asio::steady_timer tick_timer_;

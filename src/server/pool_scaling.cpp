@@ -3,6 +3,7 @@
 // or recycled: it takes no new work, finishes its batches in flight, its
 // stdin is closed, and its exit is then not a failure.
 #include <spdlog/spdlog.h>
+#include <time.h>
 
 #include "server/instance.h"
 #include "server/pool.h"
@@ -15,6 +16,12 @@ namespace {
 // it has instances beyond MIN (retirement).
 constexpr auto kBusyTick = std::chrono::milliseconds(10);
 constexpr auto kIdleTick = std::chrono::milliseconds(250);
+
+double process_cpu_seconds() {
+  timespec now{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
+  return static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) * 1e-9;
+}
 
 }  // namespace
 
@@ -91,7 +98,40 @@ bool Pool::promote_spare() {
   return false;
 }
 
+Instance* Pool::primary() {
+  for (auto& instance : instances_)
+    if (instance->serving()) return instance.get();
+  return nullptr;
+}
+
+bool Pool::may_take_work(const Instance& instance) {
+  if (exclusive_) return true;
+  Instance* first = primary();
+  if (!first || first == &instance) return true;
+  if (sched::secondary_takes_work(spreading_helps(), first->talkative())) return true;
+  // The work is the primary's. An idle primary pumps only when asked: this
+  // instance may be the first to see the work (a replacement, a kick).
+  if (first->idle()) {
+    asio::post(io_, [weak = first->weak_from_this()] {
+      if (auto self = weak.lock()) self->pump();
+    });
+  }
+  return false;
+}
+
+// The daemon's CPU while the pool was idle (accepting a client, reading its
+// greeting) went into no batch: its measure starts when work starts.
+void Pool::instance_busy(const Instance& busy) {
+  for (const auto& instance : instances_)
+    if (instance.get() != &busy && !instance->idle()) return;
+  daemon_cpu_ = process_cpu_seconds();
+}
+
 void Pool::on_batch_done(const Instance& instance, size_t records, size_t bytes, double seconds) {
+  // The daemon's CPU since the last batch was done went into moving this one.
+  double cpu = process_cpu_seconds();
+  if (daemon_cpu_ >= 0 && seconds >= 0) daemon_costs_.observe(records, bytes, cpu - daemon_cpu_);
+  daemon_cpu_ = cpu;
   if (seconds < 0) {
     // An upper bound only serves until the first real measurement.
     if (instance.schedule().startup_exact() || !startup_exact_) startup_ = instance.schedule().startup();
@@ -127,6 +167,7 @@ void Pool::grow_if_needed() {
   load.active = current_instances();
   load.max = max_instances_;
   load.startup = startup_;
+  load.spreading_helps = spreading_helps();
   for (auto& session : ready_) {
     load.waiting_records += session->ready_records();
     load.waiting_bytes += session->ready_bytes();

@@ -29,11 +29,11 @@ double CostMeter::predict(size_t records, size_t bytes) const {
   return std::max(per_record() * static_cast<double>(records), per_byte() * static_cast<double>(bytes));
 }
 
-BatchLimit batch_limit(const CostMeter& meter) {
+BatchLimit batch_limit(const CostMeter& meter, double slice) {
   if (!meter.known()) return {1, kMaxBatchBytes};
   double per_record = meter.per_record(), per_byte = meter.per_byte();
-  size_t records = per_record > 0 ? clamp_count(kSliceSeconds / per_record, kMaxBatchRecords) : kMaxBatchRecords;
-  size_t bytes = per_byte > 0 ? clamp_count(kSliceSeconds / per_byte, kMaxBatchBytes) : kMaxBatchBytes;
+  size_t records = per_record > 0 ? clamp_count(slice / per_record, kMaxBatchRecords) : kMaxBatchRecords;
+  size_t bytes = per_byte > 0 ? clamp_count(slice / per_byte, kMaxBatchBytes) : kMaxBatchBytes;
   return {records, bytes};
 }
 
@@ -43,8 +43,8 @@ bool InstanceSchedule::wants_work(size_t batches_in_flight, size_t bytes_in_flig
   return batches_in_flight < most && bytes_in_flight < kMaxBytesInFlight;
 }
 
-BatchLimit InstanceSchedule::next_batch(const CostMeter& pool_costs, uint64_t max_records) const {
-  BatchLimit limit = batch_limit(costs_.known() ? costs_ : pool_costs);
+BatchLimit InstanceSchedule::next_batch(const CostMeter& pool_costs, uint64_t max_records, bool spread) const {
+  BatchLimit limit = batch_limit(costs_.known() ? costs_ : pool_costs, spread ? kSliceSeconds : kUnspreadSliceSeconds);
   if (max_records > 0) {
     uint64_t left = max_records > records_taken_ ? max_records - records_taken_ : 1;
     limit.records = static_cast<size_t>(std::min<uint64_t>(limit.records, left));
@@ -78,9 +78,18 @@ bool InstanceSchedule::needs_spare(uint64_t max_records, const CostMeter& pool_c
   return costs.per_record() * static_cast<double>(left) <= startup * kSpareMargin;
 }
 
+bool spreading_helps(const CostMeter& tool, const CostMeter& daemon) {
+  if (!tool.known() || !daemon.known()) return true;
+  return tool.per_record() > kSpreadFactor * daemon.per_record() ||
+         tool.per_byte() > kSpreadFactor * daemon.per_byte();
+}
+
+bool secondary_takes_work(bool spreading_helps, bool talkative) { return spreading_helps || talkative; }
+
 bool should_grow(const PoolLoad& load, const CostMeter& costs) {
   if (load.active >= load.max) return false;
   if (load.active == 0) return load.waiting_records > 0;
+  if (!load.spreading_helps) return false;
   if (load.startup < 0 || !costs.known() || load.waiting_records == 0) return false;
   double backlog = costs.predict(load.waiting_records, load.waiting_bytes);
   return backlog / load.active > load.startup;

@@ -16,14 +16,31 @@
 //   the other waits in its pipe, which hides the round trip through the
 //   daemon, and what is not in flight stays in the pool for whichever
 //   instance is free first. So 40 records of 25 ms each spread over four
-//   instances one by one, while `cat` gets 256 KiB batches and runs at the
-//   daemon's speed on one instance or on many.
+//   instances one by one. A tool the daemon cannot keep busy (see
+//   Spreading) gets batches of kUnspreadSliceSeconds: short slices would
+//   only cut the stream into more writes and wake-ups, its measured time
+//   being mostly the daemon's; a bounded one keeps a wrong guess (a slow
+//   tool measured as fast once) from handing one instance a whole stream.
 // - Before anything was measured a batch is one record: a new tool's first
 //   answer tells its start-up, the next its cost.
+// - Spreading: a stream goes to more than one instance only when that helps.
+//   The daemon measures its own CPU time per record and per byte it moves
+//   (client to tool and back; counted from when the pool went from idle to
+//   busy, so a call's greeting weighs on no batch) next to the tool's
+//   service time. While the
+//   tool takes less than kSpreadFactor times what the daemon spends on the
+//   same work, the daemon is the bottleneck: a second instance would only
+//   add copies, wake-ups and reordering, so only the first ready instance
+//   (the primary) takes work; the others wait idle (one that sees work
+//   first wakes an idle primary). `cat` stays on one
+//   instance under -j 4, a 0.4 ms gawk record spreads over all. Until both
+//   costs are measured, and for a talkative tool (one caller per instance at
+//   a time), every instance takes work.
 // - Growth (-j MIN:MAX): another instance starts when the work waiting in
 //   the pool, at the measured cost, would take the instances we have longer
-//   than one start-up of the tool (measured from spawn to first answer). A
-//   10 s tool is not started for 100 ms of backlog; a 0.3 s tool is, for 4 s.
+//   than one start-up of the tool (measured from spawn to first answer), and
+//   spreading helps. A 10 s tool is not started for 100 ms of backlog; a
+//   0.3 s tool is, for 4 s; `cat` never gets a second instance.
 // - Retirement: an instance beyond MIN that has had nothing to do for
 //   max(kRetireFloorSeconds, kRetireStartups x start-up) is retired. Keeping
 //   an idle instance costs only memory, restarting it costs a start-up that
@@ -44,6 +61,7 @@
 namespace viasock::sched {
 
 inline constexpr double kSliceSeconds = 0.001;
+inline constexpr double kUnspreadSliceSeconds = 0.02;
 inline constexpr size_t kMaxBatchBytes = 256 * 1024;
 inline constexpr size_t kMaxBatchRecords = 1 << 16;
 inline constexpr size_t kMaxBatchesInFlight = 2;
@@ -53,6 +71,11 @@ inline constexpr double kRetireFloorSeconds = 5;
 inline constexpr double kRetireStartups = 10;
 // A first batch sent this soon after the spawn measures the start-up.
 inline constexpr double kStartupExactWithin = 0.05;
+// The tool must cost this many times the daemon's own time per record or per
+// byte before a stream is spread over instances: below, the daemon is the
+// bottleneck and more instances only cost (measured service times include
+// the daemon's latency, so a tool as fast as the daemon measures 1-2x).
+inline constexpr double kSpreadFactor = 4;
 
 inline double now_seconds() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
@@ -79,8 +102,9 @@ struct BatchLimit {
   size_t bytes;
 };
 
-// The size of the next batch for an instance whose costs are `meter`.
-BatchLimit batch_limit(const CostMeter& meter);
+// The size of the next batch for an instance whose costs are `meter`:
+// about `slice` seconds of the tool's time.
+BatchLimit batch_limit(const CostMeter& meter, double slice = kSliceSeconds);
 
 // One instance's part in the pool.
 enum class Role {
@@ -103,7 +127,9 @@ class InstanceSchedule {
   bool wants_work(size_t batches_in_flight, size_t bytes_in_flight, uint64_t max_records) const;
   // The next batch's size: from this instance's costs, or the pool's while
   // it has measured nothing itself; capped by what --max-records leaves.
-  BatchLimit next_batch(const CostMeter& pool_costs, uint64_t max_records) const;
+  // When spreading does not help (`spread` false) there is little to
+  // balance: long slices, for fewer writes and wake-ups.
+  BatchLimit next_batch(const CostMeter& pool_costs, uint64_t max_records, bool spread = true) const;
   void on_taken(size_t records);
   // A batch got its last answer. Returns the seconds the tool spent on it,
   // or a negative number for the first batch, which measured the start-up.
@@ -151,7 +177,18 @@ struct PoolLoad {
   size_t waiting_records = 0;   // complete records not yet given to an instance
   size_t waiting_bytes = 0;
   double startup = -1;          // measured start-up, < 0 when not yet known
+  bool spreading_helps = true;  // spreading_helps(): else more instances only idle
 };
+
+// Whether more than one instance can speed a stream up: the tool (`tool`:
+// service time of one instance) is slow against the daemon (`daemon`: its
+// CPU time for moving the same work). True while either is unknown.
+bool spreading_helps(const CostMeter& tool, const CostMeter& daemon);
+
+// Whether an instance other than the primary takes work. The primary always
+// does; the others when spreading helps or the tool is talkative (its
+// instances serve one caller at a time, so other callers need others).
+bool secondary_takes_work(bool spreading_helps, bool talkative);
 
 bool should_grow(const PoolLoad& load, const CostMeter& costs);
 

@@ -1,6 +1,10 @@
 #include "server/session.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/uio.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include "common/exit_codes.h"
 #include "server/pool.h"
@@ -9,7 +13,12 @@ namespace viasock {
 namespace {
 
 // Per client and resident while it is connected: 100 clients cost 6 MiB.
+// A client whose reads fill the buffer streams: its buffer doubles up to
+// kMaxReadChunk, for fewer wake-ups per megabyte.
 constexpr size_t kReadChunk = 64 * 1024;
+constexpr size_t kMaxReadChunk = 1 << 20;
+// The client's socket holds this much of its answers while it is busy.
+constexpr int kSocketBuffer = 2 << 20;
 // Back-pressure: stop reading a client that is this far ahead of the tool,
 // or whose answers it does not read fast enough. A single record larger than
 // this is still read whole: a partial record never goes to the tool.
@@ -35,11 +44,12 @@ std::string size_text(uint64_t bytes) {
   return text + " (" + std::to_string(bytes) + " bytes)";
 }
 
-// A batch at least this large is moved out of the input buffer rather than
-// copied; a buffer larger than kKeepBuffer is freed rather than kept once
-// empty (one 200 MB record must not stay resident).
-constexpr size_t kMoveBatch = 64 * 1024;
-constexpr size_t kKeepBuffer = 1 << 20;
+// A batch at least this large that is most of the input buffer is moved out
+// of it rather than copied (one huge record); a stream's batches are copied,
+// so that the buffer is reused. A buffer larger than kKeepBuffer is freed
+// rather than kept once empty (one 200 MB record must not stay resident).
+constexpr size_t kMoveBatch = 1 << 20;
+constexpr size_t kKeepBuffer = 4 << 20;
 
 void release_if_large(std::string& buffer) {
   if (buffer.empty() && buffer.capacity() > kKeepBuffer) std::string().swap(buffer);
@@ -69,29 +79,53 @@ void Session::read_more() {
   reading_ = true;
   // Never more than one record limit per read, so that every record counted
   // in one go below is within the limit.
-  read_buffer_.resize(std::min<uint64_t>(kReadChunk, max_record_));
-  socket_.async_read_some(asio::buffer(read_buffer_),
-                          [self = shared_from_this()](const boost::system::error_code& error, size_t size) {
-                            self->on_read(error, size);
-                          });
+  if (read_buffer_.empty()) {
+    read_buffer_.resize(std::min<uint64_t>(kReadChunk, max_record_));
+    boost::system::error_code ignored;
+    socket_.non_blocking(true, ignored);
+  }
+  // Read when readable, by hand: a pending read into in_ would pin it.
+  socket_.async_wait(asio::socket_base::wait_read, [self = shared_from_this()](const boost::system::error_code& error) {
+    self->on_readable(error);
+  });
 }
 
-bool Session::input_full() const {
-  bool input_ahead = ready_records_ > 0 && in_.size() - consumed_ >= kMaxPendingInput;
-  return input_ahead || out_.size() >= kMaxPendingOutput;
+// Payload of a DATA frame goes straight into in_; headers, control frames
+// and what follows a frame's end go through read_buffer_ and the decoder.
+// A read ends at most a header past the frame it reads into in_, so that
+// the next frame's payload is read straight too.
+ssize_t Session::receive(size_t* direct) {
+  size_t payload = greeted_ && !input_done_ ? decoder_.data_remaining() : 0;
+  *direct = std::min(payload, read_buffer_.size());
+  iovec parts[2];
+  int count = 0;
+  if (*direct > 0) parts[count++] = {in_.prepare(*direct), *direct};
+  size_t rest = *direct == 0 ? read_buffer_.size() : *direct == payload ? wire::kHeaderSize : 0;
+  if (rest > 0) parts[count++] = {read_buffer_.data(), rest};
+  ssize_t n;
+  do n = ::readv(socket_.native_handle(), parts, count);
+  while (n < 0 && errno == EINTR);
+  if (n > 0 && static_cast<size_t>(n) == *direct + rest) grow_read_buffer();
+  return n;
 }
 
-void Session::on_read(const boost::system::error_code& error, size_t size) {
+void Session::on_readable(const boost::system::error_code& error) {
   reading_ = false;
   if (!open()) return;
-  if (error) {
+  size_t direct = 0;
+  ssize_t n = error ? -1 : receive(&direct);
+  if (n < 0 && !error && errno == EAGAIN) return read_more();
+  if (n <= 0) {
     // EOF before END_INPUT: the client died or was killed. Its unfinished
     // record is dropped; answers to records already in the tool are read and
     // discarded (the batches keep this session alive until then).
-    if (error != asio::error::eof) spdlog::debug("client read failed: {}", error.message());
+    if (n < 0) spdlog::debug("client read failed: {}", error ? error.message() : std::strerror(errno));
     return close();
   }
-  bool ok = decoder_.feed(std::string_view(read_buffer_.data(), size),
+  size_t size = static_cast<size_t>(n), straight = std::min(size, direct);
+  in_.commit(straight);
+  decoder_.skip_data(straight);
+  bool ok = decoder_.feed(std::string_view(read_buffer_.data(), size - straight),
                           [this](wire::FrameType type, std::string_view bytes) { on_frame(type, bytes); });
   if (!ok) {
     spdlog::warn("dropping a client that broke the protocol: {}", decoder_.error());
@@ -100,6 +134,21 @@ void Session::on_read(const boost::system::error_code& error, size_t size) {
   scan_input();
   if (has_ready_input()) pool_.offer(shared_from_this());
   read_more();
+}
+
+bool Session::input_full() const {
+  bool input_ahead = ready_records_ > 0 && in_.size() >= kMaxPendingInput;
+  return input_ahead || out_.size() >= kMaxPendingOutput;
+}
+
+void Session::grow_read_buffer() {
+  size_t grown = std::min<uint64_t>(std::min(2 * read_buffer_.size(), kMaxReadChunk), max_record_);
+  if (grown <= read_buffer_.size()) return;
+  if (read_buffer_.size() == kReadChunk) {
+    boost::system::error_code ignored;
+    socket_.set_option(asio::socket_base::send_buffer_size(kSocketBuffer), ignored);
+  }
+  read_buffer_.resize(grown);
 }
 
 void Session::on_frame(wire::FrameType type, std::string_view bytes) {
@@ -155,7 +204,7 @@ void Session::on_hello(std::string_view request) {
 // scanned once); the rest of the buffer is counted in one go.
 void Session::scan_input() {
   while (true) {
-    std::string_view rest(in_.data() + ready_end_, in_.size() - ready_end_);
+    std::string_view rest = in_.view().substr(ready_end_);
     size_t end = framer_.find_end(rest, &scan_resume_);
     if (end == RecordFramer::npos) {
       record_fits(rest.size());
@@ -180,8 +229,9 @@ bool Session::record_fits(size_t size) {
   spdlog::warn("refusing a client's record of more than {} bytes (--max-record)", max_record_);
   fail(kExitDaemon, "an input record is larger than --max-record " + size_text(max_record_) +
                         "; check the record terminator or raise --max-record");
-  std::string().swap(in_);
-  consumed_ = ready_end_ = scan_resume_ = 0;
+  in_.clear();
+  in_.release_if_large(0);
+  ready_end_ = scan_resume_ = 0;
   return false;
 }
 
@@ -191,7 +241,7 @@ void Session::end_input() {
   scan_input();
   if (!open()) return;
   if (ready_end_ < in_.size()) {
-    in_ += framer_.terminate(std::string_view(in_).substr(ready_end_));
+    in_.append(framer_.terminate(in_.view().substr(ready_end_)));
     scan_input();
     if (ready_end_ < in_.size()) {  // a sentinel-ended format cannot be completed: send it as it is
       ready_end_ = in_.size();
@@ -204,21 +254,22 @@ void Session::end_input() {
 
 std::shared_ptr<Batch> Session::take_batch(size_t max_bytes, size_t max_records, std::string* bytes) {
   if (!has_ready_input()) return nullptr;
-  std::string_view ready(in_.data() + consumed_, ready_end_ - consumed_);
+  std::string_view ready = in_.view().substr(0, ready_end_);
   size_t records = ready_records_, length = ready.size();
   if (length > max_bytes || records > max_records) {
     records = framer_.count(ready.substr(0, std::min(max_bytes, ready.size())), std::min(max_records, ready_records_),
                             &length);
     if (records == 0) records = framer_.count(ready, 1, &length);
   }
-  if (bytes->empty() && consumed_ == 0 && length >= kMoveBatch && in_.size() - length <= length) {
-    move_front(length, bytes);
+  if (bytes->empty()) {
+    *bytes = in_.take(length, kMoveBatch);
   } else {
     bytes->append(ready.data(), length);
-    consumed_ += length;
+    in_.consume(length);
   }
+  ready_end_ -= length;
   ready_records_ -= records;
-  compact_input();
+  in_.release_if_large(kKeepBuffer);
 
   auto batch = std::make_shared<Batch>();
   batch->session = shared_from_this();
@@ -234,29 +285,6 @@ std::shared_ptr<Batch> Session::take_batch(size_t max_bytes, size_t max_records,
   batches_.push_back(batch);
   read_more();
   return batch;
-}
-
-// The batch is the front of the input buffer and most of it: the buffer
-// becomes the batch, without a copy, and the bytes after it (the start of
-// the next record) a new buffer.
-void Session::move_front(size_t length, std::string* bytes) {
-  std::string rest(in_, length);
-  bytes->swap(in_);
-  bytes->resize(length);
-  in_.swap(rest);
-  ready_end_ -= length;
-}
-
-void Session::compact_input() {
-  if (consumed_ == in_.size()) {
-    in_.clear();
-    ready_end_ = consumed_ = 0;
-    return release_if_large(in_);
-  }
-  if (consumed_ < (1 << 16) || consumed_ < in_.size() / 2) return;
-  in_.erase(0, consumed_);
-  ready_end_ -= consumed_;
-  consumed_ = 0;
 }
 
 void Session::on_answers() {

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "common/byte_buffer.h"
 #include "common/call_options.h"
 #include "common/record_framer.h"
 #include "common/wire.h"
@@ -51,7 +52,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool has_ready_input() const { return ready_records_ > 0 && open() && !output_backlogged(); }
   // Complete records waiting for an instance, and their bytes.
   size_t ready_records() const { return open() ? ready_records_ : 0; }
-  size_t ready_bytes() const { return open() ? ready_end_ - consumed_ : 0; }
+  size_t ready_bytes() const { return open() ? ready_end_ : 0; }
   // Cuts the next batch (at least one record, else about max_bytes) and
   // appends its bytes to *bytes.
   std::shared_ptr<Batch> take_batch(size_t max_bytes, size_t max_records, std::string* bytes);
@@ -86,7 +87,9 @@ class Session : public std::enable_shared_from_this<Session> {
 
  private:
   void read_more();
-  void on_read(const boost::system::error_code& error, size_t size);
+  ssize_t receive(size_t* direct);
+  void on_readable(const boost::system::error_code& error);
+  void grow_read_buffer();
   void on_frame(wire::FrameType type, std::string_view bytes);
   void on_hello(std::string_view request);
   void scan_input();
@@ -99,20 +102,18 @@ class Session : public std::enable_shared_from_this<Session> {
   void write_more();
   void write_stderr();
   void close();
-  void compact_input();
-  void move_front(size_t length, std::string* bytes);
 
   LocalSocket socket_;
   Pool& pool_;
   const RecordFramer& framer_;
   SessionHost& host_;
 
-  // Input: in_[consumed_, ready_end_) holds ready_records_ complete records,
+  // Input: in_[0, ready_end_) holds ready_records_ complete records,
   // in_[ready_end_, end) the start of the next one.
   wire::FrameDecoder decoder_;
   std::string read_buffer_;
-  std::string in_;
-  size_t consumed_ = 0, ready_end_ = 0, scan_resume_ = 0, ready_records_ = 0;
+  ByteBuffer in_;
+  size_t ready_end_ = 0, scan_resume_ = 0, ready_records_ = 0;
   bool reading_ = false, greeted_ = false, input_done_ = false;
   uint64_t max_record_ = UINT64_MAX;
   uint64_t records_in_ = 0;

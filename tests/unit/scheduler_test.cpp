@@ -179,3 +179,57 @@ TEST_CASE("idle instances retire after a while that grows with the start-up") {
   s.on_idle(4.0);
   CHECK(s.idle_for(10.0) == Approx(6.0));
 }
+
+TEST_CASE("a stream is spread over instances only when the tool is slow against the daemon") {
+  SECTION("nothing measured: spread, as a new tool's cost is not known") {
+    CHECK(spreading_helps(CostMeter{}, CostMeter{}));
+    CHECK(spreading_helps(measured(1000, 50000, 0.001), CostMeter{}));
+    CHECK(spreading_helps(CostMeter{}, measured(1000, 50000, 0.001)));
+  }
+  SECTION("cat: the tool answers as fast as the daemon moves the bytes") {
+    CostMeter tool = measured(5000, 256 * 1024, 0.0006);
+    CostMeter daemon = measured(5000, 256 * 1024, 0.0004);
+    CHECK_FALSE(spreading_helps(tool, daemon));
+    CHECK_FALSE(secondary_takes_work(spreading_helps(tool, daemon), false));
+  }
+  SECTION("a CPU-bound filter: 0.4 ms a record against 20 us of the daemon") {
+    CostMeter tool = measured(3, 135, 0.0012);
+    CostMeter daemon = measured(3, 135, 0.00006);
+    CHECK(spreading_helps(tool, daemon));
+  }
+  SECTION("at the bound: the tool must cost kSpreadFactor times the daemon") {
+    CostMeter daemon = measured(10, 1000, 0.001);
+    CHECK_FALSE(spreading_helps(measured(10, 1000, 0.001 * kSpreadFactor * 0.9), daemon));
+    CHECK(spreading_helps(measured(10, 1000, 0.001 * kSpreadFactor * 1.1), daemon));
+  }
+  SECTION("a talkative tool's instances serve one caller each: others take work anyway") {
+    CHECK(secondary_takes_work(false, true));
+    CHECK(secondary_takes_work(true, false));
+  }
+}
+
+TEST_CASE("the pool does not grow while more instances would not help") {
+  PoolLoad load;
+  load.active = 1;
+  load.max = 4;
+  load.startup = 0.001;
+  load.waiting_records = 100000;
+  load.waiting_bytes = 5000000;
+  CostMeter costs = measured(5000, 256 * 1024, 0.0006);
+  CHECK(should_grow(load, costs));
+  load.spreading_helps = false;
+  CHECK_FALSE(should_grow(load, costs));
+  load.active = 0;  // but the first instance starts whatever is measured
+  CHECK(should_grow(load, costs));
+}
+
+TEST_CASE("a stream that is not spread gets long slices") {
+  InstanceSchedule s(0.0);
+  CostMeter cat = measured(1000, 50000, 0.001);  // 50 KB a millisecond, as cat measures through the daemon
+  CHECK(s.next_batch(cat, 0).bytes == 50000);
+  CHECK(s.next_batch(cat, 0, false).bytes == kMaxBatchBytes);
+  CHECK(s.next_batch(cat, 100, false).records == 100);  // --max-records still caps it
+  // A slow tool wrongly left unspread still gets no more than a long slice.
+  CostMeter gawk = measured(3, 135, 0.0012);
+  CHECK(s.next_batch(gawk, 0, false).records == 50);
+}

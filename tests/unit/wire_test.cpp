@@ -86,3 +86,23 @@ TEST_CASE("a short exit payload is malformed") {
   std::string message;
   CHECK_FALSE(wire::decode_exit("ab", &status, &message));
 }
+
+TEST_CASE("DATA payload read past the decoder is skipped, and framing goes on") {
+  std::string stream = wire::encode_frame(wire::kData, "0123456789") + wire::encode_frame(wire::kEndInput, "");
+  wire::FrameDecoder decoder;
+  std::string data;
+  std::vector<char> types;
+  auto on_frame = [&](wire::FrameType type, std::string_view bytes) {
+    types.push_back(type);
+    if (type == wire::kData) data.append(bytes);
+  };
+  CHECK(decoder.data_remaining() == 0);
+  REQUIRE(decoder.feed(std::string_view(stream).substr(0, 8), on_frame));  // header and "012"
+  CHECK(data == "012");
+  CHECK(decoder.data_remaining() == 7);
+  decoder.skip_data(7);  // "3456789" went elsewhere
+  CHECK(decoder.data_remaining() == 0);
+  REQUIRE(decoder.feed(std::string_view(stream).substr(15), on_frame));
+  CHECK(types == std::vector<char>{wire::kData, wire::kEndInput});
+  CHECK(decoder.at_boundary());
+}
