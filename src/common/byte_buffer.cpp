@@ -39,8 +39,17 @@ void ByteBuffer::consume(size_t n) {
   if (begin_ == end_) begin_ = end_ = 0;
 }
 
+// Only capacity: the pages of the reserved room become resident as reads
+// fill them, not here.
 void ByteBuffer::reserve(size_t n) {
-  if (n > size()) prepare(n - size());
+  if (n <= storage_.capacity() - begin_) return;
+  size_t used = size();
+  std::string grown;
+  grown.reserve(n);
+  grown.append(data(), used);
+  storage_.swap(grown);
+  begin_ = 0;
+  end_ = used;
 }
 
 std::string ByteBuffer::take(size_t n, size_t move_from) {

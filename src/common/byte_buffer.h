@@ -32,7 +32,8 @@ class ByteBuffer {
   // Drops the first `n` bytes.
   void consume(size_t n);
   // Storage for at least `n` bytes of data, so that they arrive without
-  // the buffer growing step by step.
+  // the buffer growing step by step (each step a copy); none of it is
+  // touched until data arrives.
   void reserve(size_t n);
   // The first `n` bytes, consumed: the storage itself when they start it,
   // are at least `move_from` bytes and most of the data, else a copy.

@@ -14,16 +14,13 @@ namespace {
 // time and at most kReadBurst per wake-up.
 constexpr size_t kReadChunk = 256 * 1024;
 constexpr size_t kReadBurst = 1 << 20;
-// An empty buffer larger than this is freed rather than kept: one 200 MB
-// record must not stay resident after it passed.
+// An answer of at least this size leaves the output buffer without a copy,
+// and one expected to be larger gets its room up front.
 constexpr size_t kKeepBuffer = 1 << 20;
 // The output buffer of a stream stays (it is reused without a copy); one
 // larger than this is freed once empty.
 constexpr size_t kKeepOutput = 4 << 20;
 
-void release_if_large(std::string& buffer) {
-  if (buffer.empty() && buffer.capacity() > kKeepBuffer) std::string().swap(buffer);
-}
 // How long records may sit in a quiescent tool before the call fails: the
 // watchdog looks this often while records are in flight.
 constexpr auto kStuckCheck = std::chrono::seconds(1);
@@ -110,7 +107,7 @@ void Instance::on_start_up_quiet(ToolActivity activity) {
   if (!in_flight_.empty() && !lock_step()) watch_stuck();
 }
 
-void Instance::feed(std::shared_ptr<Batch> batch, std::string bytes) {
+void Instance::feed(std::shared_ptr<Batch> batch, std::shared_ptr<const std::string> bytes) {
   fed_.emplace_back(std::move(batch), std::move(bytes));
   pump();
 }
@@ -140,6 +137,7 @@ void Instance::pump() {
     if (fed_.empty() || !in_flight_.empty()) return;
     auto [batch, bytes] = std::move(fed_.front());
     fed_.pop_front();
+    in_flight_bytes_ += batch->input_bytes;
     in_flight_.push_back(std::move(batch));
     return write(std::move(bytes));
   }
@@ -182,18 +180,19 @@ void Instance::send_alone(std::shared_ptr<Batch> batch) {
   write(std::move(bytes));
 }
 
-void Instance::write(std::string bytes) {
+void Instance::write(std::string bytes) { write(std::make_shared<const std::string>(std::move(bytes))); }
+
+void Instance::write(std::shared_ptr<const std::string> bytes) {
   if (in_flight_.size() == 1) last_progress_ = std::chrono::steady_clock::now();
   // The mode is fixed per write: the pool may stop learning meanwhile.
   bool stepping = stepping_ = lock_step();
   write_buffer_ = std::move(bytes);
   arm_timeout();
   writing_ = true;
-  asio::async_write(stdin_, asio::buffer(write_buffer_),
+  asio::async_write(stdin_, asio::buffer(*write_buffer_),
                     [self = shared_from_this(), stepping](const boost::system::error_code& error, size_t) {
                       self->writing_ = false;
-                      self->write_buffer_.clear();
-                      release_if_large(self->write_buffer_);
+                      self->write_buffer_.reset();
                       // A failed write means the tool closed its stdin or died;
                       // its exit is reported when its stdout closes.
                       if (error) {
@@ -341,7 +340,7 @@ void Instance::route_framed() {
 // them up front spares growing a huge buffer step by step, each step a copy
 // that briefly holds the answer twice.
 void Instance::reserve_for_answer(size_t more) {
-  if (in_flight_.empty() || stepping_ || out_.size() + more <= out_.capacity()) return;
+  if (in_flight_.empty() || out_.size() + more <= out_.capacity()) return;
   size_t expected = in_flight_.front()->input_bytes + kReadChunk;
   if (expected > kKeepBuffer && expected > out_.size() + more) out_.reserve(expected);
 }
@@ -406,15 +405,14 @@ void Instance::on_answer_quiet(ToolActivity activity) {
   in_flight_.pop_front();
   in_flight_bytes_ -= batch->input_bytes;
   last_progress_ = std::chrono::steady_clock::now();
-  std::string answer = out_.take(out_.size(), kKeepBuffer);
   out_resume_ = 0;
-  batch->answers = answer;
+  batch->answers = out_.take(out_.size(), kKeepBuffer);
   batch->records = 0;
   if (role_ == Role::kCandidate) {
     if (auto sink = batch->sink.lock()) sink->on_batch_answered(*batch);
     return pump();
   }
-  if (answer.empty()) {
+  if (batch->answers.empty()) {
     // It will answer later, if ever (sort answers at the end of its input):
     // nothing can be passed on as this record's answer.
     batch->session->fail(kExitToolQuit, pool_.no_answer_message(1));
@@ -423,8 +421,9 @@ void Instance::on_answer_quiet(ToolActivity activity) {
   answered_ = true;
   pool_.count_answers(1);
   remember_answered(batch);
+  // Learned from before it goes out: passing it on moves it.
+  pool_.learn_answer(batch->answers);
   batch->session->on_answers();
-  pool_.learn_answer(answer);
   pump();
 }
 

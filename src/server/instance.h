@@ -18,6 +18,7 @@
 #include <deque>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "common/byte_buffer.h"
 #include "server/asio.h"
@@ -43,8 +44,9 @@ class Instance : public std::enable_shared_from_this<Instance> {
   bool start(int* status, std::string* error);
   // Serving: pulls batches from the pool while the window has room.
   void pump();
-  // Candidate: writes one record the learner hands over.
-  void feed(std::shared_ptr<Batch> batch, std::string bytes);
+  // Candidate: writes one record the learner hands over. Both candidates
+  // (and a repeat) write the same bytes: one copy, shared.
+  void feed(std::shared_ptr<Batch> batch, std::shared_ptr<const std::string> bytes);
   // A candidate the learner chose becomes a serving instance.
   void promote(int index);
   // Takes no more work; its stdin closes once its batches are answered, and
@@ -81,12 +83,13 @@ class Instance : public std::enable_shared_from_this<Instance> {
   void set_owner(const std::shared_ptr<Session>& session) { owner_ = session; }
   // What a retired candidate printed after its last answer (the rest of its
   // buffered output, once its stdin closed).
-  const std::string& late_output() const { return late_output_; }
+  std::string release_late_output() { return std::exchange(late_output_, {}); }
 
  private:
   bool learns() const;
   bool lock_step() const;
   void write(std::string bytes);
+  void write(std::shared_ptr<const std::string> bytes);
   QuiescenceWatch::Pull puller();
   size_t read_available();
   size_t pull_stdout();
@@ -133,8 +136,8 @@ class Instance : public std::enable_shared_from_this<Instance> {
 
   std::deque<std::shared_ptr<Batch>> in_flight_;
   size_t in_flight_bytes_ = 0;
-  std::string write_buffer_;
-  std::deque<std::pair<std::shared_ptr<Batch>, std::string>> fed_;  // candidate: records to write
+  std::shared_ptr<const std::string> write_buffer_;  // held until written
+  std::deque<std::pair<std::shared_ptr<Batch>, std::shared_ptr<const std::string>>> fed_;  // candidate: records to write
   bool writing_ = false, input_closed_ = false;
   bool stepping_ = false;  // the record in flight is answered in lock-step
 

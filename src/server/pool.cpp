@@ -16,6 +16,9 @@ namespace {
 // Answers kept to learn their shape; past this many without a common shape
 // the tool is served one record at a time for good.
 constexpr size_t kMaxSamples = 32;
+// A larger answer teaches nothing the next small ones do not, and keeping
+// it would keep a huge record's answer resident.
+constexpr size_t kMaxSampleBytes = 1 << 20;
 // Start-up failures of an instance that once worked before the daemon gives
 // up (the model file was deleted, the disk is full).
 constexpr int kMaxStartFailures = 4;
@@ -246,7 +249,7 @@ bool Pool::ready() const {
 }
 
 void Pool::learn_answer(const std::string& answer) {
-  if (shape_known_ || samples_.size() >= kMaxSamples) return;
+  if (shape_known_ || samples_.size() >= kMaxSamples || answer.size() > kMaxSampleBytes) return;
   samples_.push_back(answer);
   AnswerShape shape = infer_answer_shape(samples_);
   if (!shape.decided) {

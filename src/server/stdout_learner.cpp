@@ -18,6 +18,7 @@ std::shared_ptr<Batch> copy_of(const Batch& record, std::shared_ptr<BatchSink> s
   auto copy = std::make_shared<Batch>();
   copy->sink = std::move(sink);
   copy->records = 1;
+  copy->input_bytes = record.input_bytes;  // room for a 1:1 answer up front
   copy->timeout = record.timeout;
   return copy;
 }
@@ -78,7 +79,7 @@ void StdoutLearner::on_both_ready() {
     return pump();
   }
   choose(terminal_, terminal_prelude_);
-  verify_terminal(terminal_prelude_, "");
+  verify_terminal("");
 }
 
 void StdoutLearner::pump() {
@@ -86,43 +87,54 @@ void StdoutLearner::pump() {
   std::string bytes;
   record_ = pool_.take_work(SIZE_MAX, 1, &bytes);
   if (!record_) return;
-  record_bytes_ = bytes;
+  record_bytes_ = std::make_shared<const std::string>(std::move(bytes));
   pipe_copy_ = copy_of(*record_, shared_from_this());
   terminal_copy_ = copy_of(*record_, shared_from_this());
   answers_pending_ = 2;
-  pipe_->feed(pipe_copy_, bytes);
-  terminal_->feed(terminal_copy_, std::move(bytes));
+  pipe_->feed(pipe_copy_, record_bytes_);
+  terminal_->feed(terminal_copy_, record_bytes_);
 }
 
 void StdoutLearner::on_batch_answered(Batch& batch) {
   if (&batch == repeat_copy_.get()) {
     // The pipe candidate being verified answers at its exit instead.
     if (!repeater_) return;
-    pool_.set_stateful(batch.answers != first_answer_);
+    pool_.set_stateful(fingerprint(batch.answers) != first_answer_);
+    std::string().swap(batch.answers);
     repeater_->retire();
     return;
   }
   if (answers_pending_ > 0 && --answers_pending_ == 0) decide();
 }
 
+// The candidates' answers are moved out of their batches: what is compared
+// later is remembered by a fingerprint, so nothing of them stays.
 void StdoutLearner::decide() {
-  const std::string& pipe_answer = pipe_copy_->answers;
-  const std::string& terminal_answer = terminal_copy_->answers;
-  if (!pipe_answer.empty()) {
+  std::string pipe_answer = std::exchange(pipe_copy_->answers, {});
+  std::string terminal_answer = std::exchange(terminal_copy_->answers, {});
+  // A pipe answer that stops short of the terminal's is a full stdio buffer
+  // of a tool that buffers on a pipe: the rest would come only with later
+  // output. (A tool that answers differently on a terminal, colour say,
+  // answers on a pipe all the same: the pipe serves it.)
+  bool stopped_short = pipe_answer.size() < terminal_answer.size() && terminal_answer.starts_with(pipe_answer);
+  if (!pipe_answer.empty() && !stopped_short) {
     spdlog::info("the tool answers on a pipe: serving through pipes");
     choose(pipe_, pipe_prelude_);
     stage_ = Stage::kDone;
     probe_state(terminal_, terminal_answer);
-    return answer_record(pipe_answer);
+    terminal_answer.clear();
+    return answer_record(std::move(pipe_answer));
   }
   if (!terminal_answer.empty()) {
-    spdlog::info("the tool answers on a terminal only: checking its output against a pipe's");
+    spdlog::info("the tool buffers its output on a pipe: checking its output on a terminal against a pipe's");
     choose(terminal_, terminal_prelude_);
+    pipe_printed_ = std::move(pipe_answer);
     // The stage changes before the answer goes out: passing it on may pull
     // the next record, which must go to the chosen instance alone.
-    verify_terminal(terminal_prelude_ + terminal_answer, terminal_answer);
-    return answer_record(terminal_answer);
+    verify_terminal(terminal_answer);
+    return answer_record(std::move(terminal_answer));
   }
+  record_bytes_.reset();
   std::string message = pool_.no_answer_message(1);
   spdlog::error("{}", message);
   auto record = std::exchange(record_, nullptr);
@@ -140,33 +152,39 @@ void StdoutLearner::probe_state(const std::shared_ptr<Instance>& loser, const st
     // It never answered on its kind of stdout: nothing to compare.
     spdlog::info("the losing candidate did not answer: taking the tool for one that keeps no state");
     pool_.set_stateful(false);
+    record_bytes_.reset();
     return loser->retire();
   }
   repeater_ = loser;
-  first_answer_ = first_answer;
+  first_answer_ = fingerprint(first_answer);
   repeat_copy_ = copy_of(*record_, shared_from_this());
-  loser->feed(repeat_copy_, record_bytes_);
+  loser->feed(repeat_copy_, std::move(record_bytes_));
 }
 
-void StdoutLearner::answer_record(const std::string& answer) {
+// The answer is learned from before it goes out: passing it on moves it.
+void StdoutLearner::answer_record(std::string answer) {
   auto record = std::exchange(record_, nullptr);
-  record->answers = answer;
+  pool_.learn_answer(answer);
+  record->answers = std::move(answer);
   record->records = 0;
   pool_.count_answers(1);
   record->session->on_answers();
-  pool_.learn_answer(answer);
+}
+
+StdoutLearner::Fingerprint StdoutLearner::fingerprint(std::string_view bytes) {
+  return {bytes.size(), std::hash<std::string_view>{}(bytes)};
 }
 
 // Closing the pipe candidate's stdin makes it print what it buffered and
-// exit; candidate_exited() compares.
-void StdoutLearner::verify_terminal(const std::string& expected, const std::string& repeat_answer) {
+// exit; candidate_exited() compares that with the terminal's prelude and
+// `answer` (empty when the preludes already differ: no record was sent).
+void StdoutLearner::verify_terminal(const std::string& answer) {
   stage_ = Stage::kVerifying;
-  expected_ = expected;
-  first_answer_ = repeat_answer;
+  first_answer_ = fingerprint(answer);
   pool_.hold_successes();
-  if (!repeat_answer.empty()) {
+  if (!answer.empty()) {
     repeat_copy_ = copy_of(*record_, shared_from_this());
-    pipe_->feed(repeat_copy_, record_bytes_);
+    pipe_->feed(repeat_copy_, std::move(record_bytes_));
   }
   // Once the repeated record is written: see candidate_exited().
   pipe_->retire();
@@ -187,13 +205,22 @@ void StdoutLearner::candidate_exited(Instance* candidate, bool expected, int sta
     stage_ = Stage::kDone;
     verify_timer_.cancel();
     // The pipe printed the prelude and the answer, then the repeated
-    // record's answer, all at once when its input closed.
-    std::string actual = pipe_prelude_ + pipe_->late_output();
-    if (actual.starts_with(expected_)) {
-      pool_.set_stateful(!first_answer_.empty() && actual.substr(expected_.size()) != first_answer_);
+    // record's answer, in order: what filled its stdio buffer while each
+    // record was in flight (pipe_printed_, then the repeat's batch), the
+    // rest when its input closed.
+    std::string actual = pipe_prelude_ + std::exchange(pipe_printed_, {});
+    if (repeat_copy_) actual += std::exchange(repeat_copy_->answers, {});
+    actual += pipe_->release_late_output();
+    std::string_view rest = actual;
+    size_t answer = first_answer_.size;
+    if (rest.starts_with(terminal_prelude_) && rest.size() >= terminal_prelude_.size() + answer &&
+        fingerprint(rest.substr(terminal_prelude_.size(), answer)) == first_answer_) {
+      rest.remove_prefix(terminal_prelude_.size() + answer);
+      pool_.set_stateful(answer > 0 && fingerprint(rest) != first_answer_);
       return on_verified();
     }
-    spdlog::error("pipe output ({} bytes) differs from terminal output ({} bytes)", actual.size(), expected_.size());
+    spdlog::error("pipe output ({} bytes) differs from terminal output ({} bytes)", actual.size(),
+                  terminal_prelude_.size() + answer);
     return pool_.cannot_serve(kExitToolQuit, terminal_differs_message());
   }
   if (expected || stage_ == Stage::kDone) return;

@@ -8,12 +8,13 @@
 // input is its prelude. The first record goes to both, one record at a time:
 // - the pipe candidate answered: the tool flushes on a pipe; it serves, and
 //   the terminal candidate is retired;
-// - only the terminal candidate answered: the tool buffers on a pipe. The
-//   terminal candidate serves, and the pipe candidate's stdin is closed so
-//   that it prints everything it buffered; that must equal the terminal's
-//   prelude and answer, or the tool prints differently on a terminal (colour,
-//   a banner) and every call fails, naming the tool's own flush option. Until
-//   then no call ends with success;
+// - only the terminal candidate answered, or the pipe's answer stopped short
+//   of the terminal's (a large answer filled a stdio buffer): the tool
+//   buffers on a pipe. The terminal candidate serves, and the pipe
+//   candidate's stdin is closed so that it prints everything it buffered;
+//   that must equal the terminal's prelude and answer, or the tool prints
+//   differently on a terminal (colour, a banner) and every call fails, naming
+//   the tool's own flush option. Until then no call ends with success;
 // Either way the losing candidate gets the record once more: a tool that
 // answers it differently keeps state between records (awk's NR), so every
 // call then gets a fresh instance of its own, as in a direct run.
@@ -66,26 +67,37 @@ class StdoutLearner : public BatchSink, public std::enable_shared_from_this<Stdo
   void decide();
   void choose(const std::shared_ptr<Instance>& chosen, const std::string& prelude);
   void probe_state(const std::shared_ptr<Instance>& loser, const std::string& first_answer);
-  void verify_terminal(const std::string& expected, const std::string& repeat_answer);
+  void verify_terminal(const std::string& answer);
   void on_verified();
-  void answer_record(const std::string& answer);
+  void answer_record(std::string answer);
   std::string terminal_differs_message() const;
 
   asio::steady_timer verify_timer_;
   Pool& pool_;
   Stage stage_ = Stage::kStarting;
   std::shared_ptr<Instance> pipe_, terminal_;
-  std::string pipe_prelude_, terminal_prelude_, expected_;
+  std::string pipe_prelude_, terminal_prelude_;
+  // What the pipe candidate printed of its first answer before it waited
+  // for more input: the part of it that filled its stdio buffer.
+  std::string pipe_printed_;
   bool pipe_ready_ = false, terminal_ready_ = false;
-  // The record being compared, and its two copies.
+  // The record being compared, and its two copies. Its bytes are shared by
+  // every candidate that is given them, and dropped once the last is.
   std::shared_ptr<Batch> record_, pipe_copy_, terminal_copy_;
-  std::string record_bytes_;
+  std::shared_ptr<const std::string> record_bytes_;
   int answers_pending_ = 0;
   // The losing candidate gets the record a second time: a different answer
   // means the tool keeps state between records.
   std::shared_ptr<Batch> repeat_copy_;
+  // The first answer it is compared with is remembered by its size and hash,
+  // not kept: one 200 MB record must not stay resident once answered.
   std::shared_ptr<Instance> repeater_;
-  std::string first_answer_;
+  struct Fingerprint {
+    size_t size = 0, hash = 0;
+    bool operator==(const Fingerprint&) const = default;
+  };
+  static Fingerprint fingerprint(std::string_view bytes);
+  Fingerprint first_answer_;
 };
 
 }  // namespace viasock

@@ -58,6 +58,15 @@ class UnbufferedToolsTest(ViasockTestCase):
             with self.subTest(tool=tool[0]):
                 self.check_cold_and_warm(tool, lines(2000))
 
+    def test_answer_larger_than_the_stdio_buffer(self):
+        # On a pipe the first answer stops at a multiple of the tool's
+        # buffer, as if it were complete: the terminal's longer answer
+        # shows that the tool buffers.
+        data = b"a" * 100000 + b"\n" + lines(200)
+        for tool in (["perl", "-pe", "$_=uc"], ["sed", "s/a/b/"]):
+            with self.subTest(tool=tool[0]):
+                self.check_cold_and_warm(tool, data)
+
     @unittest.skipUnless(have("mawk"), "mawk is not installed")
     def test_mawk_that_counts_records(self):
         # NR keeps counting in a long-lived tool: every call must get a

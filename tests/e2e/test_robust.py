@@ -119,6 +119,34 @@ class BoundedMemoryTest(RobustTestCase):
         self.assertEqual(r.stdout, b"next\n")
         self.assertEqual(self.the_daemon(), daemon, "the same daemon serves on")
 
+    def test_large_record_memory_is_returned(self):
+        # The first record of a new daemon goes to two candidates (a pipe and
+        # a terminal); later ones to the one instance that serves. Either way
+        # nothing of the record stays once it is answered.
+        record = b"r" * (32 * MiB) + b"\n"
+        path = os.path.join(self.tmp, "record")
+        with open(path, "wb") as f:
+            f.write(record)
+        cmd = [self.bin, "run", "-W", "60", "cat"]
+        self.assertOk(self.run_vs(cmd[1:], b""))
+        daemon = self.the_daemon()
+        for which in ("learning", "learned"):
+            with open("/proc/%d/clear_refs" % daemon, "w") as f:
+                f.write("5")  # resets VmHWM to what is resident now
+            with open(path, "rb") as stdin:
+                r = subprocess.run(cmd, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   cwd=self.tmp, env=self._env(None), timeout=60)
+            self.assertOk(r, "the %s daemon" % which)
+            self.assertBytesEqual(r.stdout, record, "a 32 MiB record (%s)" % which)
+            peak = proc_status(daemon, "VmHWM")
+            settled = wait_until(lambda: proc_status(daemon, "VmRSS") < 32 * MiB, 5)
+            log("%s: peak %.1f MiB, resident %.1f MiB" % (which, peak / MiB, proc_status(daemon, "VmRSS") / MiB))
+            if SANITIZED:
+                continue
+            self.assertTrue(settled, "the daemon kept %d bytes resident" % proc_status(daemon, "VmRSS"))
+            # Learning holds two candidates' answers besides the record.
+            self.assertLess(peak, (4 if which == "learning" else 2.5) * len(record) + 8 * MiB, which)
+
     def test_data_frames_are_bounded(self):
         # A raw client reads the frames themselves: one 3 MiB answer comes in
         # frames of at most 1 MiB.

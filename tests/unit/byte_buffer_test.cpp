@@ -55,6 +55,21 @@ TEST_CASE("take moves a large run that starts the buffer, and copies the rest") 
   CHECK(buffer.view() == "il");
 }
 
+TEST_CASE("reserving keeps the data and makes room without filling it") {
+  ByteBuffer buffer;
+  put(buffer, "headbody");
+  buffer.consume(4);
+  buffer.reserve(1 << 20);
+  CHECK(buffer.view() == "body");
+  CHECK(buffer.capacity() >= (1u << 20));
+  char* room = buffer.prepare(10);
+  std::memcpy(room, "0123456789", 10);
+  buffer.commit(10);
+  CHECK(buffer.view() == "body0123456789");
+  buffer.reserve(16);  // already there: nothing moves
+  CHECK(buffer.data() == room - 4);
+}
+
 TEST_CASE("an empty large buffer is freed, a small one kept") {
   ByteBuffer buffer;
   buffer.reserve(1 << 20);
