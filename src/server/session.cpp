@@ -29,6 +29,9 @@ constexpr size_t kMaxPendingOutput = 4 << 20;
 constexpr size_t kMaxPendingStderr = 1 << 20;
 // Answers go out in DATA frames of at most this size, however large out_ grew.
 constexpr size_t kMaxDataFrame = 1 << 20;
+// How long, and up to how many bytes, answers wait for more (send_answers).
+constexpr auto kGather = std::chrono::milliseconds(1);
+constexpr size_t kGatherBytes = 64 << 10;
 
 // 33554432 -> "32M (33554432 bytes)", as --max-record takes it.
 std::string size_text(uint64_t bytes) {
@@ -58,7 +61,7 @@ void release_if_large(std::string& buffer) {
 }  // namespace
 
 Session::Session(LocalSocket socket, Pool& pool, const RecordFramer& framer, SessionHost& host)
-    : socket_(std::move(socket)), pool_(pool), framer_(framer), host_(host) {}
+    : socket_(std::move(socket)), pool_(pool), framer_(framer), host_(host), gather_timer_(socket_.get_executor()) {}
 
 void Session::start() {
   writing_buffer_ = wire::encode_frame(wire::kHello, "viasock " + std::to_string(wire::kProtocolVersion));
@@ -299,7 +302,23 @@ void Session::on_answers() {
     if (!front.done()) break;
     batches_.pop_front();
   }
-  write_more();
+  send_answers();
+}
+
+// While more of a call's answers are due, new ones wait up to kGather (or
+// until kGatherBytes are ready), so that a stream of short answers, each
+// flushed by the tool on its own, reaches the client in a few writes rather
+// than one per line: every write wakes the client. The last answer due goes
+// at once: a caller waiting for its answer never waits for this.
+void Session::send_answers() {
+  if (batches_.empty() || out_.size() >= kGatherBytes) return write_more();
+  if (gathering_) return;
+  gathering_ = true;
+  gather_timer_.expires_after(kGather);
+  gather_timer_.async_wait([self = shared_from_this()](const boost::system::error_code&) {
+    self->gathering_ = false;
+    self->write_more();
+  });
 }
 
 void Session::drop_answered(Batch& batch) const {

@@ -99,6 +99,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void after_write();
   void end_input();
   bool input_full() const;
+  void send_answers();
   void write_more();
   void write_stderr();
   void close();
@@ -129,6 +130,9 @@ class Session : public std::enable_shared_from_this<Session> {
   char header_[wire::kHeaderSize];
   std::string exit_frame_;
   bool writing_ = false, exit_queued_ = false, failed_ = false, closed_ = false;
+  // Answers of a stream wait a moment for the next ones (send_answers()).
+  asio::steady_timer gather_timer_;
+  bool gathering_ = false;
 };
 
 }  // namespace viasock

@@ -166,6 +166,33 @@ class BoundedMemoryTest(RobustTestCase):
         self.assertEqual(b"".join(data), record)
         self.assertLessEqual(max(len(d) for d in data), MiB)
 
+    def test_short_answers_of_a_stream_are_gathered(self):
+        # A tool that flushes every line a moment apart: its answers wait a
+        # moment for the next ones instead of waking the client once a line,
+        # and still arrive whole and in order.
+        script = os.path.join(self.tmp, "slowecho.py")
+        with open(script, "w") as f:
+            f.write("import sys, time\nfor l in sys.stdin:\n"
+                    "    time.sleep(0.0003); sys.stdout.write(l); sys.stdout.flush()\n")
+        cmd = ["run", "-W", "0", "--pipe", "python3", script]
+        self.assertOk(self.run_vs(cmd, b"warm\n"))
+        [path] = self.sockets()
+        lines = b"".join(b"line %d\n" % i for i in range(1000))
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.connect(path)
+            began = time.monotonic()
+            sock.sendall(frame(b"H", b"run") + frame(b"D", lines) + frame(b"E"))
+            frames = read_frames(sock, 30)
+            elapsed_ms = (time.monotonic() - began) * 1000
+        data = [payload for kind, payload in frames if kind == b"D"]
+        log("1000 answers in %d DATA frames, %.0f ms" % (len(data), elapsed_ms))
+        self.assertEqual(frames[-1][0], b"X")
+        self.assertEqual(b"".join(data), lines)
+        # A frame goes out at most once a millisecond while more are due
+        # (one per line would be 1000 frames in about 300 ms); however slow
+        # the machine, the bound grows with the time the tool took.
+        self.assertLessEqual(len(data), elapsed_ms + 20)
+
     def test_client_that_does_not_read_gets_no_more_work(self):
         # Every answer is 64 times its record: the answers of a client that
         # never reads must not pile up in the daemon beyond its back-pressure
