@@ -1,0 +1,118 @@
+// How an instance ends: a record timeout (-w), retirement (its stdin closed
+// once its batches are answered), a kill, and the tool's exit, which fails
+// the records still in flight and tells the pool.
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+
+#include "common/exit_codes.h"
+#include "server/instance.h"
+#include "server/pool.h"
+
+namespace viasock {
+
+void Instance::arm_timeout() {
+  if (timeout_armed_ || in_flight_.empty()) return;
+  double seconds = in_flight_.front()->timeout;
+  if (seconds <= 0) return;
+  timeout_armed_ = true;
+  timeout_timer_.expires_at(last_progress_ + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                                 std::chrono::duration<double>(seconds)));
+  timeout_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& error) {
+    self->timeout_armed_ = false;
+    if (!error) self->on_timeout();
+  });
+}
+
+// Checked lazily: answers only move last_progress_, and the timer re-arms
+// itself from there, so the hot path never touches the timer.
+void Instance::on_timeout() {
+  if (finished_ || in_flight_.empty() || killed_by_us_) return;
+  double seconds = in_flight_.front()->timeout;
+  if (seconds <= 0 || std::chrono::steady_clock::now() - last_progress_ < std::chrono::duration<double>(seconds))
+    return arm_timeout();
+  char text[64];
+  snprintf(text, sizeof text, "%g", seconds);
+  std::string message = "tool '" + pool_.config().command.argv[0] + "' did not answer a record within " + text +
+                        " s (-w); it was killed, and a new instance serves later calls";
+  spdlog::warn("instance {}: {}", index_, message);
+  fail_in_flight(kExitTimeout, message);
+  kill();
+}
+
+void Instance::reap() {
+  if (process_.try_reap()) check_exit();
+}
+
+// The tool is gone once its stdout closed and it was reaped. Either may come
+// first; the other gets a bounded wait, and a tool that closed its stdout
+// but keeps running is killed.
+void Instance::check_exit() {
+  if (finished_) return;
+  if (stdout_closed_ && !process_.reaped()) process_.try_reap();
+  if (stdout_closed_ && process_.reaped()) {
+    // Posted, so that stderr already read but not yet handled gets logged
+    // and into the message first.
+    asio::post(io_, [self = shared_from_this()] { self->finish(); });
+    return;
+  }
+  exit_timer_.expires_after(std::chrono::milliseconds(stdout_closed_ ? 2000 : 1000));
+  exit_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& error) {
+    if (error || self->finished_) return;
+    if (!self->process_.try_reap()) {
+      self->process_.kill_group();
+      self->killed_by_us_ = true;
+    }
+    self->stdout_closed_ = true;
+    self->check_exit();
+  });
+}
+
+void Instance::finish() {
+  if (finished_) return;
+  finished_ = true;
+  boost::system::error_code ignored;
+  timeout_timer_.cancel();
+  exit_timer_.cancel();
+  quiet_.cancel();
+  drain_stderr();
+  stderr_lines_.flush(pid(), [this](std::string_view line) { route_stderr_line(line); });
+  stdin_.close(ignored);
+  stdout_.close(ignored);
+  stderr_.close(ignored);
+
+  int wait_status = process_.wait_status();
+  bool expected = retiring_ || (input_closed_ && in_flight_.empty());
+  int status = exit_code_for_wait_status(wait_status);
+  std::string message = "tool '" + pool_.config().command.argv[0] + "' " + describe_wait_status(wait_status);
+  message += answered_ ? " while records were waiting for answers" : " before it answered anything";
+  std::string tail = stderr_lines_.tail();
+  std::string detail = tail.empty() ? "" : "; its stderr ends with:\n" + tail;
+  spdlog::info("instance {}: tool pid {} {}", index_, pid(), describe_wait_status(wait_status));
+  // A tool we killed (-w, stuck) has already failed the records concerned.
+  fail_in_flight(status, message, !killed_by_us_, detail);
+  pool_.instance_exited(this, expected, killed_by_us_, status, message + detail);
+}
+
+void Instance::retire() {
+  retiring_ = true;
+  schedule_.set_role(sched::Role::kRetiring);
+  close_input_when_idle();
+}
+
+void Instance::close_input_when_idle() {
+  if (in_flight_.empty() && !writing_ && !input_closed_) close_input();
+}
+
+void Instance::close_input() {
+  input_closed_ = true;
+  boost::system::error_code ignored;
+  stdin_.close(ignored);
+}
+
+void Instance::kill() {
+  killed_by_us_ = true;
+  process_.kill_group();
+}
+
+}  // namespace viasock
