@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -196,6 +197,13 @@ bool make_tool_command(const std::string& tool, const std::vector<std::string>& 
   command->argv.insert(command->argv.end(), extra_args.begin(), extra_args.end());
   command->argv.insert(command->argv.end(), args.begin(), args.end());
   return true;
+}
+
+double ChildProcess::cpu_seconds() const {
+  clockid_t clock;
+  timespec used{};
+  if (pid_ <= 0 || reaped_ || clock_getcpuclockid(pid_, &clock) != 0 || clock_gettime(clock, &used) != 0) return -1;
+  return static_cast<double>(used.tv_sec) + static_cast<double>(used.tv_nsec) * 1e-9;
 }
 
 }  // namespace viasock

@@ -38,6 +38,9 @@ class ChildProcess {
   bool spawn(const ToolCommand& command, StdoutKind stdout_kind, int* exit_code, std::string* error);
 
   pid_t pid() const { return pid_; }
+  // The CPU time the child has used so far (all its threads, not its own
+  // children), in seconds; < 0 once it is gone or when not readable.
+  double cpu_seconds() const;
   bool reaped() const { return reaped_; }
   int wait_status() const { return wait_status_; }
   // The inode of the stdin pipe, to recognise a read on it in /proc.

@@ -323,8 +323,8 @@ void Instance::route_framed() {
     std::shared_ptr<Batch> front = in_flight_.front();
     if (batch.done()) {
       double now = sched::now_seconds();
-      pool_.on_batch_done(*this, batch.record_count, batch.input_bytes,
-                          schedule_.on_batch_done(batch.record_count, batch.input_bytes, batch.sent_at, now));
+      double seconds = schedule_.on_batch_done(batch.record_count, batch.input_bytes, batch.sent_at, now);
+      pool_.on_batch_done(*this, batch.record_count, batch.input_bytes, seconds, tool_cpu_since_last_batch());
       in_flight_bytes_ -= batch.input_bytes;
       in_flight_.pop_front();
       if (in_flight_.empty()) schedule_.on_idle(now);
@@ -334,6 +334,13 @@ void Instance::route_framed() {
   }
   out_.consume(pos);
   out_.release_if_large(kKeepOutput);
+}
+
+// The tool's CPU time since the last batch it finished went into this one
+// (the next may have started meanwhile; over many batches that evens out).
+double Instance::tool_cpu_since_last_batch() {
+  double cpu = process_.cpu_seconds(), last = std::exchange(tool_cpu_at_batch_, cpu);
+  return cpu >= 0 && last >= 0 ? cpu - last : -1;
 }
 
 // A 1:1 tool answers a large record with about as many bytes: room for

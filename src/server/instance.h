@@ -100,6 +100,7 @@ class Instance : public std::enable_shared_from_this<Instance> {
   void take_late_output();
   void take_answers(Batch& batch, size_t begin, size_t* pos);
   void reserve_for_answer(size_t more);
+  double tool_cpu_since_last_batch();
   size_t take_prelude(std::string_view data);
   void watch_start_up();
   void on_start_up_quiet(ToolActivity activity);
@@ -136,6 +137,7 @@ class Instance : public std::enable_shared_from_this<Instance> {
 
   std::deque<std::shared_ptr<Batch>> in_flight_;
   size_t in_flight_bytes_ = 0;
+  double tool_cpu_at_batch_ = -1;  // the tool's CPU clock when its last batch was done
   std::shared_ptr<const std::string> write_buffer_;  // held until written
   std::deque<std::pair<std::shared_ptr<Batch>, std::shared_ptr<const std::string>>> fed_;  // candidate: records to write
   bool writing_ = false, input_closed_ = false;

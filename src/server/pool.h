@@ -117,10 +117,11 @@ class Pool {
   void after_taking(Instance& instance);
   // An idle instance took work.
   void instance_busy(const Instance& instance);
-  // A batch got its last answer; `seconds` < 0 when it measured the start-up.
-  void on_batch_done(const Instance& instance, size_t records, size_t bytes, double seconds);
+  // A batch got its last answer; `seconds` < 0 when it measured the start-up;
+  // `tool_cpu` is the tool's CPU time for it, < 0 when not known.
+  void on_batch_done(const Instance& instance, size_t records, size_t bytes, double seconds, double tool_cpu);
   // Whether a stream gains from more than one instance (scheduler.h).
-  bool spreading_helps() const { return sched::spreading_helps(costs_, daemon_costs_); }
+  bool spreading_helps() const { return sched::spreading_helps(spread_); }
 
   // The daemon's side.
   void reap();
@@ -190,9 +191,9 @@ class Pool {
   int next_index_ = 0;
   int max_instances_ = 1;
   sched::CostMeter costs_;
-  // The daemon's own CPU time per record and byte it moves, and the process
+  // What spreading is decided from (scheduler.h), and the daemon's process
   // CPU clock when the last batch was done.
-  sched::CostMeter daemon_costs_;
+  sched::SpreadCosts spread_;
   double daemon_cpu_ = -1;
   double startup_ = -1;  // the last measured start-up, seconds
   bool startup_exact_ = false;

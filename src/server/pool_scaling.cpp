@@ -127,10 +127,10 @@ void Pool::instance_busy(const Instance& busy) {
   daemon_cpu_ = process_cpu_seconds();
 }
 
-void Pool::on_batch_done(const Instance& instance, size_t records, size_t bytes, double seconds) {
+void Pool::on_batch_done(const Instance& instance, size_t records, size_t bytes, double seconds, double tool_cpu) {
   // The daemon's CPU since the last batch was done went into moving this one.
   double cpu = process_cpu_seconds();
-  if (daemon_cpu_ >= 0 && seconds >= 0) daemon_costs_.observe(records, bytes, cpu - daemon_cpu_);
+  if (daemon_cpu_ >= 0 && seconds >= 0) spread_.daemon.observe(records, bytes, cpu - daemon_cpu_);
   daemon_cpu_ = cpu;
   if (seconds < 0) {
     // An upper bound only serves until the first real measurement.
@@ -139,6 +139,8 @@ void Pool::on_batch_done(const Instance& instance, size_t records, size_t bytes,
     return;
   }
   costs_.observe(records, bytes, seconds);
+  spread_.tool_wall.observe(records, bytes, seconds);
+  if (tool_cpu >= 0) spread_.tool_cpu.observe(records, bytes, tool_cpu);
 }
 
 void Pool::arm_tick() {

@@ -5,9 +5,6 @@
 namespace viasock::sched {
 namespace {
 
-// Weight of the past in the averages: the last few batches decide, so a tool
-// whose cost changes (a new kind of input) is followed within a few ms.
-constexpr double kDecay = 0.75;
 // A spare starts this much earlier than the start-up alone would need.
 constexpr double kSpareMargin = 1.5;
 
@@ -20,9 +17,9 @@ size_t clamp_count(double value, size_t most) {
 
 void CostMeter::observe(size_t records, size_t bytes, double seconds) {
   if (records == 0 || seconds < 0) return;
-  seconds_ = seconds_ * kDecay + seconds;
-  records_ = records_ * kDecay + static_cast<double>(records);
-  bytes_ = bytes_ * kDecay + static_cast<double>(bytes);
+  seconds_ = seconds_ * decay_ + seconds;
+  records_ = records_ * decay_ + static_cast<double>(records);
+  bytes_ = bytes_ * decay_ + static_cast<double>(bytes);
 }
 
 double CostMeter::predict(size_t records, size_t bytes) const {
@@ -78,10 +75,18 @@ bool InstanceSchedule::needs_spare(uint64_t max_records, const CostMeter& pool_c
   return costs.per_record() * static_cast<double>(left) <= startup * kSpareMargin;
 }
 
-bool spreading_helps(const CostMeter& tool, const CostMeter& daemon) {
-  if (!tool.known() || !daemon.known()) return true;
-  return tool.per_record() > kSpreadFactor * daemon.per_record() ||
-         tool.per_byte() > kSpreadFactor * daemon.per_byte();
+namespace {
+
+bool costs_more(const CostMeter& tool, const CostMeter& daemon, double factor) {
+  return tool.per_record() > factor * daemon.per_record() || tool.per_byte() > factor * daemon.per_byte();
+}
+
+}  // namespace
+
+bool spreading_helps(const SpreadCosts& costs) {
+  if (!costs.tool_wall.known() || !costs.daemon.known()) return true;
+  return (costs.tool_cpu.known() && costs_more(costs.tool_cpu, costs.daemon, kSpreadCpuFactor)) ||
+         costs_more(costs.tool_wall, costs.daemon, kSpreadWaitFactor);
 }
 
 bool secondary_takes_work(bool spreading_helps, bool talkative) { return spreading_helps || talkative; }

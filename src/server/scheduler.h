@@ -23,19 +23,28 @@
 //   tool measured as fast once) from handing one instance a whole stream.
 // - Before anything was measured a batch is one record: a new tool's first
 //   answer tells its start-up, the next its cost.
-// - Spreading: a stream goes to more than one instance only when that helps.
-//   The daemon measures its own CPU time per record and per byte it moves
+// - Spreading: a stream goes to more than one instance only when that helps,
+//   i.e. when the tool, not the daemon, is what holds the stream up. The
+//   daemon measures its own CPU time per record and per byte it moves
 //   (client to tool and back; counted from when the pool went from idle to
-//   busy, so a call's greeting weighs on no batch) next to the tool's
-//   service time. While the
-//   tool takes less than kSpreadFactor times what the daemon spends on the
-//   same work, the daemon is the bottleneck: a second instance would only
-//   add copies, wake-ups and reordering, so only the first ready instance
-//   (the primary) takes work; the others wait idle (one that sees work
-//   first wakes an idle primary). `cat` stays on one
-//   instance under -j 4, a 0.4 ms gawk record spreads over all. Until both
+//   busy, so a call's greeting weighs on no batch), and the tool's CPU time
+//   and service time for the same work. The tool holds the stream up when
+//   its CPU time is more than kSpreadCpuFactor times the daemon's (gawk at
+//   0.3 ms a record against the daemon's 0.05) or its service time more than
+//   kSpreadWaitFactor times (a tool that waits: a sleep, a model server). A
+//   tool's service time alone is not enough: it includes the time its
+//   answers wait while the daemon is busy, so `cat` measures about 4 times
+//   the daemon's cost and would be spread half of the time. Otherwise a
+//   second instance would only add copies, wake-ups and reordering, so only
+//   the first ready instance (the primary) takes work; the others wait idle
+//   (one that sees work first wakes an idle primary). `cat` stays on one
+//   instance under -j 4, a 0.3 ms gawk record spreads over all. Until the
 //   costs are measured, and for a talkative tool (one caller per instance at
-//   a time), every instance takes work.
+//   a time), every instance takes work. These averages follow the last ~200
+//   batches: single batches vary by several times (a burst of reading a
+//   client's input lands on one). A tool that does its work in a child
+//   process (a shell wrapper without `exec`) shows little CPU time of its
+//   own and spreads by its service time alone.
 // - Growth (-j MIN:MAX): another instance starts when the work waiting in
 //   the pool, at the measured cost, would take the instances we have longer
 //   than one start-up of the tool (measured from spawn to first answer), and
@@ -71,11 +80,15 @@ inline constexpr double kRetireFloorSeconds = 5;
 inline constexpr double kRetireStartups = 10;
 // A first batch sent this soon after the spawn measures the start-up.
 inline constexpr double kStartupExactWithin = 0.05;
-// The tool must cost this many times the daemon's own time per record or per
-// byte before a stream is spread over instances: below, the daemon is the
-// bottleneck and more instances only cost (measured service times include
-// the daemon's latency, so a tool as fast as the daemon measures 1-2x).
-inline constexpr double kSpreadFactor = 4;
+// Spreading (see above): the tool's CPU time, or its service time, must be
+// this many times the daemon's own CPU time per record or per byte.
+inline constexpr double kSpreadCpuFactor = 2;
+inline constexpr double kSpreadWaitFactor = 20;
+// Weight of the past at each batch in the averages that size batches (the
+// last few batches decide, so a tool whose cost changes is followed within
+// a few ms) and in those that decide spreading (the last ~200).
+inline constexpr double kCostDecay = 0.75;
+inline constexpr double kSpreadDecay = 0.995;
 
 inline double now_seconds() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
@@ -85,6 +98,7 @@ inline double now_seconds() {
 // per byte.
 class CostMeter {
  public:
+  explicit CostMeter(double decay = kCostDecay) : decay_(decay) {}
   void observe(size_t records, size_t bytes, double seconds);
   bool known() const { return records_ > 0; }
   double per_record() const { return records_ > 0 ? seconds_ / records_ : 0; }
@@ -94,6 +108,7 @@ class CostMeter {
   double predict(size_t records, size_t bytes) const;
 
  private:
+  double decay_;
   double seconds_ = 0, records_ = 0, bytes_ = 0;
 };
 
@@ -183,7 +198,12 @@ struct PoolLoad {
 // Whether more than one instance can speed a stream up: the tool (`tool`:
 // service time of one instance) is slow against the daemon (`daemon`: its
 // CPU time for moving the same work). True while either is unknown.
-bool spreading_helps(const CostMeter& tool, const CostMeter& daemon);
+// What spreading is decided from: the tool's service time and CPU time, and
+// the daemon's own CPU time, each per record and per byte.
+struct SpreadCosts {
+  CostMeter tool_wall{kSpreadDecay}, tool_cpu{kSpreadDecay}, daemon{kSpreadDecay};
+};
+bool spreading_helps(const SpreadCosts& costs);
 
 // Whether an instance other than the primary takes work. The primary always
 // does; the others when spreading helps or the tool is talkative (its

@@ -180,27 +180,40 @@ TEST_CASE("idle instances retire after a while that grows with the start-up") {
   CHECK(s.idle_for(10.0) == Approx(6.0));
 }
 
+// Spreading inputs: the tool's service time and CPU time, the daemon's CPU
+// time, each as `seconds` for the same records and bytes.
+SpreadCosts spread(size_t records, size_t bytes, double wall, double tool_cpu, double daemon) {
+  SpreadCosts costs;
+  if (wall >= 0) costs.tool_wall.observe(records, bytes, wall);
+  if (tool_cpu >= 0) costs.tool_cpu.observe(records, bytes, tool_cpu);
+  if (daemon >= 0) costs.daemon.observe(records, bytes, daemon);
+  return costs;
+}
+
 TEST_CASE("a stream is spread over instances only when the tool is slow against the daemon") {
   SECTION("nothing measured: spread, as a new tool's cost is not known") {
-    CHECK(spreading_helps(CostMeter{}, CostMeter{}));
-    CHECK(spreading_helps(measured(1000, 50000, 0.001), CostMeter{}));
-    CHECK(spreading_helps(CostMeter{}, measured(1000, 50000, 0.001)));
+    CHECK(spreading_helps(SpreadCosts{}));
+    CHECK(spreading_helps(spread(1000, 50000, 0.001, 0.001, -1)));
+    CHECK(spreading_helps(spread(1000, 50000, -1, -1, 0.001)));
   }
-  SECTION("cat: the tool answers as fast as the daemon moves the bytes") {
-    CostMeter tool = measured(5000, 256 * 1024, 0.0006);
-    CostMeter daemon = measured(5000, 256 * 1024, 0.0004);
-    CHECK_FALSE(spreading_helps(tool, daemon));
-    CHECK_FALSE(secondary_takes_work(spreading_helps(tool, daemon), false));
+  SECTION("cat: its answers wait for the busy daemon, but it uses little CPU") {
+    SpreadCosts cat = spread(5000, 256 * 1024, 0.0016, 0.0002, 0.0004);
+    CHECK_FALSE(spreading_helps(cat));
+    CHECK_FALSE(secondary_takes_work(spreading_helps(cat), false));
   }
-  SECTION("a CPU-bound filter: 0.4 ms a record against 20 us of the daemon") {
-    CostMeter tool = measured(3, 135, 0.0012);
-    CostMeter daemon = measured(3, 135, 0.00006);
-    CHECK(spreading_helps(tool, daemon));
+  SECTION("a CPU-bound filter: 0.3 ms a record against 50 us of the daemon") {
+    CHECK(spreading_helps(spread(3, 3000, 0.0012, 0.0009, 0.00015)));
   }
-  SECTION("at the bound: the tool must cost kSpreadFactor times the daemon") {
-    CostMeter daemon = measured(10, 1000, 0.001);
-    CHECK_FALSE(spreading_helps(measured(10, 1000, 0.001 * kSpreadFactor * 0.9), daemon));
-    CHECK(spreading_helps(measured(10, 1000, 0.001 * kSpreadFactor * 1.1), daemon));
+  SECTION("a tool that waits: 25 ms a record, hardly any CPU") {
+    CHECK(spreading_helps(spread(1, 40, 0.025, 0.00001, 0.00005)));
+  }
+  SECTION("a tool whose CPU time is not known (it works in a child) spreads when it is slow enough") {
+    CHECK_FALSE(spreading_helps(spread(10, 1000, 0.001 * kSpreadWaitFactor * 0.9, -1, 0.001)));
+    CHECK(spreading_helps(spread(10, 1000, 0.001 * kSpreadWaitFactor * 1.1, -1, 0.001)));
+  }
+  SECTION("at the bound: the tool's CPU time must be kSpreadCpuFactor times the daemon's") {
+    CHECK_FALSE(spreading_helps(spread(10, 1000, 0.004, 0.001 * kSpreadCpuFactor * 0.9, 0.001)));
+    CHECK(spreading_helps(spread(10, 1000, 0.004, 0.001 * kSpreadCpuFactor * 1.1, 0.001)));
   }
   SECTION("a talkative tool's instances serve one caller each: others take work anyway") {
     CHECK(secondary_takes_work(false, true));
