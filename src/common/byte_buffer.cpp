@@ -18,11 +18,9 @@ char* ByteBuffer::prepare(size_t n) {
   } else {
     // Capacity doubles, but only what is used is touched: memory reserved
     // for a huge record is resident only as far as it was filled.
-    std::string grown;
-    grown.reserve(std::max(2 * storage_.capacity(), used + n));
-    grown.append(data(), used);
-    grown.resize(used + n);
-    storage_.swap(grown);
+    reserve(std::max(2 * storage_.capacity(), used + n));
+    storage_.resize(used + n);
+    return storage_.data() + end_;
   }
   begin_ = 0;
   end_ = used;
