@@ -163,7 +163,7 @@ UniqueFd connect_and_greet(const std::string& path, std::string_view request, st
   return fd;
 }
 
-Connection connect_or_spawn(const RunOptions& options, const StateDir& state, const std::string& id) {
+Connection connect_or_spawn(const RunOptions& options, const StateDir& state, const std::string& id, bool attach) {
   Connection result;
   SocketAddress address;
   if (!address.open(state.socket_path(id), &result.error)) {
@@ -173,7 +173,9 @@ Connection connect_or_spawn(const RunOptions& options, const StateDir& state, co
   // A few rounds: each failed round means a daemon went away between our
   // connect and its HELLO, which a new daemon cures.
   std::string path = state.socket_path(id);
-  std::string request = encode_run_request(CallOptions::from(options));
+  CallOptions call = CallOptions::from(options);
+  call.attach = attach;
+  std::string request = encode_run_request(call);
   auto failed = [&result](int code) {
     result.exit_code = code;
     result.socket.reset();

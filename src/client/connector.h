@@ -17,7 +17,9 @@ struct Connection {
   std::string error;     // on failure
 };
 
-Connection connect_or_spawn(const RunOptions& options, const StateDir& state, const std::string& id);
+// `attach`: the call will offer files to the daemon (attached_files.h).
+Connection connect_or_spawn(const RunOptions& options, const StateDir& state, const std::string& id,
+                            bool attach = false);
 
 // Connects to the socket at `path` and exchanges HELLO naming `request`
 // (wire::kRequestRun, ...); on failure the returned socket is empty and

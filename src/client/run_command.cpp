@@ -6,6 +6,7 @@
 
 #include "client/connector.h"
 #include "client/stream_pump.h"
+#include "common/attached_files.h"
 #include "common/error_output.h"
 #include "common/exit_codes.h"
 #include "common/server_id.h"
@@ -34,18 +35,21 @@ int run_command(const RunOptions& options) {
   if (!state.open(choose_state_dir(options.state_dir), &error)) return print_error(kExitDaemon, error);
   std::string id = compute_server_id(options, current_context(tool.path));
 
-  Connection connection = connect_or_spawn(options, state, id);
+  AttachedStreams offer;
+  offer.input = attachable_input(STDIN_FILENO);
+  offer.output = attachable_output(STDOUT_FILENO, STDERR_FILENO);
+  Connection connection = connect_or_spawn(options, state, id, offer.any());
   if (!connection.socket) return print_error(connection.exit_code, connection.error);
   if (options.verbose) say((connection.spawned ? "started daemon " : "reusing daemon ") + id);
   std::string log = state.log_path(id);
-  return pump_streams(std::move(connection.socket), log.c_str());
+  return pump_streams(std::move(connection.socket), log.c_str(), offer, options.verbose);
 }
 
 int client_command(const std::string& socket_path) {
   std::string error;
   UniqueFd socket = connect_and_greet(socket_path, wire::kRequestRun, &error);
   if (!socket) return print_error(kExitDaemon, error);
-  return pump_streams(std::move(socket), "the daemon's log");
+  return pump_streams(std::move(socket), "the daemon's log", AttachedStreams{});
 }
 
 }  // namespace viasock

@@ -10,7 +10,10 @@
 #include <cstring>
 #include <string>
 #include <memory>
+#include <vector>
 
+#include "common/attached_files.h"
+#include "common/descriptor_passing.h"
 #include "common/error_output.h"
 #include "common/exit_codes.h"
 #include "common/wire.h"
@@ -53,7 +56,8 @@ void write_stderr(std::string_view data) {
 
 class Pump {
  public:
-  Pump(UniqueFd socket, const char* log_hint) : socket_(std::move(socket)), log_hint_(log_hint) {
+  Pump(UniqueFd socket, const char* log_hint, bool verbose)
+      : socket_(std::move(socket)), log_hint_(log_hint), verbose_(verbose) {
     // new char[] leaves the buffers uninitialised: zero-filling 2 MiB
     // would cost a warm call page faults for nothing.
     out_.reset(new char[wire::kHeaderSize + kChunk]);
@@ -64,9 +68,10 @@ class Pump {
     setsockopt(socket_.get(), SOL_SOCKET, SO_RCVBUF, &kSocketBuffer, sizeof kSocketBuffer);
   }
 
-  int run() {
+  int run(const AttachedStreams& offer) {
+    offer_files(offer);
     while (!finished_) {
-      bool want_stdin = stdin_open_ && pending_ == 0;
+      bool want_stdin = stdin_open_ && pending_ == 0 && !awaiting_attach_;
       // A negative fd is skipped: a closed pipe would report POLLHUP forever.
       pollfd fds[2] = {{want_stdin ? STDIN_FILENO : -1, POLLIN, 0}, {socket_.get(), POLLIN, 0}};
       if (pending_ > 0) fds[1].events |= POLLOUT;
@@ -110,9 +115,27 @@ class Pump {
     sent_ = 0;
   }
 
+  // Hands stdin and stdout to the daemon where it can use them itself
+  // (attached_files.h); reading stdin waits for its answer.
+  void offer_files(const AttachedStreams& streams) {
+    if (!streams.any()) return;
+    if (streams.input) attach_fds_.push_back(STDIN_FILENO);
+    if (streams.output) attach_fds_.push_back(STDOUT_FILENO);
+    std::string payload = encode_attach(streams);
+    wire::encode_header(out_.get(), wire::kAttach, static_cast<uint32_t>(payload.size()));
+    std::memcpy(out_.get() + wire::kHeaderSize, payload.data(), payload.size());
+    pending_ = wire::kHeaderSize + payload.size();
+    sent_ = 0;
+    awaiting_attach_ = true;
+  }
+
   void send_pending() {
     while (sent_ < pending_) {
-      ssize_t n = send(socket_.get(), out_.get() + sent_, pending_ - sent_, MSG_NOSIGNAL);
+      std::string_view rest(out_.get() + sent_, pending_ - sent_);
+      // The descriptors travel with the first byte of the ATTACH frame.
+      ssize_t n = attach_fds_.empty() ? send(socket_.get(), rest.data(), rest.size(), MSG_NOSIGNAL)
+                                      : send_with_descriptors(socket_.get(), rest, attach_fds_);
+      if (n > 0) attach_fds_.clear();
       if (n < 0) {
         if (errno == EINTR) continue;
         if (errno == EAGAIN) return;
@@ -149,12 +172,25 @@ class Pump {
       return;
     }
     if (type == wire::kStderr) return write_stderr(bytes);
+    if (type == wire::kAttach) return on_attached(decode_attach(bytes));
     if (type == wire::kExit) {
       int status = kExitDaemon;
       std::string message;
       if (!wire::decode_exit(bytes, &status, &message)) message = "malformed exit frame from the daemon";
       finish(message.empty() ? status : print_error(status, message));
     }
+  }
+
+  void on_attached(const AttachedStreams& taken) {
+    awaiting_attach_ = false;
+    // The daemon reads our input file to its end itself.
+    if (taken.input) stdin_open_ = false;
+    if (!verbose_ || !taken.any()) return;
+    std::string what = taken.input && taken.output ? "reads standard input and writes standard output"
+                       : taken.input                ? "reads standard input"
+                                                    : "writes standard output";
+    std::string line = "viasock: the daemon " + what + " itself\n";
+    (void)!write(STDERR_FILENO, line.data(), line.size());
   }
 
   int fail(const std::string& message) {
@@ -170,9 +206,12 @@ class Pump {
 
   UniqueFd socket_;
   const char* log_hint_;
+  bool verbose_;
   std::unique_ptr<char[]> out_, in_;
   size_t pending_ = 0, sent_ = 0;
   bool stdin_open_ = true;
+  std::vector<int> attach_fds_;
+  bool awaiting_attach_ = false;
   bool finished_ = false;
   int status_ = kExitDaemon;
   wire::FrameDecoder decoder_;
@@ -180,6 +219,8 @@ class Pump {
 
 }  // namespace
 
-int pump_streams(UniqueFd socket, const char* log_hint) { return Pump(std::move(socket), log_hint).run(); }
+int pump_streams(UniqueFd socket, const char* log_hint, const AttachedStreams& offer, bool verbose) {
+  return Pump(std::move(socket), log_hint, verbose).run(offer);
+}
 
 }  // namespace viasock

@@ -28,6 +28,7 @@ void apply_field(std::string_view key, std::string_view value, CallOptions* opti
   else if (key == "instances" && number >= 1 && number <= 1 << 20) options->instances = static_cast<int>(number);
   else if (key == "quiet") options->quiet_tool = number != 0;
   else if (key == "retry" && number <= kMaxRetries) options->retries = static_cast<int>(number);
+  else if (key == "attach") options->attach = number != 0;
 }
 
 }  // namespace
@@ -48,6 +49,7 @@ std::string encode_run_request(const CallOptions& o) {
              " instances=" + std::to_string(o.instances);
   if (o.quiet_tool) request += " quiet=1";
   if (o.retries > 0) request += " retry=" + std::to_string(o.retries);
+  if (o.attach) request += " attach=1";
   return request;
 }
 

@@ -18,6 +18,7 @@ struct CallOptions {
   int instances = 0;          // -j wanted by this call; 0 = not said
   bool quiet_tool = false;    // --quiet-tool: no STDERR frames for this call
   int retries = 0;            // --retry: resend this call's records in flight on a tool that died
+  bool attach = false;        // an ATTACH frame follows the greeting: hold answers until it came
 
   static CallOptions from(const RunOptions& options);
 };

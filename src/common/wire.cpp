@@ -48,7 +48,7 @@ bool FrameDecoder::start_frame() {
   type_ = header_[0];
   uint32_t length = get_u32(header_ + 1);
   switch (type_) {
-    case kHello: case kData: case kEndInput: case kExit: case kStderr: break;
+    case kHello: case kData: case kEndInput: case kExit: case kStderr: case kAttach: break;
     default:
       error_ = "unknown frame type " + std::to_string(static_cast<unsigned char>(type_));
       return false;

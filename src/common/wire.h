@@ -6,6 +6,8 @@
 // HELLO (the daemon has accepted this client), then DATA frames with the
 // answers and STDERR frames with what the tool wrote to its stderr for this
 // client, then one EXIT frame with the status and message for the client.
+// A client whose stdin or stdout is a file may hand it to the daemon first
+// (ATTACH, attached_files.h); the daemon then reads or writes it itself.
 // A client's HELLO "run" may carry its per-call options (call_options.h).
 //
 // Framing the client's input (rather than using a half-closed socket) lets the
@@ -21,7 +23,7 @@
 namespace viasock::wire {
 
 // Part of the server identity: a daemon only ever talks its own version.
-inline constexpr int kProtocolVersion = 2;
+inline constexpr int kProtocolVersion = 3;
 inline constexpr size_t kHeaderSize = 5;
 // Control frames (everything but DATA) are small; a larger one is an error.
 inline constexpr size_t kMaxControlPayload = 1 << 20;
@@ -32,6 +34,7 @@ enum FrameType : char {
   kEndInput = 'E',  // client: no more input
   kExit = 'X',      // daemon: 4-byte LE status, then a message (may be empty)
   kStderr = 'S',    // daemon: the tool's stderr bytes for this client (at most kMaxControlPayload)
+  kAttach = 'A',    // both ways: the streams whose descriptors come along / were taken (attached_files.h)
 };
 
 // Request kinds a client names in its HELLO.

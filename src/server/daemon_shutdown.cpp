@@ -16,8 +16,10 @@ namespace viasock {
 namespace {
 
 // After the tool failed at start-up, new clients still get its error for a
-// moment (the client that spawned us connects right after "ready").
-constexpr auto kFatalGrace = std::chrono::seconds(1);
+// moment (the client that spawned us connects right after "ready"), and
+// `list` shows why the daemon goes, also on a machine busy enough that the
+// caller's next command comes a second later.
+constexpr auto kFatalGrace = std::chrono::seconds(3);
 // Bound on waiting for sessions to flush their last words at exit.
 constexpr auto kExitGrace = std::chrono::seconds(5);
 // How often to try the per-ID lock again when removing our files.

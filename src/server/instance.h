@@ -114,7 +114,7 @@ class Instance : public std::enable_shared_from_this<Instance> {
   void send_alone(std::shared_ptr<Batch> batch);
   void prelude_incomplete();
   void read_stderr();
-  void drain_stderr();
+  bool drain_stderr();
   void on_stderr(std::string_view bytes);
   void route_stderr_line(std::string_view line);
   void remember_answered(const std::shared_ptr<Batch>& batch);
@@ -154,7 +154,6 @@ class Instance : public std::enable_shared_from_this<Instance> {
   std::weak_ptr<Session> owner_;
 
   ToolStderr stderr_lines_;
-  std::string stderr_buffer_;
   bool stdout_closed_ = false, finished_ = false, ready_ = false, retiring_ = false;
   bool answered_ = false, killed_by_us_ = false, timeout_armed_ = false, talkative_ = false;
   sched::InstanceSchedule schedule_;

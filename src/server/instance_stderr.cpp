@@ -2,32 +2,42 @@
 // are routed, each line to the caller it concerns (see route_stderr_line).
 #include <unistd.h>
 
+#include <cerrno>
+
 #include "server/instance.h"
 #include "server/pool.h"
 #include "server/session.h"
 
 namespace viasock {
 
+// Every read of the tool's stderr is ours, made when it is readable or
+// before answers are routed (drain_stderr), as with its stdout: an Asio read
+// may read ahead and complete later, and a warning read that way would find
+// its answer already passed on, its caller gone.
 void Instance::read_stderr() {
-  stderr_buffer_.resize(4096);
-  stderr_.async_read_some(asio::buffer(stderr_buffer_),
-                          [self = shared_from_this()](const boost::system::error_code& error, size_t size) {
-                            if (error) return;
-                            self->on_stderr(std::string_view(self->stderr_buffer_.data(), size));
-                            self->read_stderr();
-                          });
+  stderr_.async_wait(asio::posix::descriptor_base::wait_read,
+                     [self = shared_from_this()](const boost::system::error_code& error) {
+                       if (!error && self->drain_stderr()) self->read_stderr();
+                     });
 }
 
 // Reads what is already in the stderr pipe, so that a warning the tool wrote
-// before an answer goes to that answer's caller.
-void Instance::drain_stderr() {
-  if (!stderr_.is_open()) return;
+// before an answer goes to that answer's caller. False once the pipe is at
+// its end (or broken): waiting for it to become readable would then never
+// stop firing.
+bool Instance::drain_stderr() {
+  if (!stderr_.is_open()) return false;
   char buffer[4096];
   for (int i = 0; i < 16; ++i) {
     ssize_t n = ::read(stderr_.native_handle(), buffer, sizeof buffer);
-    if (n <= 0) break;
-    on_stderr(std::string_view(buffer, static_cast<size_t>(n)));
+    if (n > 0) {
+      on_stderr(std::string_view(buffer, static_cast<size_t>(n)));
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    return n < 0 && errno == EAGAIN;
   }
+  return true;
 }
 
 void Instance::on_stderr(std::string_view bytes) {

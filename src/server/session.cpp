@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/descriptor_passing.h"
 #include "common/exit_codes.h"
 #include "server/pool.h"
 
@@ -64,18 +65,13 @@ Session::Session(LocalSocket socket, Pool& pool, const RecordFramer& framer, Ses
     : socket_(std::move(socket)), pool_(pool), framer_(framer), host_(host), gather_timer_(socket_.get_executor()) {}
 
 void Session::start() {
-  writing_buffer_ = wire::encode_frame(wire::kHello, "viasock " + std::to_string(wire::kProtocolVersion));
-  writing_ = true;
-  asio::async_write(socket_, asio::buffer(writing_buffer_),
-                    [self = shared_from_this()](const boost::system::error_code& error, size_t) {
-                      self->writing_ = false;
-                      if (error) return self->close();
-                      self->write_more();
-                    });
+  control_frame_ = wire::encode_frame(wire::kHello, "viasock " + std::to_string(wire::kProtocolVersion));
+  write_more();
   read_more();
 }
 
 void Session::read_more() {
+  read_input_file_later();
   // Reading goes on after END_INPUT: nothing more may come, but EOF then
   // tells that the client died while waiting for its answers.
   if (reading_ || !open() || input_full()) return;
@@ -105,9 +101,8 @@ ssize_t Session::receive(size_t* direct) {
   if (*direct > 0) parts[count++] = {in_.prepare(*direct), *direct};
   size_t rest = *direct == 0 ? read_buffer_.size() : *direct == payload ? wire::kHeaderSize : 0;
   if (rest > 0) parts[count++] = {read_buffer_.data(), rest};
-  ssize_t n;
-  do n = ::readv(socket_.native_handle(), parts, count);
-  while (n < 0 && errno == EINTR);
+  // recvmsg: descriptors passed with an ATTACH frame come with its bytes.
+  ssize_t n = receive_with_descriptors(socket_.native_handle(), parts, count, &passed_fds_, &passed_truncated_);
   if (n > 0 && static_cast<size_t>(n) == *direct + rest) grow_read_buffer();
   return n;
 }
@@ -141,7 +136,7 @@ void Session::on_readable(const boost::system::error_code& error) {
 
 bool Session::input_full() const {
   bool input_ahead = ready_records_ > 0 && in_.size() >= kMaxPendingInput;
-  return input_ahead || out_.size() >= kMaxPendingOutput;
+  return input_ahead || out_.size() + queued_bytes_ >= kMaxPendingOutput;
 }
 
 void Session::grow_read_buffer() {
@@ -160,10 +155,13 @@ void Session::on_frame(wire::FrameType type, std::string_view bytes) {
       on_hello(bytes);
       break;
     case wire::kData:
-      if (greeted_ && !input_done_ && open()) in_.append(bytes);
+      if (greeted_ && !input_done_ && !input_attached_ && open()) in_.append(bytes);
       break;
     case wire::kEndInput:
-      end_input();
+      if (!input_attached_) end_input();
+      break;
+    case wire::kAttach:
+      on_attach(bytes);
       break;
     default:
       break;
@@ -173,6 +171,7 @@ void Session::on_frame(wire::FrameType type, std::string_view bytes) {
 void Session::on_hello(std::string_view request) {
   if (greeted_ || input_done_) return;
   if (decode_run_request(request, &call_)) {
+    awaiting_attach_ = call_.attach;
     int status = 0;
     std::string message;
     if (host_.tool_failed(&status, &message)) return fail(status, message);
@@ -294,11 +293,7 @@ void Session::on_answers() {
   if (!open()) return;
   while (!batches_.empty()) {
     Batch& front = *batches_.front();
-    if (out_.empty())
-      out_.swap(front.answers);
-    else
-      out_ += front.answers;
-    front.answers.clear();
+    add_answers(front.answers);
     if (!front.done()) break;
     batches_.pop_front();
   }
@@ -344,18 +339,40 @@ void Session::on_tool_stderr(std::string_view bytes) {
     err_dropped_ += bytes.size();
     return;
   }
+  queue_behind(&out_, true);
   err_.append(bytes);
   write_more();
+}
+
+// Answers and stderr lines reach the client in the order they came from the
+// tool (a warning before its answer, an answer before the next record's
+// warning): the newest run of one kind collects in out_ or err_, and
+// whatever of the other kind came before it waits in queued_, in order.
+void Session::add_answers(std::string& answers) {
+  queue_behind(&err_, false);
+  if (out_.empty())
+    out_.swap(answers);
+  else
+    out_ += answers;
+  answers.clear();
+}
+
+void Session::queue_behind(std::string* older, bool answers) {
+  if (older->empty()) return;
+  queued_bytes_ += older->size();
+  queued_.push_back({answers, std::move(*older)});
+  older->clear();
 }
 
 void Session::fail(int status, const std::string& message) {
   if (!open()) return;
   // Answers already complete and in order still reach the client.
   while (!batches_.empty() && batches_.front()->done()) {
-    out_ += batches_.front()->answers;
+    add_answers(batches_.front()->answers);
     batches_.pop_front();
   }
   failed_ = true;
+  awaiting_attach_ = false;  // what was answered goes out as DATA rather than wait
   batches_.clear();
   ready_records_ = 0;
   exit_frame_ = wire::encode_exit(status, message);
@@ -365,7 +382,7 @@ void Session::fail(int status, const std::string& message) {
 
 void Session::finish_if_done() {
   if (exit_queued_ || !open()) return;
-  if (input_done_ && ready_records_ == 0 && batches_.empty() && out_.empty() && err_.empty()) {
+  if (input_done_ && ready_records_ == 0 && batches_.empty() && out_.empty() && err_.empty() && queued_.empty()) {
     // The tool's output is still being checked (stdout_learner.h).
     if (!pool_.may_succeed()) return pool_.hold(shared_from_this());
     exit_frame_ = wire::encode_exit(kExitOk, "");
@@ -376,14 +393,18 @@ void Session::finish_if_done() {
 
 void Session::write_more() {
   if (writing_ || closed_) return;
+  if (!control_frame_.empty()) return write_control_frame();
   if (data_sent_ < data_block_.size()) return write_data();
-  if (!err_.empty()) return write_stderr();
-  if (!out_.empty()) {
-    data_block_.clear();
-    data_block_.swap(out_);
-    data_sent_ = 0;
-    return write_data();
+  // Answers wait while the client is still to say where they go.
+  if (!queued_.empty()) {
+    if (queued_.front().answers && awaiting_attach_) return;
+    Queued front = std::move(queued_.front());
+    queued_.pop_front();
+    queued_bytes_ -= front.bytes.size();
+    return front.answers ? send_answers_now(front.bytes) : write_stderr(front.bytes);
   }
+  if (!err_.empty()) return write_stderr(err_);
+  if (!out_.empty() && !awaiting_attach_) return send_answers_now(out_);
   if (!exit_frame_.empty()) {
     if (err_dropped_ > 0) spdlog::warn("a client did not read {} bytes of the tool's stderr", err_dropped_);
     writing_buffer_.swap(exit_frame_);
@@ -399,14 +420,43 @@ void Session::write_more() {
   finish_if_done();
 }
 
-bool Session::output_backlogged() const { return out_.size() + (data_block_.size() - data_sent_) >= kMaxPendingOutput; }
+bool Session::output_backlogged() const {
+  return out_.size() + queued_bytes_ + (data_block_.size() - data_sent_) >= kMaxPendingOutput;
+}
 
-// The tool's stderr lines, in one STDERR frame of bounded size.
-void Session::write_stderr() {
+// The greeting, or the answer to ATTACH: before anything else.
+void Session::write_control_frame() {
+  writing_buffer_.swap(control_frame_);
+  control_frame_.clear();
+  writing_ = true;
+  asio::async_write(socket_, asio::buffer(writing_buffer_),
+                    [self = shared_from_this()](const boost::system::error_code& error, size_t) {
+                      self->writing_ = false;
+                      if (error) return self->close();
+                      self->write_more();
+                    });
+}
+
+// Answers in order (`answers` is emptied): to the client's file, or in
+// DATA frames.
+void Session::send_answers_now(std::string& answers) {
+  if (output_file_) return write_output_file(answers);
+  data_queued_ = true;
+  data_block_.clear();
+  data_block_.swap(answers);
+  data_sent_ = 0;
+  write_data();
+}
+
+// The tool's stderr lines (`bytes` is emptied), in one STDERR frame of
+// bounded size; the rest goes first in line.
+void Session::write_stderr(std::string& bytes) {
   writing_buffer_.clear();
-  writing_buffer_.swap(err_);
+  writing_buffer_.swap(bytes);
   if (writing_buffer_.size() > wire::kMaxControlPayload) {
-    err_.assign(writing_buffer_, wire::kMaxControlPayload);
+    std::string rest = writing_buffer_.substr(wire::kMaxControlPayload);
+    queued_bytes_ += rest.size();
+    queued_.push_front({false, std::move(rest)});
     writing_buffer_.resize(wire::kMaxControlPayload);
   }
   wire::encode_header(header_, wire::kStderr, static_cast<uint32_t>(writing_buffer_.size()));
@@ -454,9 +504,14 @@ void Session::close() {
   ready_records_ = 0;
   in_.clear();
   out_.clear();
+  err_.clear();
+  queued_.clear();
+  queued_bytes_ = 0;
   data_block_.clear();
   data_sent_ = 0;
   batches_.clear();
+  input_file_.reset();
+  output_file_.reset();
   boost::system::error_code ignored;
   socket_.shutdown(LocalSocket::shutdown_both, ignored);
   socket_.close(ignored);

@@ -6,10 +6,13 @@
 #include <deque>
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "common/attached_files.h"
 #include "common/byte_buffer.h"
 #include "common/call_options.h"
 #include "common/record_framer.h"
+#include "common/unique_fd.h"
 #include "common/wire.h"
 #include "server/asio.h"
 #include "server/batch.h"
@@ -96,13 +99,24 @@ class Session : public std::enable_shared_from_this<Session> {
   bool record_fits(size_t size);
   bool output_backlogged() const;
   void write_data();
+  void write_control_frame();
+  void add_answers(std::string& answers);
+  void queue_behind(std::string* older, bool answers);
+  void send_answers_now(std::string& answers);
   void after_write();
   void end_input();
   bool input_full() const;
   void send_answers();
   void write_more();
-  void write_stderr();
+  void write_stderr(std::string& bytes);
   void close();
+  // Attached files (attached_files.h, session_files.cpp).
+  void on_attach(std::string_view request);
+  bool take_passed(std::vector<UniqueFd>::iterator* next, UniqueFd* fd);
+  bool wants_file_input() const;
+  void read_input_file_later();
+  void read_input_file();
+  void write_output_file(std::string& answers);
 
   LocalSocket socket_;
   Pool& pool_;
@@ -119,8 +133,16 @@ class Session : public std::enable_shared_from_this<Session> {
   uint64_t max_record_ = UINT64_MAX;
   uint64_t records_in_ = 0;
 
-  // Output: batches in input order; out_ holds answers ready to send.
+  // Output: batches in input order. The newest answers ready to send
+  // collect in out_, the newest stderr lines in err_ (at most one of the
+  // two holds bytes); what came before them waits in queued_, in order.
   std::deque<std::shared_ptr<Batch>> batches_;
+  struct Queued {
+    bool answers;
+    std::string bytes;
+  };
+  std::deque<Queued> queued_;
+  size_t queued_bytes_ = 0;
   std::string out_, err_, writing_buffer_;
   size_t err_dropped_ = 0;
   CallOptions call_;
@@ -133,6 +155,17 @@ class Session : public std::enable_shared_from_this<Session> {
   // Answers of a stream wait a moment for the next ones (send_answers()).
   asio::steady_timer gather_timer_;
   bool gathering_ = false;
+
+  // Attached files: descriptors received with the client's bytes, and those
+  // the session took. A control frame (the ATTACH answer) goes out before
+  // anything else; answers go to output_file_ once it is taken, which is
+  // only while none has gone out as DATA. control_frame_ also carries the
+  // greeting.
+  std::vector<UniqueFd> passed_fds_;
+  bool passed_truncated_ = false;
+  UniqueFd input_file_, output_file_;
+  bool input_attached_ = false, file_read_posted_ = false, data_queued_ = false, awaiting_attach_ = false;
+  std::string control_frame_;
 };
 
 }  // namespace viasock

@@ -190,6 +190,14 @@ class ViasockTestCase(unittest.TestCase):
         except subprocess.TimeoutExpired:
             self.fail("direct run of %r did not finish within %s s" % (args, timeout))
 
+    def write_file(self, name, data):
+        """Writes data (bytes or text) to a file in the test's directory;
+        returns its path."""
+        path = os.path.join(self.tmp, name)
+        with open(path, "wb" if isinstance(data, bytes) else "w") as f:
+            f.write(data)
+        return path
+
     def starts_file(self, name="starts"):
         """A path where slowtool records its starts, remembered for teardown.
         Pass it with starts_env(): as a `--starts FILE` argument it would be

@@ -34,12 +34,6 @@ def python3():
 class UnbufferedToolsTest(ViasockTestCase):
     """Acceptance 1: common filters that buffer on a pipe work with no option."""
 
-    def write(self, name, text):
-        path = os.path.join(self.tmp, name)
-        with open(path, "w") as f:
-            f.write(text)
-        return path
-
     def check_cold_and_warm(self, tool, data):
         expected = self.direct(tool, data)
         self.assertEqual(expected.returncode, 0, expected.stderr)
@@ -51,7 +45,7 @@ class UnbufferedToolsTest(ViasockTestCase):
             self.assertBytesEqual(r.stdout, expected.stdout, "%s (%s)" % (tool, call))
 
     def test_python_script_that_does_not_flush(self):
-        self.check_cold_and_warm([python3(), self.write("up.py", UP_PY)], lines(2000))
+        self.check_cold_and_warm([python3(), self.write_file("up.py", UP_PY)], lines(2000))
 
     def test_perl_tr_sed(self):
         for tool in (["perl", "-pe", "$_=uc"], ["tr", "a-z", "A-Z"], ["sed", "s/a/b/"]):
@@ -187,6 +181,21 @@ class ToolStderrTest(ViasockTestCase):
             self.assertOk(r, "caller %d" % i)
             self.assertEqual(r.stderr, b"warning: unknown word WARN from %d\n" % i,
                              "caller %d sees exactly its own warning" % i)
+
+    def test_a_warning_for_every_record(self):
+        """A tool that warns about every record, as fast as it answers: no
+        warning is lost, even for the last records (a warning read ahead
+        of its answer's routing used to reach only the log)."""
+        tool = [python3(), "-c", "import sys\nfor line in sys.stdin:\n"
+                "    sys.stderr.write('warning: ' + line); sys.stderr.flush()\n"
+                "    sys.stdout.write(line); sys.stdout.flush()\n"]
+        data = b"".join(b"w%d\n" % i for i in range(300))
+        want = b"".join(b"warning: w%d\n" % i for i in range(300))
+        for round in range(10):
+            r = self.run_vs(["run", "--pipe"] + tool, data)
+            self.assertOk(r, "round %d" % round)
+            self.assertBytesEqual(r.stdout, data, "round %d" % round)
+            self.assertBytesEqual(r.stderr, want, "stderr, round %d" % round)
 
     def test_quiet_tool(self):
         r = self.run_vs(["run", "--quiet-tool", CHATTY], b"WARN x\n")

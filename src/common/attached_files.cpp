@@ -1,0 +1,44 @@
+#include "common/attached_files.h"
+
+#include <sys/stat.h>
+
+namespace viasock {
+namespace {
+
+bool is_dev_null(const struct stat& st) {
+  struct stat null_st;
+  return S_ISCHR(st.st_mode) && stat("/dev/null", &null_st) == 0 && S_ISCHR(null_st.st_mode) &&
+         st.st_rdev == null_st.st_rdev;
+}
+
+}  // namespace
+
+bool attachable_input(int fd) {
+  struct stat st;
+  return fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+bool attachable_output(int fd, int stderr_fd) {
+  struct stat st, err;
+  if (fstat(fd, &st) != 0) return false;
+  if (is_dev_null(st)) return true;
+  if (!S_ISREG(st.st_mode)) return false;
+  bool shared = fstat(stderr_fd, &err) == 0 && err.st_dev == st.st_dev && err.st_ino == st.st_ino;
+  return !shared;
+}
+
+std::string encode_attach(const AttachedStreams& streams) {
+  std::string payload;
+  if (streams.input) payload = "in";
+  if (streams.output) payload += payload.empty() ? "out" : " out";
+  return payload;
+}
+
+AttachedStreams decode_attach(std::string_view payload) {
+  AttachedStreams streams;
+  if (payload == "in" || payload == "in out") streams.input = true;
+  if (payload == "out" || payload == "in out") streams.output = true;
+  return streams;
+}
+
+}  // namespace viasock

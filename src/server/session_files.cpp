@@ -1,0 +1,120 @@
+// A session's attached files (attached_files.h): the client's input file,
+// read here as if its bytes had come in DATA frames, and its output file,
+// written here instead of sending DATA frames. Both are regular files (or
+// /dev/null), which never make the event loop wait on another process.
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "common/exit_codes.h"
+#include "server/pool.h"
+#include "server/session.h"
+
+namespace viasock {
+namespace {
+
+// The input file is read this much at a time, once what is left of the
+// last read is below kFileRefill (or holds no complete record): a read never
+// waits, so nothing is gained by reading ahead, and a small rest is cheap to
+// move to the front of the buffer for the next read.
+constexpr size_t kFileChunk = 1 << 20;
+constexpr size_t kFileRefill = 64 << 10;
+
+}  // namespace
+
+// The client's ATTACH: which streams it passed, in the order of the
+// descriptors that came with the frame. What we take is answered at once;
+// the client relays the rest. A stream is not taken when its descriptor did
+// not arrive (the daemon was out of descriptors), is not the kind of file
+// the client promised, or (output) when answers already went out as DATA:
+// the client could still be writing those when ours would land.
+void Session::on_attach(std::string_view request) {
+  AttachedStreams offered = decode_attach(request), taken;
+  auto next = passed_fds_.begin();
+  UniqueFd input, output;
+  bool complete = !passed_truncated_ && greeted_ && !input_done_ && open();
+  if (offered.input && take_passed(&next, &input) && complete && attachable_input(input.get())) {
+    input_file_ = std::move(input);
+    input_attached_ = taken.input = true;
+  }
+  // stderr_fd -1: the client already checked its stderr is another file.
+  if (offered.output && take_passed(&next, &output) && complete && !data_queued_ &&
+      attachable_output(output.get(), -1)) {
+    output_file_ = std::move(output);
+    taken.output = true;
+  }
+  passed_fds_.clear();
+  awaiting_attach_ = false;
+  control_frame_ = wire::encode_frame(wire::kAttach, encode_attach(taken));
+  write_more();
+  read_more();
+}
+
+bool Session::take_passed(std::vector<UniqueFd>::iterator* next, UniqueFd* fd) {
+  if (*next == passed_fds_.end()) return false;
+  *fd = std::move(**next);
+  ++*next;
+  return true;
+}
+
+// Posted, not called: read_more() runs inside take_batch(), which an
+// instance calls while it pumps.
+bool Session::wants_file_input() const {
+  return input_file_ && open() && !input_done_ && (ready_records_ == 0 || in_.size() < kFileRefill);
+}
+
+void Session::read_input_file_later() {
+  if (file_read_posted_ || !wants_file_input()) return;
+  file_read_posted_ = true;
+  asio::post(socket_.get_executor(), [self = shared_from_this()] { self->read_input_file(); });
+}
+
+// Reads until a complete record is ready and the refill mark is passed, or
+// the file ends. A chunk is at most one --max-record long, as a socket read
+// is (see Session::read_more).
+void Session::read_input_file() {
+  file_read_posted_ = false;
+  size_t chunk = static_cast<size_t>(std::min<uint64_t>(kFileChunk, max_record_));
+  while (wants_file_input()) {
+    ssize_t n = ::read(input_file_.get(), in_.prepare(chunk), chunk);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      std::string reason = std::strerror(errno);
+      input_file_.reset();
+      return fail(kExitDaemon, "cannot read standard input: " + reason);
+    }
+    if (n == 0) {
+      input_file_.reset();
+      end_input();
+      break;
+    }
+    in_.commit(static_cast<size_t>(n));
+    scan_input();
+  }
+  if (has_ready_input()) pool_.offer(shared_from_this());
+}
+
+// Answers in order (`answers` is emptied), straight into the client's file.
+// A failed write (disk full) fails the call as the tool's own write would
+// have.
+void Session::write_output_file(std::string& answers) {
+  std::string_view rest(answers);
+  while (!rest.empty()) {
+    ssize_t n = ::write(output_file_.get(), rest.data(), rest.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      std::string reason = std::strerror(errno);
+      output_file_.reset();
+      answers.clear();
+      return fail(kExitDaemon, "cannot write standard output: " + reason);
+    }
+    rest.remove_prefix(static_cast<size_t>(n));
+  }
+  answers.clear();
+  after_write();
+}
+
+}  // namespace viasock
