@@ -22,9 +22,11 @@ struct AttachedStreams {
   bool any() const { return input || output; }
 };
 
-// A regular file: the daemon can read it without waiting on anybody.
+// A regular file on a local file system: the daemon can read it without
+// waiting on anybody.
 bool attachable_input(int fd);
-// A regular file or /dev/null, and not the file stderr writes to: the
+// A regular file (on a local file system) or /dev/null, and not the file
+// stderr writes to: the
 // tool's stderr lines still go through the client, and an answer written by
 // the daemon could overtake a warning written before it.
 bool attachable_output(int fd, int stderr_fd);

@@ -14,6 +14,7 @@
 
 #include "common/exit_codes.h"
 #include "common/tool_path.h"
+#include "server/scheduler.h"
 
 
 namespace viasock {
@@ -84,7 +85,9 @@ ChildProcess::ChildProcess(ChildProcess&& other) noexcept
       pid_(std::exchange(other.pid_, -1)),
       reaped_(other.reaped_),
       wait_status_(other.wait_status_),
-      stdin_inode_(other.stdin_inode_) {}
+      stdin_inode_(other.stdin_inode_),
+      cpu_clock_(other.cpu_clock_),
+      has_cpu_clock_(std::exchange(other.has_cpu_clock_, false)) {}
 
 ChildProcess::~ChildProcess() {
   if (pid_ <= 0 || reaped_) return;
@@ -141,6 +144,8 @@ bool ChildProcess::spawn(const ToolCommand& command, StdoutKind stdout_kind, int
   }
   struct stat st;
   if (fstat(in_write.get(), &st) == 0) stdin_inode_ = st.st_ino;
+  // Looked up once: glibc checks the clock with a system call every time.
+  has_cpu_clock_ = clock_getcpuclockid(pid_, &cpu_clock_) == 0;
   stdin_fd = std::move(in_write);
   stdout_fd = std::move(out_read);
   stderr_fd = std::move(err_read);
@@ -200,10 +205,8 @@ bool make_tool_command(const std::string& tool, const std::vector<std::string>& 
 }
 
 double ChildProcess::cpu_seconds() const {
-  clockid_t clock;
-  timespec used{};
-  if (pid_ <= 0 || reaped_ || clock_getcpuclockid(pid_, &clock) != 0 || clock_gettime(clock, &used) != 0) return -1;
-  return static_cast<double>(used.tv_sec) + static_cast<double>(used.tv_nsec) * 1e-9;
+  if (pid_ <= 0 || reaped_ || !has_cpu_clock_) return -1;
+  return sched::clock_seconds(cpu_clock_);
 }
 
 }  // namespace viasock

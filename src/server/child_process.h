@@ -59,6 +59,8 @@ class ChildProcess {
   bool reaped_ = false;
   int wait_status_ = 0;
   ino_t stdin_inode_ = 0;
+  clockid_t cpu_clock_{};
+  bool has_cpu_clock_ = false;
 };
 
 // The command to run: the tool itself with `extra_args` first, or with -L

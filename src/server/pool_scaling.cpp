@@ -17,11 +17,7 @@ namespace {
 constexpr auto kBusyTick = std::chrono::milliseconds(10);
 constexpr auto kIdleTick = std::chrono::milliseconds(250);
 
-double process_cpu_seconds() {
-  timespec now{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
-  return static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) * 1e-9;
-}
+double process_cpu_seconds() { return sched::clock_seconds(CLOCK_PROCESS_CPUTIME_ID); }
 
 }  // namespace
 

@@ -63,6 +63,8 @@
 //   is not a failure.
 #pragma once
 
+#include <time.h>
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -92,6 +94,14 @@ inline constexpr double kSpreadDecay = 0.995;
 
 inline double now_seconds() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// A clock's reading in seconds (a CPU-time clock: the daemon's, a tool's);
+// < 0 when it cannot be read (the process is gone).
+inline double clock_seconds(clockid_t clock) {
+  timespec now{};
+  if (clock_gettime(clock, &now) != 0) return -1;
+  return static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) * 1e-9;
 }
 
 // Decayed, size-weighted averages of the time a tool spends per record and

@@ -165,6 +165,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool passed_truncated_ = false;
   UniqueFd input_file_, output_file_;
   bool input_attached_ = false, file_read_posted_ = false, data_queued_ = false, awaiting_attach_ = false;
+  bool attach_answered_ = false;
   std::string control_frame_;
 };
 

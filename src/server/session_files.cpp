@@ -32,6 +32,9 @@ constexpr size_t kFileRefill = 64 << 10;
 // the client promised, or (output) when answers already went out as DATA:
 // the client could still be writing those when ours would land.
 void Session::on_attach(std::string_view request) {
+  // One ATTACH per call: a second would swap files in the middle.
+  if (attach_answered_) return passed_fds_.clear();
+  attach_answered_ = true;
   AttachedStreams offered = decode_attach(request), taken;
   auto next = passed_fds_.begin();
   UniqueFd input, output;
