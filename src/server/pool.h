@@ -140,6 +140,7 @@ class Pool {
   void stop(std::function<void()> done);
 
  private:
+  void log_spreading_change();
   std::shared_ptr<Instance> add_instance(sched::Role role, int* status, std::string* error);
   void remove_instance(Instance* instance);
   void retire(Instance& instance);
@@ -194,6 +195,7 @@ class Pool {
   // What spreading is decided from (scheduler.h), and the daemon's process
   // CPU clock when the last batch was done.
   sched::SpreadCosts spread_;
+  bool spreading_logged_ = true;  // what log_spreading_change() said last (unknown costs: helps)
   double daemon_cpu_ = -1;
   double startup_ = -1;  // the last measured start-up, seconds
   bool startup_exact_ = false;

@@ -137,6 +137,17 @@ void Pool::on_batch_done(const Instance& instance, size_t records, size_t bytes,
   costs_.observe(records, bytes, seconds);
   spread_.tool_wall.observe(records, bytes, seconds);
   if (tool_cpu >= 0) spread_.tool_cpu.observe(records, bytes, tool_cpu);
+  log_spreading_change();
+}
+
+// Why a pool does or does not spread (and grow) is otherwise invisible.
+void Pool::log_spreading_change() {
+  bool helps = spreading_helps();
+  if (helps == spreading_logged_) return;
+  spreading_logged_ = helps;
+  spdlog::info("spreading over instances {}: per record the tool takes {:.3f} ms ({:.3f} ms of CPU), the daemon {:.3f} ms",
+               helps ? "helps" : "does not help", spread_.tool_wall.per_record() * 1e3,
+               spread_.tool_cpu.per_record() * 1e3, spread_.daemon.per_record() * 1e3);
 }
 
 void Pool::arm_tick() {
