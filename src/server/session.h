@@ -113,6 +113,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // Attached files (attached_files.h, session_files.cpp).
   void on_attach(std::string_view request);
   bool take_passed(std::vector<UniqueFd>::iterator* next, UniqueFd* fd);
+  size_t file_chunk(int fd) const;
   bool wants_file_input() const;
   void read_input_file_later();
   void read_input_file();
@@ -164,6 +165,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::vector<UniqueFd> passed_fds_;
   bool passed_truncated_ = false;
   UniqueFd input_file_, output_file_;
+  size_t file_chunk_ = 0;
   bool input_attached_ = false, file_read_posted_ = false, data_queued_ = false, awaiting_attach_ = false;
   bool attach_answered_ = false;
   std::string control_frame_;

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -25,6 +26,15 @@ constexpr size_t kFileRefill = 64 << 10;
 
 }  // namespace
 
+// Reads as large as the file, up to kFileChunk: a one-line input must not
+// leave a megabyte of buffer behind in the daemon's heap.
+size_t Session::file_chunk(int fd) const {
+  struct stat st;
+  off_t at = lseek(fd, 0, SEEK_CUR);
+  uint64_t left = fstat(fd, &st) == 0 && at >= 0 && st.st_size > at ? static_cast<uint64_t>(st.st_size - at) : 0;
+  return static_cast<size_t>(std::min<uint64_t>({kFileChunk, max_record_, std::max<uint64_t>(kFileRefill, left + 1)}));
+}
+
 // The client's ATTACH: which streams it passed, in the order of the
 // descriptors that came with the frame. What we take is answered at once;
 // the client relays the rest. A stream is not taken when its descriptor did
@@ -42,6 +52,7 @@ void Session::on_attach(std::string_view request) {
   if (offered.input && take_passed(&next, &input) && complete && attachable_input(input.get())) {
     input_file_ = std::move(input);
     input_attached_ = taken.input = true;
+    file_chunk_ = file_chunk(input_file_.get());
   }
   // stderr_fd -1: the client already checked its stderr is another file.
   if (offered.output && take_passed(&next, &output) && complete && !data_queued_ &&
@@ -77,12 +88,12 @@ void Session::read_input_file_later() {
 
 // Reads until a complete record is ready and the refill mark is passed, or
 // the file ends. A chunk is at most one --max-record long, as a socket read
-// is (see Session::read_more).
+// is (see Session::read_more), and a file that grows is still read to its
+// end, in smaller chunks.
 void Session::read_input_file() {
   file_read_posted_ = false;
-  size_t chunk = static_cast<size_t>(std::min<uint64_t>(kFileChunk, max_record_));
   while (wants_file_input()) {
-    ssize_t n = ::read(input_file_.get(), in_.prepare(chunk), chunk);
+    ssize_t n = ::read(input_file_.get(), in_.prepare(file_chunk_), file_chunk_);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       std::string reason = std::strerror(errno);
