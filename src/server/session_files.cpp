@@ -2,7 +2,6 @@
 // read here as if its bytes had come in DATA frames, and its output file,
 // written here instead of sending DATA frames. Both are regular files (or
 // /dev/null), which never make the event loop wait on another process.
-#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -74,12 +73,14 @@ bool Session::take_passed(std::vector<UniqueFd>::iterator* next, UniqueFd* fd) {
   return true;
 }
 
-// Posted, not called: read_more() runs inside take_batch(), which an
-// instance calls while it pumps.
+// More of the file is read once little is left of the last read, or it
+// holds no complete record yet.
 bool Session::wants_file_input() const {
   return input_file_ && open() && !input_done_ && (ready_records_ == 0 || in_.size() < kFileRefill);
 }
 
+// Posted, not called: read_more() runs inside take_batch(), which an
+// instance calls while it pumps.
 void Session::read_input_file_later() {
   if (file_read_posted_ || !wants_file_input()) return;
   file_read_posted_ = true;
