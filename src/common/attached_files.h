@@ -26,9 +26,8 @@ struct AttachedStreams {
 // waiting on anybody.
 bool attachable_input(int fd);
 // A regular file (on a local file system) or /dev/null, and not the file
-// stderr writes to: the
-// tool's stderr lines still go through the client, and an answer written by
-// the daemon could overtake a warning written before it.
+// stderr writes to: the tool's stderr lines still go through the client, and
+// an answer written by the daemon could overtake a warning written before it.
 bool attachable_output(int fd, int stderr_fd);
 
 std::string encode_attach(const AttachedStreams& streams);

@@ -155,10 +155,11 @@ void Session::on_frame(wire::FrameType type, std::string_view bytes) {
       on_hello(bytes);
       break;
     case wire::kData:
-      if (greeted_ && !input_done_ && !input_attached_ && open()) in_.append(bytes);
+      // With an input file attached, the file is the input until its end.
+      if (greeted_ && !input_done_ && !input_file_ && open()) in_.append(bytes);
       break;
     case wire::kEndInput:
-      if (!input_attached_) end_input();
+      if (!input_file_) end_input();
       break;
     case wire::kAttach:
       on_attach(bytes);
@@ -441,7 +442,6 @@ void Session::write_control_frame() {
 // DATA frames.
 void Session::send_answers_now(std::string& answers) {
   if (output_file_) return write_output_file(answers);
-  data_queued_ = true;
   data_block_.clear();
   data_block_.swap(answers);
   data_sent_ = 0;

@@ -112,7 +112,6 @@ class Session : public std::enable_shared_from_this<Session> {
   void close();
   // Attached files (attached_files.h, session_files.cpp).
   void on_attach(std::string_view request);
-  bool take_passed(std::vector<UniqueFd>::iterator* next, UniqueFd* fd);
   size_t file_chunk(int fd) const;
   bool wants_file_input() const;
   void read_input_file_later();
@@ -159,14 +158,14 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // Attached files: descriptors received with the client's bytes, and those
   // the session took. A control frame (the ATTACH answer) goes out before
-  // anything else; answers go to output_file_ once it is taken, which is
-  // only while none has gone out as DATA. control_frame_ also carries the
-  // greeting.
+  // anything else; answers go to output_file_ once it is taken. A greeting
+  // that announced an ATTACH holds the answers until it came
+  // (awaiting_attach_). control_frame_ also carries the greeting.
   std::vector<UniqueFd> passed_fds_;
   bool passed_truncated_ = false;
   UniqueFd input_file_, output_file_;
   size_t file_chunk_ = 0;
-  bool input_attached_ = false, file_read_posted_ = false, data_queued_ = false, awaiting_attach_ = false;
+  bool file_read_posted_ = false, awaiting_attach_ = false;
   bool attach_answered_ = false;
   std::string control_frame_;
 };

@@ -36,41 +36,40 @@ size_t Session::file_chunk(int fd) const {
 
 // The client's ATTACH: which streams it passed, in the order of the
 // descriptors that came with the frame. What we take is answered at once;
-// the client relays the rest. A stream is not taken when its descriptor did
-// not arrive (the daemon was out of descriptors), is not the kind of file
-// the client promised, or (output) when answers already went out as DATA:
-// the client could still be writing those when ours would land.
+// the client relays the rest. Nothing is taken from a call whose greeting did
+// not announce the ATTACH (its answers may already have gone out as DATA,
+// and the client could still be writing those when ours would land), nor a
+// stream whose descriptor did not arrive (the daemon was out of
+// descriptors) or is not the kind of file the client promised.
 void Session::on_attach(std::string_view request) {
   // One ATTACH per call: a second would swap files in the middle.
   if (attach_answered_) return passed_fds_.clear();
   attach_answered_ = true;
   AttachedStreams offered = decode_attach(request), taken;
-  auto next = passed_fds_.begin();
-  UniqueFd input, output;
-  bool complete = !passed_truncated_ && greeted_ && !input_done_ && open();
-  if (offered.input && take_passed(&next, &input) && complete && attachable_input(input.get())) {
-    input_file_ = std::move(input);
-    input_attached_ = taken.input = true;
-    file_chunk_ = file_chunk(input_file_.get());
+  size_t next = 0;
+  auto passed = [this, &next]() { return next < passed_fds_.size() ? std::move(passed_fds_[next++]) : UniqueFd(); };
+  bool usable = call_.attach && !passed_truncated_ && greeted_ && !input_done_ && open();
+  if (offered.input) {
+    UniqueFd input = passed();
+    if (usable && input && attachable_input(input.get())) {
+      file_chunk_ = file_chunk(input.get());
+      input_file_ = std::move(input);
+      taken.input = true;
+    }
   }
-  // stderr_fd -1: the client already checked its stderr is another file.
-  if (offered.output && take_passed(&next, &output) && complete && !data_queued_ &&
-      attachable_output(output.get(), -1)) {
-    output_file_ = std::move(output);
-    taken.output = true;
+  if (offered.output) {
+    UniqueFd output = passed();
+    // stderr_fd -1: the client already checked its stderr is another file.
+    if (usable && output && attachable_output(output.get(), -1)) {
+      output_file_ = std::move(output);
+      taken.output = true;
+    }
   }
   passed_fds_.clear();
   awaiting_attach_ = false;
   control_frame_ = wire::encode_frame(wire::kAttach, encode_attach(taken));
   write_more();
   read_more();
-}
-
-bool Session::take_passed(std::vector<UniqueFd>::iterator* next, UniqueFd* fd) {
-  if (*next == passed_fds_.end()) return false;
-  *fd = std::move(**next);
-  ++*next;
-  return true;
 }
 
 // More of the file is read once little is left of the last read, or it
