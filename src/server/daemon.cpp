@@ -32,6 +32,8 @@ constexpr auto kIdentityInterval = std::chrono::seconds(1);
 constexpr double kFirstClientGrace = 2.0;
 // Out of descriptors: how long accepting pauses before it tries again.
 constexpr auto kAcceptPause = std::chrono::milliseconds(200);
+// How long no call must have come before the heap is given back.
+constexpr auto kTrimAfter = std::chrono::seconds(1);
 
 std::chrono::steady_clock::duration seconds(double value) {
   // normalize_timeouts() maps anything beyond ~30 years to 0; stay safe anyway.
@@ -54,7 +56,8 @@ Daemon::Daemon(DaemonConfig config)
       identity_timer_(io_),
       exit_timer_(io_),
       accept_timer_(io_),
-      files_timer_(io_) {
+      files_timer_(io_),
+      trim_timer_(io_) {
   // SIGHUP (terminal gone, or a supervisor's "reload") and SIGQUIT end the
   // daemon as gracefully as SIGTERM; SIGUSR1/2 must not kill it.
   for (int signal : {SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2}) signals_.add(signal);
@@ -295,9 +298,18 @@ void Daemon::restart_requested() {
 
 void Daemon::on_last_run_client_gone() {
   idle_since_ = std::chrono::steady_clock::now();
-  // Give back what a crowd of clients made the heap grow to.
-  malloc_trim(0);
+  trim_when_idle();
   arm_idle_timer();
+}
+
+// Gives back what a crowd of clients, or one long stream, made the heap grow
+// to, once no call has come for kTrimAfter: calls that follow each other (a
+// Makefile's) reuse the memory instead of faulting it in again every time.
+void Daemon::trim_when_idle() {
+  trim_timer_.expires_after(kTrimAfter);
+  trim_timer_.async_wait([this](const boost::system::error_code& error) {
+    if (!error && run_clients_ == 0) malloc_trim(0);
+  });
 }
 
 void Daemon::arm_idle_timer(double idle) {

@@ -58,6 +58,7 @@ class Daemon : public SessionHost {
   void on_last_run_client_gone();
   void arm_idle_timer() { arm_idle_timer(idle_timeout_); }
   void arm_idle_timer(double seconds);
+  void trim_when_idle();
   void watch_identity();
   void wait_signals();
   void on_fatal(int status, const std::string& message);
@@ -73,7 +74,7 @@ class Daemon : public SessionHost {
   std::string identity_;       // server ID computed at start, for staleness
   asio::io_context io_;
   asio::signal_set signals_;
-  asio::steady_timer idle_timer_, identity_timer_, exit_timer_, accept_timer_, files_timer_;
+  asio::steady_timer idle_timer_, identity_timer_, exit_timer_, accept_timer_, files_timer_, trim_timer_;
   std::unique_ptr<asio::local::stream_protocol::acceptor> acceptor_;
   std::unique_ptr<RecordFramer> input_framer_;
   std::unique_ptr<Pool> pool_;

@@ -189,7 +189,7 @@ void Instance::write(std::shared_ptr<const std::string> bytes) {
   write_buffer_ = std::move(bytes);
   arm_timeout();
   writing_ = true;
-  asio::async_write(stdin_, asio::buffer(*write_buffer_),
+  asio::async_write(stdin_, asio::buffer(*write_buffer_), kTransferAll,
                     [self = shared_from_this(), stepping](const boost::system::error_code& error, size_t) {
                       self->writing_ = false;
                       self->write_buffer_.reset();

@@ -41,6 +41,12 @@ void raise_descriptor_limit() {
 // where freed memory stays resident and a daemon that served one big record
 // would keep a multiple of it. The buffers of a stream stay well under this.
 constexpr int kMapThreshold = 8 << 20;
+// Freed heap at its top stays up to this much while calls come and go
+// (setting the map threshold also fixed glibc's trim threshold at 128 KiB):
+// otherwise every call's buffers were given back when it ended and faulted
+// in again, page by page, by the next. Daemon::trim_when_idle gives it all
+// back once no call has come for a moment.
+constexpr int kTrimThreshold = 32 << 20;
 
 void set_up_logging(const std::string& log_file) {
   std::shared_ptr<spdlog::logger> logger;
@@ -73,6 +79,7 @@ int server_command(const RunOptions& options, const std::string& socket_path, co
   set_up_logging(log_file);
   raise_descriptor_limit();
   mallopt(M_MMAP_THRESHOLD, kMapThreshold);
+  mallopt(M_TRIM_THRESHOLD, kTrimThreshold);
   DaemonConfig config;
   config.options = options;
   config.socket_path = socket_path;

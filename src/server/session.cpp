@@ -411,7 +411,7 @@ void Session::write_more() {
     writing_buffer_.swap(exit_frame_);
     exit_frame_.clear();
     writing_ = true;
-    asio::async_write(socket_, asio::buffer(writing_buffer_),
+    asio::async_write(socket_, asio::buffer(writing_buffer_), kTransferAll,
                       [self = shared_from_this()](const boost::system::error_code&, size_t) {
                         self->writing_ = false;
                         self->close();
@@ -430,7 +430,7 @@ void Session::write_control_frame() {
   writing_buffer_.swap(control_frame_);
   control_frame_.clear();
   writing_ = true;
-  asio::async_write(socket_, asio::buffer(writing_buffer_),
+  asio::async_write(socket_, asio::buffer(writing_buffer_), kTransferAll,
                     [self = shared_from_this()](const boost::system::error_code& error, size_t) {
                       self->writing_ = false;
                       if (error) return self->close();
@@ -462,11 +462,12 @@ void Session::write_stderr(std::string& bytes) {
   wire::encode_header(header_, wire::kStderr, static_cast<uint32_t>(writing_buffer_.size()));
   writing_ = true;
   std::array<asio::const_buffer, 2> buffers = {asio::buffer(header_), asio::buffer(writing_buffer_)};
-  asio::async_write(socket_, buffers, [self = shared_from_this()](const boost::system::error_code& error, size_t) {
-    self->writing_ = false;
-    if (error) return self->close();
-    self->after_write();
-  });
+  asio::async_write(socket_, buffers, kTransferAll,
+                    [self = shared_from_this()](const boost::system::error_code& error, size_t) {
+                      self->writing_ = false;
+                      if (error) return self->close();
+                      self->after_write();
+                    });
 }
 
 // The next DATA frame of data_block_.
@@ -476,7 +477,7 @@ void Session::write_data() {
   writing_ = true;
   std::array<asio::const_buffer, 2> buffers = {asio::buffer(header_),
                                                asio::buffer(data_block_.data() + data_sent_, size)};
-  asio::async_write(socket_, buffers,
+  asio::async_write(socket_, buffers, kTransferAll,
                     [self = shared_from_this(), size](const boost::system::error_code& error, size_t) {
                       self->writing_ = false;
                       self->writing_buffer_.clear();
