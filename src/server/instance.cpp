@@ -45,6 +45,7 @@ Instance::Instance(asio::io_context& io, Pool& pool, int index, StdoutKind stdou
       stderr_(io),
       timeout_timer_(io),
       exit_timer_(io),
+      answer_timer_(io),
       quiet_(io),
       schedule_(sched::now_seconds()) {}
 
@@ -207,23 +208,15 @@ void Instance::write(std::shared_ptr<const std::string> bytes) {
                     });
 }
 
-QuiescenceWatch::Pull Instance::puller() {
-  // Weak: the watch belongs to this instance and must not keep it alive.
-  return [weak = weak_from_this()] {
-    auto self = weak.lock();
-    return self ? self->pull_stdout() : size_t{0};
-  };
-}
-
 // Every read of the tool's stdout is ours, made when the descriptor is
 // readable (read_stdout) or when a watch looks (pull_stdout): an Asio read
 // could complete in between and put its bytes after later ones.
 size_t Instance::read_available() {
-  if (!stdout_.is_open() || stdout_closed_) return 0;
+  if (stdout_fd() < 0 || stdout_closed_) return 0;
   size_t pulled = 0;
   while (pulled < kReadBurst) {
     reserve_for_answer(kReadChunk);
-    ssize_t n = ::read(stdout_.native_handle(), out_.prepare(kReadChunk), kReadChunk);
+    ssize_t n = ::read(stdout_fd(), out_.prepare(kReadChunk), kReadChunk);
     if (n > 0) {
       out_.commit(static_cast<size_t>(n));
       pulled += static_cast<size_t>(n);
@@ -238,32 +231,6 @@ size_t Instance::read_available() {
     break;
   }
   return pulled;
-}
-
-size_t Instance::pull_stdout() {
-  size_t pulled = read_available();
-  if (pulled > 0) process_output();
-  return pulled;
-}
-
-void Instance::read_stdout() {
-  stdout_.async_wait(asio::posix::descriptor_base::wait_read,
-                     [self = shared_from_this()](const boost::system::error_code& error) { self->on_stdout(error); });
-}
-
-void Instance::on_stdout(const boost::system::error_code& error) {
-  if (finished_ || error == asio::error::operation_aborted) return;
-  size_t pulled = error ? 0 : read_available();
-  if (pulled > 0) {
-    quiet_.output_arrived();
-    process_output();
-  }
-  if (error || stdout_closed_) {
-    stdout_closed_ = true;
-    if (role_ == Role::kCandidate && !stepping_) take_late_output();
-    return check_exit();
-  }
-  read_stdout();
 }
 
 // In lock-step the answer is complete only when the tool waits again; until

@@ -21,6 +21,7 @@
 #include <utility>
 
 #include "common/byte_buffer.h"
+#include "common/unique_fd.h"
 #include "server/asio.h"
 #include "server/batch.h"
 #include "server/child_process.h"
@@ -94,7 +95,12 @@ class Instance : public std::enable_shared_from_this<Instance> {
   size_t read_available();
   size_t pull_stdout();
   void read_stdout();
-  void on_stdout(const boost::system::error_code& error);
+  void wait_readable();
+  double answer_pause() const;
+  void park_stdout();
+  void unpark_stdout();
+  int stdout_fd() { return parked_stdout_ ? parked_stdout_.get() : stdout_.native_handle(); }
+  void on_stdout(const boost::system::error_code& error, bool paused = false);
   void process_output();
   void route_framed();
   void take_late_output();
@@ -132,7 +138,8 @@ class Instance : public std::enable_shared_from_this<Instance> {
   Role role_;
   ChildProcess process_;
   asio::posix::stream_descriptor stdin_, stdout_, stderr_;
-  asio::steady_timer timeout_timer_, exit_timer_;
+  asio::steady_timer timeout_timer_, exit_timer_, answer_timer_;
+  UniqueFd parked_stdout_;  // stdout while out of the event loop (Instance::park_stdout)
   QuiescenceWatch quiet_;
 
   std::deque<std::shared_ptr<Batch>> in_flight_;

@@ -74,11 +74,13 @@ void Instance::finish() {
   boost::system::error_code ignored;
   timeout_timer_.cancel();
   exit_timer_.cancel();
+  answer_timer_.cancel();
   quiet_.cancel();
   drain_stderr();
   stderr_lines_.flush(pid(), [this](std::string_view line) { route_stderr_line(line); });
   stdin_.close(ignored);
   stdout_.close(ignored);
+  parked_stdout_.reset();
   stderr_.close(ignored);
 
   int wait_status = process_.wait_status();

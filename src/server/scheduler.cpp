@@ -34,6 +34,12 @@ BatchLimit batch_limit(const CostMeter& meter, double slice) {
   return {records, bytes};
 }
 
+double answer_pause(size_t due, const CostMeter& meter) {
+  if (due < 2 || !meter.known()) return 0;
+  double pause = std::min(kMaxAnswerPause, static_cast<double>(due - 1) * meter.per_record());
+  return pause >= kMinAnswerPause ? pause : 0;
+}
+
 bool InstanceSchedule::wants_work(size_t batches_in_flight, size_t bytes_in_flight, uint64_t max_records) const {
   if (role_ != Role::kActive || quota_used(max_records)) return false;
   size_t most = answered() ? kMaxBatchesInFlight : 1;

@@ -21,6 +21,14 @@
 //   only cut the stream into more writes and wake-ups, its measured time
 //   being mostly the daemon's; a bounded one keeps a wrong guess (a slow
 //   tool measured as fast once) from handing one instance a whole stream.
+// - Reading answers: a tool that flushes every answer wakes the daemon for
+//   each, which for a 0.3 ms gawk record cost the daemon 30-40 us of CPU
+//   per answer, beside tools that needed both cores. While the batch in
+//   front has more answers due than the tool makes in kMinAnswerPause, its
+//   instance reads them only after about the time they take, at most
+//   kMaxAnswerPause, in one go (Instance::read_stdout); the last answer of
+//   a batch is read as it comes. The slice is twice the longest pause, so
+//   the tool never runs dry meanwhile: the batch behind is in its pipe.
 // - Before anything was measured a batch is one record: a new tool's first
 //   answer tells its start-up, the next its cost.
 // - Spreading: a stream goes to more than one instance only when that helps,
@@ -71,8 +79,10 @@
 
 namespace viasock::sched {
 
-inline constexpr double kSliceSeconds = 0.001;
+inline constexpr double kSliceSeconds = 0.008;
 inline constexpr double kUnspreadSliceSeconds = 0.02;
+inline constexpr double kMaxAnswerPause = 0.004;
+inline constexpr double kMinAnswerPause = 0.0003;
 inline constexpr size_t kMaxBatchBytes = 256 * 1024;
 inline constexpr size_t kMaxBatchRecords = 1 << 16;
 inline constexpr size_t kMaxBatchesInFlight = 2;
@@ -130,6 +140,11 @@ struct BatchLimit {
 // The size of the next batch for an instance whose costs are `meter`:
 // about `slice` seconds of the tool's time.
 BatchLimit batch_limit(const CostMeter& meter, double slice = kSliceSeconds);
+
+// How long an instance may leave its tool's stdout unread while `due`
+// answers of the batch in front are still to come, for a tool whose costs
+// are `meter`; 0: read each answer as it comes.
+double answer_pause(size_t due, const CostMeter& meter);
 
 // One instance's part in the pool.
 enum class Role {

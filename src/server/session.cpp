@@ -305,9 +305,11 @@ void Session::on_answers() {
 // until kGatherBytes are ready), so that a stream of short answers, each
 // flushed by the tool on its own, reaches the client in a few writes rather
 // than one per line: every write wakes the client. The last answer due goes
-// at once: a caller waiting for its answer never waits for this.
+// at once: a caller waiting for its answer never waits for this. Answers
+// for an attached output file go at once too: writing them wakes no one,
+// and the timer would wake the daemon.
 void Session::send_answers() {
-  if (batches_.empty() || out_.size() >= kGatherBytes) return write_more();
+  if (batches_.empty() || output_file_ || out_.size() >= kGatherBytes) return write_more();
   if (gathering_) return;
   gathering_ = true;
   gather_timer_.expires_after(kGather);

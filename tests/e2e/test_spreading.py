@@ -2,13 +2,18 @@
 
 `cat` is faster than the daemon moves bytes: under -j 2 one instance does
 the work and the other stays idle, instead of both adding copies and
-reordering. A slow tool's stream still goes to both instances."""
+reordering. A slow tool's stream still goes to both instances.
+
+A fast tool that flushes every answer is read in gulps rather than answer
+by answer ("Reading answers" in scheduler.h): the daemon wakes far less
+often than the tool answers, and a tool that dies meanwhile still fails
+the call loudly and leaves no descriptor behind."""
 
 import os
 import sys
 import unittest
 
-from harness import ViasockTestCase, child_pids
+from harness import ViasockTestCase, child_pids, fd_count, have, wait_until
 
 # Sleeps a millisecond per record: far slower than the daemon.
 SLOW_TOOL = r'''
@@ -18,6 +23,30 @@ for line in iter(sys.stdin.buffer.readline, b""):
     sys.stdout.buffer.write(line)
     sys.stdout.buffer.flush()
 '''
+
+
+# A CPU-bound, line-flushing filter: about 0.3 ms of arithmetic a record
+# (less on a fast machine), no state. A record "die" makes it exit with
+# status 3.
+CPU_TOOL = r'''
+{
+    h = 0
+    for (i = 0; i < 3000; i++)
+        h = (h * 31 + i) % 1000003
+    print h, $0
+    fflush()
+}
+$0 == "die" { exit 3 }
+'''
+
+
+def voluntary_switches(pid):
+    """How often the process's main thread went to sleep so far."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("voluntary_ctxt_switches:"):
+                return int(line.split()[1])
+    return 0
 
 
 def bytes_read(pid):
@@ -68,6 +97,45 @@ class SpreadingTest(ViasockTestCase):
         moved = self.instances_read()
         self.assertGreater(min(moved), len(data) // 5, "one instance did the work: %s" % moved)
 
+
+    def cpu_tool(self, *args):
+        return ["gawk"] + list(args) + ["-f", self.write_file("cpu.awk", CPU_TOOL)]
+
+    @unittest.skipUnless(have("gawk"), "needs gawk")
+    def test_a_fast_tool_is_read_in_gulps(self):
+        data = b"".join(b"%d words of text\n" % i for i in range(2000))
+        tool = self.cpu_tool()
+        direct = self.direct(tool, input=data)
+        command = ["run", "-j", "2", "-W", "30"] + tool
+        # The first calls measure the costs that size batches and pauses.
+        for _ in range(2):
+            self.assertSameAsDirect(self.run_vs(command, input=data, timeout=60), direct, "gawk -j 2")
+        daemon = self.live_daemon_pids()[0]
+        before = voluntary_switches(daemon)
+        self.assertSameAsDirect(self.run_vs(command, input=data, timeout=60), direct, "gawk -j 2")
+        wakeups = voluntary_switches(daemon) - before
+        # Read answer by answer, the daemon slept about once per record.
+        self.assertLess(wakeups, 1000, "the daemon woke %d times for 2,000 answers" % wakeups)
+
+    @unittest.skipUnless(have("gawk"), "needs gawk")
+    def test_a_tool_dying_while_its_answers_wait_fails_the_call(self):
+        lines = [b"%d words of text\n" % i for i in range(3000)]
+        data = b"".join(lines[:1500] + [b"die\n"] + lines[1500:])
+        short = b"".join(lines[:100])
+        command = ["run", "-j", "2", "-W", "30"] + self.cpu_tool()
+        self.assertOk(self.run_vs(command, input=short, timeout=60))
+        daemon = self.live_daemon_pids()[0]
+        self.assertTrue(wait_until(lambda: len(child_pids(daemon)) == 2, 10), child_pids(daemon))
+        settled = fd_count(daemon)
+        for _ in range(3):
+            result = self.run_vs(command, input=data, timeout=60)
+            self.assertEqual(result.returncode, 3, result.stderr[-500:])
+            self.assertErrorLine(result, "exited with status 3")
+        # The instances that died are replaced, and nothing of theirs is left
+        # open (a parked stdout included).
+        self.assertOk(self.run_vs(command, input=short, timeout=60))
+        self.assertTrue(wait_until(lambda: len(child_pids(daemon)) == 2 and fd_count(daemon) == settled, 10),
+                        "descriptors: %d, settled at %d" % (fd_count(daemon), settled))
 
 if __name__ == "__main__":
     unittest.main()

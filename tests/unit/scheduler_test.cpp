@@ -33,7 +33,7 @@ TEST_CASE("a meter follows a tool whose cost changes") {
   CHECK(meter.per_record() < 0.00001);
 }
 
-TEST_CASE("batches hold about a millisecond of tool time") {
+TEST_CASE("batches hold about a slice (8 ms) of tool time") {
   SECTION("nothing measured: one record") {
     BatchLimit limit = batch_limit(CostMeter{});
     CHECK(limit.records == 1);
@@ -45,12 +45,27 @@ TEST_CASE("batches hold about a millisecond of tool time") {
   }
   SECTION("a 0.3 ms tool gets a few records") {
     BatchLimit limit = batch_limit(measured(100, 5000, 0.030));
-    CHECK(limit.records == 3);
+    CHECK(limit.records == 26);  // 8 ms / 0.3 ms
   }
   SECTION("a fast tool is bounded by bytes and records") {
     BatchLimit limit = batch_limit(measured(100000, 5000000, 0.001));
     CHECK(limit.bytes == kMaxBatchBytes);
     CHECK(limit.records == kMaxBatchRecords);
+  }
+}
+
+TEST_CASE("answers of a fast tool are read after a pause while more are due") {
+  CostMeter gawk = measured(100, 5000, 0.030);  // 0.3 ms a record
+  CHECK(answer_pause(26, gawk) == kMaxAnswerPause);
+  CHECK(answer_pause(3, gawk) == Approx(0.0006));
+  SECTION("the last answer of a batch is read as it comes") { CHECK(answer_pause(1, gawk) == 0); }
+  SECTION("nothing measured yet") { CHECK(answer_pause(26, CostMeter{}) == 0); }
+  SECTION("too little due to be worth a timer") {
+    CostMeter fast = measured(100000, 5000000, 0.001);  // 10 ns a record
+    CHECK(answer_pause(1000, fast) == 0);
+  }
+  SECTION("the longest pause is half a slice: the batch behind keeps the tool busy") {
+    CHECK(kMaxAnswerPause * 2 <= kSliceSeconds);
   }
 }
 
@@ -91,7 +106,7 @@ TEST_CASE("service time starts when the tool could start on the batch") {
 TEST_CASE("an instance uses the pool's costs until it measured its own") {
   InstanceSchedule s(0.0);
   CostMeter pool = measured(100, 5000, 0.030);
-  CHECK(s.next_batch(pool, 0).records == 3);
+  CHECK(s.next_batch(pool, 0).records == 26);
   CHECK(s.next_batch(CostMeter{}, 0).records == 1);
 }
 
@@ -238,8 +253,10 @@ TEST_CASE("the pool does not grow while more instances would not help") {
 
 TEST_CASE("a stream that is not spread gets long slices") {
   InstanceSchedule s(0.0);
+  CostMeter slow = measured(1000, 50000, 0.01);  // 5 KB a millisecond
+  CHECK(s.next_batch(slow, 0).bytes == 40000);
+  CHECK(s.next_batch(slow, 0, false).bytes == 100000);
   CostMeter cat = measured(1000, 50000, 0.001);  // 50 KB a millisecond, as cat measures through the daemon
-  CHECK(s.next_batch(cat, 0).bytes == 50000);
   CHECK(s.next_batch(cat, 0, false).bytes == kMaxBatchBytes);
   CHECK(s.next_batch(cat, 100, false).records == 100);  // --max-records still caps it
   // A slow tool wrongly left unspread still gets no more than a long slice.

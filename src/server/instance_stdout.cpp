@@ -1,0 +1,84 @@
+// When an instance reads its tool's stdout: as soon as it is readable, or,
+// for a fast tool that flushes every answer, after a pause that lets
+// several answers gather (see read_stdout).
+#include <chrono>
+
+#include "server/instance.h"
+#include "server/pool.h"
+
+namespace viasock {
+
+QuiescenceWatch::Pull Instance::puller() {
+  // Weak: the watch belongs to this instance and must not keep it alive.
+  return [weak = weak_from_this()] {
+    auto self = weak.lock();
+    return self ? self->pull_stdout() : size_t{0};
+  };
+}
+
+size_t Instance::pull_stdout() {
+  size_t pulled = read_available();
+  if (pulled > 0) process_output();
+  return pulled;
+}
+
+// Reads as soon as stdout is readable, or after a pause while more answers
+// of the batch in front are due from a fast tool (sched::answer_pause, see
+// "Reading answers" in scheduler.h). The tool's output pipe has room for
+// the answers to all it has in flight, about; a tool whose answers outgrow
+// it waits for the end of the pause.
+void Instance::read_stdout() {
+  double pause = answer_pause();
+  if (pause <= 0) return wait_readable();
+  park_stdout();
+  answer_timer_.expires_after(
+      std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(pause)));
+  answer_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& error) {
+    self->unpark_stdout();
+    if (!error) self->on_stdout({}, true);
+  });
+}
+
+void Instance::wait_readable() {
+  stdout_.async_wait(asio::posix::descriptor_base::wait_read,
+                     [self = shared_from_this()](const boost::system::error_code& error) { self->on_stdout(error); });
+}
+
+double Instance::answer_pause() const {
+  if (in_flight_.empty() || lock_step() || !ready_) return 0;
+  return sched::answer_pause(in_flight_.front()->records, schedule_.costs());
+}
+
+// During a pause the descriptor leaves the event loop altogether: Asio keeps
+// it registered edge-triggered, and a pipe reports every write as an edge,
+// so a registered descriptor would still wake the daemon for each answer,
+// only to find no read waiting.
+void Instance::park_stdout() { parked_stdout_.reset(stdout_.release()); }
+
+void Instance::unpark_stdout() {
+  if (!parked_stdout_) return;
+  boost::system::error_code error;
+  stdout_.assign(parked_stdout_.get(), error);
+  if (!error) parked_stdout_.release();
+}
+
+// `paused`: called at the end of a pause rather than because stdout was
+// readable. A pause that found nothing (the tool is slower than measured)
+// is not repeated: the next wait is for the descriptor.
+void Instance::on_stdout(const boost::system::error_code& error, bool paused) {
+  if (finished_ || error == asio::error::operation_aborted) return;
+  size_t pulled = error ? 0 : read_available();
+  if (pulled > 0) {
+    quiet_.output_arrived();
+    process_output();
+  }
+  if (error || stdout_closed_) {
+    stdout_closed_ = true;
+    if (role_ == Role::kCandidate && !stepping_) take_late_output();
+    return check_exit();
+  }
+  if (paused && pulled == 0) return wait_readable();
+  read_stdout();
+}
+
+}  // namespace viasock
