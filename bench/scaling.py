@@ -59,7 +59,7 @@ def small_document(bench):
 def cpu_stream(bench):
     """4,000 short CPU-bound records (about 1.2 s of gawk): -j 2 against the
     tool alone, and the speed-up for each -j."""
-    n = 2 if bench.quick else 3
+    n = 2 if bench.quick else 5
     lines = b"".join(b"%d words of text for the cpu-bound filter\n" % i for i in range(4000))
     path = bench.write_file("cpu-4000", lines)
     gawk = shutil.which("gawk", path=bench.base_env["PATH"])
@@ -67,8 +67,18 @@ def cpu_stream(bench):
     alone = median_times(bench, tool, bench.base_env, path, n)
     times = speedups(bench, "cpu4000", tool, path, [1, 2, 3, 4], n)
     bench.scaling["CPU-bound stream (4,000 gawk records)"] = {j: alone / t for j, t in times.items()}
-    bench.row("4,000 CPU-bound gawk records, -j 2 vs the tool alone (%d runs): speed-up %.2fx" % (n, alone / times[2]),
-              times[2] * 1e3, alone * 1e3, times[2] / alone, "speed-up >= 1.8x", alone / times[2] >= 1.8)
+    # The acceptance row takes -j 2 and the tool alone in turns: this
+    # machine's speed drifts by up to half for seconds at a time, and two
+    # medians taken seconds apart would compare two machines.
+    sd = bench.state_dir("cpu4000-row")
+    env = bench.env(sd)
+    vs = [bench.viasock, "run", "-W", "600", "-j", "2"] + tool
+    bench.timed(vs, env, path)  # starts the daemon, warms its measures
+    ta, tb = bench.alternate(n, lambda: bench.timed(vs, env, path), lambda: bench.timed(tool, bench.base_env, path))
+    bench.stop_daemons(sd)
+    a, b = statistics.median(ta), statistics.median(tb)
+    bench.row("4,000 CPU-bound gawk records, -j 2 vs the tool alone (%d runs): speed-up %.2fx" % (n, b / a),
+              a * 1e3, b * 1e3, a / b, "speed-up >= 1.8x", b / a >= 1.8)
     os.unlink(path)
 
 
