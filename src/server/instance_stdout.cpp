@@ -44,8 +44,10 @@ void Instance::wait_readable() {
                      [self = shared_from_this()](const boost::system::error_code& error) { self->on_stdout(error); });
 }
 
+// Not for a terminal: it buffers a few KiB, and the tool would stop
+// writing long before the pause ends.
 double Instance::answer_pause() const {
-  if (in_flight_.empty() || lock_step() || !ready_) return 0;
+  if (in_flight_.empty() || lock_step() || !ready_ || stdout_kind_ != StdoutKind::kPipe) return 0;
   return sched::answer_pause(in_flight_.front()->records, schedule_.costs());
 }
 

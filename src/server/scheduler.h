@@ -29,6 +29,8 @@
 //   kMaxAnswerPause, in one go (Instance::read_stdout); the last answer of
 //   a batch is read as it comes. The slice is twice the longest pause, so
 //   the tool never runs dry meanwhile: the batch behind is in its pipe.
+//   Only a pipe is read this way: a terminal buffers a few KiB, and the
+//   tool would stop writing long before the pause ended.
 // - Before anything was measured a batch is one record: a new tool's first
 //   answer tells its start-up, the next its cost.
 // - Spreading: a stream goes to more than one instance only when that helps,
