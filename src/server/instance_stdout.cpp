@@ -1,6 +1,8 @@
 // When an instance reads its tool's stdout: as soon as it is readable, or,
 // for a fast tool that flushes every answer, after a pause that lets
 // several answers gather (see read_stdout).
+#include <spdlog/spdlog.h>
+
 #include <chrono>
 
 #include "server/instance.h"
@@ -57,11 +59,19 @@ double Instance::answer_pause() const {
 // only to find no read waiting.
 void Instance::park_stdout() { parked_stdout_.reset(stdout_.release()); }
 
+// Should the event loop refuse it back (out of memory), stdout stays
+// closed to us: the tool's end is then handled as if it had closed it, and
+// its calls in flight fail rather than wait.
 void Instance::unpark_stdout() {
   if (!parked_stdout_) return;
   boost::system::error_code error;
   stdout_.assign(parked_stdout_.get(), error);
-  if (!error) parked_stdout_.release();
+  if (!error) {
+    parked_stdout_.release();
+    return;
+  }
+  spdlog::warn("instance {}: cannot watch the tool's stdout again: {}", index_, error.message());
+  parked_stdout_.reset();
 }
 
 // `paused`: called at the end of a pause rather than because stdout was

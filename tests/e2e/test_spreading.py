@@ -97,7 +97,6 @@ class SpreadingTest(ViasockTestCase):
         moved = self.instances_read()
         self.assertGreater(min(moved), len(data) // 5, "one instance did the work: %s" % moved)
 
-
     def cpu_tool(self, *args):
         return ["gawk"] + list(args) + ["-f", self.write_file("cpu.awk", CPU_TOOL)]
 
@@ -136,6 +135,7 @@ class SpreadingTest(ViasockTestCase):
         self.assertOk(self.run_vs(command, input=short, timeout=60))
         self.assertTrue(wait_until(lambda: len(child_pids(daemon)) == 2 and fd_count(daemon) == settled, 10),
                         "descriptors: %d, settled at %d" % (fd_count(daemon), settled))
+
 
 if __name__ == "__main__":
     unittest.main()
