@@ -20,6 +20,7 @@
 #include "server/flush_options.h"
 #include "server/identity_check.h"
 #include "server/own_files.h"
+#include "server/scheduler.h"
 #include "server/session.h"
 
 namespace viasock {
@@ -34,12 +35,6 @@ constexpr double kFirstClientGrace = 2.0;
 constexpr auto kAcceptPause = std::chrono::milliseconds(200);
 // How long no call must have come before the heap is given back.
 constexpr auto kTrimAfter = std::chrono::seconds(1);
-
-std::chrono::steady_clock::duration seconds(double value) {
-  // normalize_timeouts() maps anything beyond ~30 years to 0; stay safe anyway.
-  return std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-      std::chrono::duration<double>(std::min(value, 1e9)));
-}
 
 bool out_of_descriptors(const boost::system::error_code& error) {
   int code = error.value();
@@ -314,7 +309,7 @@ void Daemon::trim_when_idle() {
 
 void Daemon::arm_idle_timer(double idle) {
   if (idle_timeout_ <= 0 || run_clients_ > 0 || draining_) return;
-  idle_timer_.expires_after(seconds(idle));
+  idle_timer_.expires_after(sched::steady_duration(idle));
   idle_timer_.async_wait([this](const boost::system::error_code& error) {
     if (!error && run_clients_ == 0) drain("idle for " + std::to_string(idle_timeout_) + " s");
   });

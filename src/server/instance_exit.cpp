@@ -16,8 +16,7 @@ void Instance::arm_timeout() {
   double seconds = in_flight_.front()->timeout;
   if (seconds <= 0) return;
   timeout_armed_ = true;
-  timeout_timer_.expires_at(last_progress_ + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                                                 std::chrono::duration<double>(seconds)));
+  timeout_timer_.expires_at(last_progress_ + sched::steady_duration(seconds));
   timeout_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& error) {
     self->timeout_armed_ = false;
     if (!error) self->on_timeout();

@@ -3,8 +3,6 @@
 // several answers gather (see read_stdout).
 #include <spdlog/spdlog.h>
 
-#include <chrono>
-
 #include "server/instance.h"
 #include "server/pool.h"
 
@@ -33,8 +31,7 @@ void Instance::read_stdout() {
   double pause = answer_pause();
   if (pause <= 0) return wait_readable();
   park_stdout();
-  answer_timer_.expires_after(
-      std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(pause)));
+  answer_timer_.expires_after(sched::steady_duration(pause));
   answer_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& error) {
     self->unpark_stdout();
     if (!error) self->on_stdout({}, true);

@@ -395,6 +395,19 @@ def child_pids(ppid):
     return found
 
 
+def proc_field(pid, name, field):
+    """The number after "field:" in /proc/PID/name (status, io), or None
+    when the process or the field is not there."""
+    try:
+        with open("/proc/%d/%s" % (pid, name)) as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
 def fd_count(pid):
     """Number of open descriptors of pid (None when unreadable)."""
     try:

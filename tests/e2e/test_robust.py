@@ -12,7 +12,7 @@ import threading
 import time
 import unittest
 
-from harness import ViasockTestCase, log, pid_alive, wait_dead, wait_until
+from harness import ViasockTestCase, log, pid_alive, proc_field, wait_dead, wait_until
 
 MiB = 1 << 20
 # Set by scripts/test for the sanitizer build, whose memory and CPU use say
@@ -22,14 +22,8 @@ SANITIZED = bool(os.environ.get("VIASOCK_SANITIZED"))
 
 def proc_status(pid, field):
     """A kB field of /proc/PID/status (VmHWM, VmRSS) in bytes, or None."""
-    try:
-        with open("/proc/%d/status" % pid) as f:
-            for line in f:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        return None
-    return None
+    kib = proc_field(pid, "status", field)
+    return None if kib is None else kib * 1024
 
 
 def cpu_seconds(pid):

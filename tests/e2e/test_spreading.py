@@ -13,7 +13,7 @@ import os
 import sys
 import unittest
 
-from harness import ViasockTestCase, child_pids, fd_count, have, wait_until
+from harness import ViasockTestCase, child_pids, fd_count, have, proc_field, wait_until
 
 # Sleeps a millisecond per record: far slower than the daemon.
 SLOW_TOOL = r'''
@@ -40,31 +40,13 @@ $0 == "die" { exit 3 }
 '''
 
 
-def voluntary_switches(pid):
-    """How often the process's main thread went to sleep so far."""
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("voluntary_ctxt_switches:"):
-                return int(line.split()[1])
-    return 0
-
-
-def bytes_read(pid):
-    """What the process read so far (rchar of /proc/PID/io)."""
-    with open("/proc/%d/io" % pid) as f:
-        for line in f:
-            if line.startswith("rchar:"):
-                return int(line.split()[1])
-    return 0
-
-
 class SpreadingTest(ViasockTestCase):
     def instances_read(self):
         pids = self.live_daemon_pids()
         self.assertEqual(len(pids), 1, pids)
         children = child_pids(pids[0])
         self.assertEqual(len(children), 2, children)
-        return sorted(bytes_read(pid) for pid in children)
+        return sorted(proc_field(pid, "io", "rchar") for pid in children)  # bytes read so far
 
     def test_a_fast_tool_keeps_a_stream_on_one_instance(self):
         data = b"".join(b"line %d of a stream through cat\n" % i for i in range(600000))
@@ -110,9 +92,9 @@ class SpreadingTest(ViasockTestCase):
         for _ in range(2):
             self.assertSameAsDirect(self.run_vs(command, input=data, timeout=60), direct, "gawk -j 2")
         daemon = self.live_daemon_pids()[0]
-        before = voluntary_switches(daemon)
+        before = proc_field(daemon, "status", "voluntary_ctxt_switches")
         self.assertSameAsDirect(self.run_vs(command, input=data, timeout=60), direct, "gawk -j 2")
-        wakeups = voluntary_switches(daemon) - before
+        wakeups = proc_field(daemon, "status", "voluntary_ctxt_switches") - before
         # Read answer by answer, the daemon slept about once per record.
         self.assertLess(wakeups, 1000, "the daemon woke %d times for 2,000 answers" % wakeups)
 
