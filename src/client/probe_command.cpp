@@ -114,9 +114,16 @@ nlohmann::json status_and_stop(const std::string& state_dir) {
   }
   if (name.empty()) return nlohmann::json::object();
   std::vector<std::string> socket = {sockets + name};
-  auto reply = ask_daemons(socket, wire::kRequestStatus, std::chrono::seconds(5))[0];
-  nlohmann::json status = nlohmann::json::parse(reply.value_or("{}"), nullptr, false);
-  if (!status.is_object()) status = nlohmann::json::object();
+  // A daemon may still be learning once the sample's call is over (a tool
+  // whose first call was a direct run is then tried on a terminal).
+  nlohmann::json status = nlohmann::json::object();
+  for (int i = 0; i < 500; ++i) {
+    auto reply = ask_daemons(socket, wire::kRequestStatus, std::chrono::seconds(5))[0];
+    status = nlohmann::json::parse(reply.value_or("{}"), nullptr, false);
+    if (!status.is_object()) status = nlohmann::json::object();
+    if (!reply || status.value("learning_done", false) || status.value("state", "") == "failed") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
   ask_daemons(socket, wire::kRequestStop, std::chrono::seconds(5));
   // The daemon drains and exits; wait a little for it, by pid.
   pid_t pid = status.value("pid", 0);
@@ -149,6 +156,8 @@ int report(const RunOptions& options, const Outcome& direct, const Outcome& serv
     for (size_t at; (at = why.find("viasock: error: ")) != std::string::npos;) why.erase(at, 16);
     return print_error(kExitToolQuit, "no command line found for this sample: " + why);
   }
+  if (status.value("state", "") == "failed")
+    return print_error(kExitToolQuit, "no command line found for this sample: " + status.value("error", std::string()));
   printf("%s through viasock is byte-identical to a direct run on this sample (%zu bytes, status %d).\n",
          options.tool.c_str(), direct.out.size(), direct.status);
   if (status.value("stateful", false)) {

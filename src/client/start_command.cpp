@@ -68,11 +68,19 @@ int start_command(const RunOptions& options) {
 
   Connection connection = connect_or_spawn(options, state, id);
   if (!connection.socket) return print_error(connection.exit_code, connection.error);
-  int status = 0;
-  std::string message;
-  if (!end_call(connection.socket.get(), &status, &message))
-    return print_error(kExitDaemon, "the daemon went away while starting; see " + state.log_path(id));
-  if (status != kExitOk) return print_error(status, message);
+  // With framing options the empty call ends once the tool is loaded (and
+  // printed its prelude), or fails with the tool's own words. Without them
+  // the call is dropped instead: an empty call is a run of the tool on
+  // empty input, which a daemon that is still learning the tool serves
+  // with an instance of its own. A tool that cannot start is then reported
+  // by the spawn above, or by the state below.
+  if (!learns_tool(options)) {
+    int status = 0;
+    std::string message;
+    if (!end_call(connection.socket.get(), &status, &message))
+      return print_error(kExitDaemon, "the daemon went away while starting; see " + state.log_path(id));
+    if (status != kExitOk) return print_error(status, message);
+  }
   connection.socket.reset();
 
   while (true) {

@@ -278,6 +278,7 @@ std::string Daemon::status_json() const {
   status["learned"] = learned_args;
   status["learning_done"] = learned;
   status["stateful"] = pool_->stateful();
+  if (!fatal_message_.empty()) status["error"] = fatal_message_;
   status["idle_timeout"] = idle_timeout_;
   status["instances"] = pool_->current_instances();
   status["min_instances"] = pool_->min_instances();

@@ -52,7 +52,9 @@ Instance::Instance(asio::io_context& io, Pool& pool, int index, StdoutKind stdou
 Instance::~Instance() = default;
 
 bool Instance::learns() const { return role_ == Role::kCandidate || pool_.learns(); }
-bool Instance::lock_step() const { return role_ == Role::kCandidate || pool_.lock_step(); }
+bool Instance::lock_step() const {
+  return role_ == Role::kCandidate || (role_ == Role::kServing && pool_.lock_step());
+}
 
 bool Instance::start(int* status, std::string* error) {
   if (!process_.spawn(pool_.command(), stdout_kind_, status, error)) return false;
@@ -81,6 +83,32 @@ void Instance::promote(int index) {
   answered_ = true;  // the record it was chosen on
   index_ = index;
   pump();
+}
+
+void Instance::demote() {
+  role_ = Role::kCandidate;
+  retire();
+}
+
+void Instance::serve_directly(const std::shared_ptr<Session>& owner, std::shared_ptr<Batch> first) {
+  role_ = Role::kDirect;
+  owner_ = owner;
+  if (!first && owner && owner->open()) first = owner->open_batch();
+  if (first) in_flight_.push_back(std::move(first));
+  route_direct();
+  pump();
+}
+
+void Instance::keep_direct_prefix(std::string so_far, size_t limit) {
+  direct_prefix_limit_ = limit;
+  direct_prefix_complete_ = so_far.size() <= limit;
+  if (!direct_prefix_complete_) so_far.resize(limit);
+  direct_prefix_ = std::move(so_far);
+}
+
+std::string Instance::release_direct_prefix(bool* complete) {
+  *complete = direct_prefix_complete_;
+  return std::exchange(direct_prefix_, {});
 }
 
 // Learning instances take work only once they wait for input: what they
@@ -124,23 +152,27 @@ void Instance::pump() {
   if (writing_ || input_closed_ || killed_by_us_ || finished_ || stdout_closed_ || process_.reaped()) return;
   if (retiring_) return close_input_when_idle();
   if ((learns() && !ready_) || stepping_) return;
+  if (role_ == Role::kDirect) return pump_direct();
   // Records wait until the prelude (-P) is complete: written earlier, their
   // answers could be taken for part of it.
   if (prelude_left_ > 0 && !ready_) return;
+  // Records the learner hands over go one at a time, answered in
+  // lock-step: to a candidate, or (the state probe) to the instance that
+  // served the first call.
+  if (!fed_.empty() || role_ == Role::kCandidate) {
+    if (fed_.empty() || !in_flight_.empty()) return;
+    auto [batch, bytes] = std::move(fed_.front());
+    fed_.pop_front();
+    in_flight_bytes_ += batch->input_bytes;
+    in_flight_.push_back(std::move(batch));
+    return write(std::move(bytes), true);
+  }
   if (role_ == Role::kServing) {
     // A batch sent again (--retry) runs alone (see send_alone): nothing
     // beside it, and only once this instance finished what it has.
     bool sent_again = !in_flight_.empty() && in_flight_.front()->deaths > 0;
     if (sent_again || (!in_flight_.empty() && pool_.has_retries())) return;
     if (auto batch = pool_.take_retry()) return send_alone(std::move(batch));
-  }
-  if (role_ == Role::kCandidate) {
-    if (fed_.empty() || !in_flight_.empty()) return;
-    auto [batch, bytes] = std::move(fed_.front());
-    fed_.pop_front();
-    in_flight_bytes_ += batch->input_bytes;
-    in_flight_.push_back(std::move(batch));
-    return write(std::move(bytes));
   }
   if (lock_step()) {
     if (!in_flight_.empty()) return;
@@ -181,12 +213,14 @@ void Instance::send_alone(std::shared_ptr<Batch> batch) {
   write(std::move(bytes));
 }
 
-void Instance::write(std::string bytes) { write(std::make_shared<const std::string>(std::move(bytes))); }
-
-void Instance::write(std::shared_ptr<const std::string> bytes) {
-  if (in_flight_.size() == 1) last_progress_ = std::chrono::steady_clock::now();
+void Instance::write(std::string bytes) {
   // The mode is fixed per write: the pool may stop learning meanwhile.
-  bool stepping = stepping_ = lock_step();
+  write(std::make_shared<const std::string>(std::move(bytes)), lock_step());
+}
+
+void Instance::write(std::shared_ptr<const std::string> bytes, bool step) {
+  if (in_flight_.size() == 1) last_progress_ = std::chrono::steady_clock::now();
+  bool stepping = stepping_ = step;
   write_buffer_ = std::move(bytes);
   arm_timeout();
   writing_ = true;
@@ -200,9 +234,11 @@ void Instance::write(std::shared_ptr<const std::string> bytes) {
                         self->input_closed_ = true;
                         return;
                       }
+                      // A direct run may take all its input before it
+                      // answers (sort): nothing to watch.
                       if (stepping)
                         self->watch_answer();
-                      else
+                      else if (!self->direct())
                         self->watch_stuck();
                       self->pump();
                     });
@@ -242,6 +278,10 @@ void Instance::process_output() {
     take_late_output();
     return;
   }
+  if (role_ == Role::kDirect) {
+    drain_stderr();
+    return route_direct();
+  }
   // The tool's stderr lines about these answers reach their callers first.
   drain_stderr();
   route_framed();
@@ -265,6 +305,9 @@ void Instance::route_framed() {
       pos += used;
       continue;
     }
+    // A record the learner handed over is answered in lock-step: what is
+    // left belongs to it.
+    if (stepping_) break;
     if (in_flight_.empty()) {
       on_unattributed_output(rest.size());
       pos = out_.size();
@@ -382,7 +425,7 @@ void Instance::on_answer_quiet(ToolActivity activity) {
   out_resume_ = 0;
   batch->answers = out_.take(out_.size(), kKeepBuffer);
   batch->records = 0;
-  if (role_ == Role::kCandidate) {
+  if (!batch->session) {
     if (auto sink = batch->sink.lock()) sink->on_batch_answered(*batch);
     return pump();
   }

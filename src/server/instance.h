@@ -11,7 +11,10 @@
 //   daemon learns a tool's answers, and for tools whose answers have no shape
 //   a framer could find.
 // A serving instance pulls its work from the pool; a candidate is fed by the
-// learner (stdout_learner.h), which compares two candidates.
+// learner (stdout_learner.h). A direct instance serves one call as a direct
+// run would: every byte it prints until it exits is that call's, unframed,
+// its stdin closes at the end of the call's input, and its exit status is
+// the call's.
 #pragma once
 
 #include <chrono>
@@ -35,7 +38,7 @@ class Pool;
 
 class Instance : public std::enable_shared_from_this<Instance> {
  public:
-  enum class Role { kServing, kCandidate };
+  enum class Role { kServing, kCandidate, kDirect };
 
   Instance(asio::io_context& io, Pool& pool, int index, StdoutKind stdout_kind, Role role);
   ~Instance();
@@ -50,6 +53,17 @@ class Instance : public std::enable_shared_from_this<Instance> {
   void feed(std::shared_ptr<Batch> batch, std::shared_ptr<const std::string> bytes);
   // A candidate the learner chose becomes a serving instance.
   void promote(int index);
+  // Serves `owner` alone as a direct run from now on; `first` (a batch of
+  // its, already answered in part) takes what comes next, else a new one.
+  void serve_directly(const std::shared_ptr<Session>& owner, std::shared_ptr<Batch> first);
+  // Serving instance that served the learner's first call: taken back by the
+  // learner, it keeps what it prints from now on (release_late_output).
+  void demote();
+  bool direct() const { return role_ == Role::kDirect; }
+  // A direct run keeps up to this much of what it printed, for the learner
+  // to compare with another instance's output (release_direct_prefix).
+  void keep_direct_prefix(std::string so_far, size_t limit);
+  std::string release_direct_prefix(bool* complete);
   // Takes no more work; its stdin closes once its batches are answered, and
   // its exit is then expected, not a failure.
   void retire();
@@ -90,7 +104,10 @@ class Instance : public std::enable_shared_from_this<Instance> {
   bool learns() const;
   bool lock_step() const;
   void write(std::string bytes);
-  void write(std::shared_ptr<const std::string> bytes);
+  void write(std::shared_ptr<const std::string> bytes, bool step);
+  void pump_direct();
+  void route_direct();
+  void finish_direct(int status, const std::string& message);
   QuiescenceWatch::Pull puller();
   size_t read_available();
   size_t pull_stdout();
@@ -153,6 +170,9 @@ class Instance : public std::enable_shared_from_this<Instance> {
   ByteBuffer out_;  // tool output not yet routed
   size_t out_resume_ = 0;
   std::string prelude_, late_output_;
+  std::string direct_prefix_;
+  size_t direct_prefix_limit_ = 0;
+  bool direct_prefix_complete_ = true;
   int prelude_left_ = 0;
   bool prelude_in_lines_ = false;
   std::chrono::steady_clock::time_point last_progress_;

@@ -90,6 +90,7 @@ void Instance::finish() {
   std::string tail = stderr_lines_.tail();
   std::string detail = tail.empty() ? "" : "; its stderr ends with:\n" + tail;
   spdlog::info("instance {}: tool pid {} {}", index_, pid(), describe_wait_status(wait_status));
+  if (role_ == Role::kDirect) return finish_direct(status, message + detail);
   // A tool we killed (-w, stuck) has already failed the records concerned.
   fail_in_flight(status, message, !killed_by_us_, detail);
   pool_.instance_exited(this, expected, killed_by_us_, status, message + detail);

@@ -46,7 +46,8 @@ void Instance::wait_readable() {
 // Not for a terminal: it buffers a few KiB, and the tool would stop
 // writing long before the pause ends.
 double Instance::answer_pause() const {
-  if (in_flight_.empty() || lock_step() || !ready_ || stdout_kind_ != StdoutKind::kPipe) return 0;
+  if (in_flight_.empty() || lock_step() || !ready_ || stdout_kind_ != StdoutKind::kPipe || role_ != Role::kServing)
+    return 0;
   return sched::answer_pause(in_flight_.front()->records, schedule_.costs());
 }
 

@@ -66,8 +66,19 @@ void Pool::adopt(std::shared_ptr<Instance> instance, const std::shared_ptr<Sessi
   start_missing_instances();
 }
 
+bool Pool::learning() const { return learner_ && !learner_->done(); }
+
+void Pool::hold(std::shared_ptr<Session> session) {
+  Session* held = session.get();
+  held_.push_back(std::move(session));
+  if (learner_) learner_->call_over(held);
+}
+
 void Pool::start_missing_instances() {
-  while (current_instances() < min_instances()) {
+  if (learning() || stopping_ || fatal_) return;
+  // Live processes count, retiring ones too: with -j 1 no two instances of
+  // the tool ever exist at once (a model may fill the memory or the GPU).
+  while (current_instances() < min_instances() && static_cast<int>(instances_.size()) < max_instances_) {
     int status = 0;
     std::string error;
     if (!add_instance(sched::Role::kActive, &status, &error)) return cannot_serve(status, error);
@@ -128,6 +139,12 @@ std::shared_ptr<Batch> Pool::take_work_for(Instance& instance, size_t max_bytes,
     // A used instance serves no second call; a fresh one claims a waiting call.
     if (instance.answered() || !(owner = claim_session())) return nullptr;
     instance.set_owner(owner);
+    // A tool that keeps state serves each call as a direct run: everything
+    // it prints until it exits, and its status, are the call's.
+    if (stateful_) {
+      instance.serve_directly(owner, nullptr);
+      return nullptr;
+    }
   }
   if (!owner->has_ready_input()) return nullptr;
   return owner->take_batch(max_bytes, max_records, bytes);
@@ -154,9 +171,12 @@ std::shared_ptr<Batch> Pool::take_retry() {
 }
 
 void Pool::session_ended(Session* session) {
+  if (learner_) learner_->call_over(session);
   if (!exclusive_) return;
   for (auto& instance : std::vector(instances_)) {
     if (instance->owner().get() != session || instance->retiring()) continue;
+    // A direct run whose caller is gone: its tool sees the end of its input.
+    if (instance->direct()) return instance->pump();
     // Still learning: it may serve others once the tool is known stateless.
     if (stateful_) replace_used(*instance);
     return;
@@ -167,9 +187,9 @@ void Pool::session_ended(Session* session) {
 // that the next call finds it ready.
 void Pool::replace_used(Instance& instance) {
   retire(instance);
-  int status = 0;
-  std::string error;
-  if (!add_instance(sched::Role::kActive, &status, &error)) cannot_serve(status, error);
+  // Where -j allows no second live instance, the replacement starts once
+  // this one has exited (instance_exited()).
+  start_missing_instances();
 }
 
 void Pool::set_stateful(bool stateful) {
@@ -188,6 +208,8 @@ void Pool::set_stateful(bool stateful) {
     if (stateful && !instance->retiring() && instance->answered() && (!owner || owner->closed()))
       replace_used(*instance);
   }
+  // With -j N, the others start once the tool is learned.
+  start_missing_instances();
   kick();
 }
 
@@ -214,6 +236,16 @@ void Pool::set_prelude(const std::string& prelude) {
   for (auto& session : waiters) session->on_prelude(prelude_);
 }
 
+std::shared_ptr<Session> Pool::take_empty_call() {
+  for (auto it = prelude_waiters_.begin(); it != prelude_waiters_.end(); ++it) {
+    std::shared_ptr<Session> session = *it;
+    if (!session->open() || !session->input_finished() || session->records_in() > 0) continue;
+    prelude_waiters_.erase(it);
+    return session;
+  }
+  return nullptr;
+}
+
 // A caller waiting for a starting tool sees what it says while it starts.
 void Pool::session_joined(const std::shared_ptr<Session>& session) {
   if (ready()) return;
@@ -234,6 +266,9 @@ void Pool::broadcast_start_up_stderr(std::string_view line) {
 
 void Pool::instance_ready(Instance& instance, const std::string& prelude) {
   if (learner_ && learner_->owns(&instance) && instances_.empty()) return learner_->candidate_ready(instance, prelude);
+  // A daemon that starts from what an earlier one learned (tool_profile.h)
+  // takes the prelude from its first instance, as the learner would.
+  if (config_.learn && !learning()) set_prelude(prelude);
   ever_ready_ = true;
   start_failures_ = 0;
   start_up_listeners_.clear();
@@ -267,12 +302,21 @@ void Pool::learn_answer(const std::string& answer) {
   kick();
 }
 
-// Output nobody asked for: what was learned is wrong; learn again.
+// Output nobody asked for: what was learned is wrong. A tool whose answers
+// vary in length would only be misframed again by the next shape learned
+// from a few answers, so it is served one record at a time for good.
 void Pool::shape_broken() {
   if (!config_.learn || !shape_known_) return;
+  spdlog::warn("the learned shape ({}) did not hold", shape_description_);
+  shape_broken_for_good();
+}
+
+void Pool::shape_broken_for_good() {
+  if (!config_.learn) return;
+  spdlog::warn("serving the tool one record at a time: its answers keep to no shape");
   shape_known_ = false;
   lock_step_ = true;
-  spdlog::warn("the learned shape ({}) did not hold; learning again, one record at a time", shape_description_);
+  samples_.assign(kMaxSamples, std::string());
 }
 
 void Pool::release_successes() {
@@ -324,14 +368,18 @@ void Pool::instance_exited(Instance* instance, bool expected, bool killed_by_us,
                            const std::string& message) {
   if (stopping_) return check_stopped();
   bool adopted = std::any_of(instances_.begin(), instances_.end(), [instance](auto& i) { return i.get() == instance; });
-  if (learner_ && learner_->owns(instance) && !adopted)
-    return learner_->candidate_exited(instance, expected, status, message);
+  bool learning = learner_ && learner_->owns(instance) && !learner_->done();
+  if (learning && !adopted) return learner_->candidate_exited(instance, expected, status, message);
   if (!adopted) return;
   std::shared_ptr<Instance> gone = instance->shared_from_this();
   remove_instance(instance);
+  // The instance the first call was served on: the learner decides.
+  if (learning) learner_->candidate_exited(instance, expected, status, message);
   if (gone->schedule().role() == sched::Role::kRetiring || expected) {
-    // Retired, recycled or replaced: it finished its work and exited as asked.
+    // Retired, recycled, replaced or a direct run that ended: it finished
+    // its work and exited as asked; its successor may start now.
     spdlog::info("instance {} retired", gone->index());
+    start_missing_instances();
     return;
   }
   if (fatal_) return;
@@ -385,7 +433,7 @@ void Pool::restart() {
 }
 
 std::vector<std::string> Pool::learned_args(bool* known) const {
-  *known = !config_.learn || (!instances_.empty() && shape_known_ && !holding_);
+  *known = !config_.learn || (!learning() && shape_known_ && !holding_);
   std::vector<std::string> args;
   if (!config_.learn) return args;
   if (learned_kind_ == StdoutKind::kTerminal) args.push_back("--pty");

@@ -65,6 +65,9 @@ class Pool {
   bool has_prelude() const { return config_.learn || config_.prelude_records > 0 || config_.prelude_lines > 0; }
   void wait_for_prelude(std::shared_ptr<Session> session);
   void session_joined(const std::shared_ptr<Session>& session);
+  // A call that ended without any record while it waits for the prelude
+  // (the learner serves it as a direct run).
+  std::shared_ptr<Session> take_empty_call();
   // --retry: a batch that was in flight on a tool that died waits to be sent
   // again, alone, to a fresh instance. False when it may not be: its call
   // has no retries left or has ended, the tool keeps state (a fresh instance
@@ -74,7 +77,7 @@ class Pool {
   std::shared_ptr<Batch> take_retry();
   // False while a terminal's output is being checked against a pipe's.
   bool may_succeed() const { return !holding_; }
-  void hold(std::shared_ptr<Session> session) { held_.push_back(std::move(session)); }
+  void hold(std::shared_ptr<Session> session);
 
   // Instances' and the learner's side.
   const PoolConfig& config() const { return config_; }
@@ -89,10 +92,16 @@ class Pool {
   void adopt(std::shared_ptr<Instance> instance, const std::shared_ptr<Session>& session);
   void learn_answer(const std::string& answer);
   void shape_broken();
+  // Answers do not keep to any shape: one record at a time, for good.
+  void shape_broken_for_good();
   void start_up_stderr(Instance& instance, std::string_view line);
   void broadcast_start_up_stderr(std::string_view line);
   void hold_successes() { holding_ = true; }
   void release_successes();
+  // Starts instances up to -j MIN (or N), never more live ones than -j MAX.
+  void start_missing_instances();
+  // The learner is still at work.
+  bool learning() const;
   // Whether the tool answers a record it has seen before the same way; a
   // tool that keeps state (awk's NR) gets a fresh instance per call.
   void set_stateful(bool stateful);
@@ -149,7 +158,6 @@ class Pool {
   void tick();
   void grow_if_needed();
   void retire_idle();
-  void start_missing_instances();
   std::shared_ptr<Session> claim_session();
   // Spreading (scheduler.h): the first serving instance always takes work,
   // the others only when that helps.

@@ -253,6 +253,8 @@ void Session::end_input() {
     }
   }
   finish_if_done();
+  // An instance serving this call directly closes the tool's input now.
+  pool_.kick();
 }
 
 std::shared_ptr<Batch> Session::take_batch(size_t max_bytes, size_t max_records, std::string* bytes) {
@@ -317,6 +319,20 @@ void Session::send_answers() {
     self->gathering_ = false;
     self->write_more();
   });
+}
+
+std::shared_ptr<Batch> Session::open_batch() {
+  auto batch = std::make_shared<Batch>();
+  batch->session = shared_from_this();
+  batch->records = 1;
+  batches_.push_back(batch);
+  return batch;
+}
+
+void Session::end_direct_run(int status, const std::string& message) {
+  // fail() passes on every batch that is done first, so status 0 ends the
+  // call as a success with all of its answers.
+  fail(status, message);
 }
 
 void Session::drop_answered(Batch& batch) const {

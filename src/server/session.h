@@ -73,6 +73,14 @@ class Session : public std::enable_shared_from_this<Session> {
   // and `status`.
   void fail(int status, const std::string& message);
 
+  // A direct run (instance.h): a batch that takes the tool's output when no
+  // record is in it, and the end of the call with the tool's own status
+  // (the rest of the input is dropped, as a tool that exits early leaves it).
+  std::shared_ptr<Batch> open_batch();
+  void end_direct_run(int status, const std::string& message);
+  // The client ended its input and every record went to the tool.
+  bool input_finished() const { return input_done_ && ready_records_ == 0; }
+
   // --retry: removes from the batch's kept input the records the tool
   // answered before it died; the rest is sent again.
   void drop_answered(Batch& batch) const;

@@ -10,33 +10,27 @@
 namespace viasock {
 namespace {
 
-// How long the pipe candidate may take to print what it buffered and exit
-// once its stdin closed.
-constexpr auto kVerifyWait = std::chrono::seconds(10);
+// What a pipe's direct run printed is kept up to this size to be compared
+// with the terminal candidate's prelude and first answer.
+constexpr size_t kMaxCompared = 64 << 20;
 
-std::shared_ptr<Batch> copy_of(const Batch& record, std::shared_ptr<BatchSink> sink) {
-  auto copy = std::make_shared<Batch>();
-  copy->sink = std::move(sink);
-  copy->records = 1;
-  copy->input_bytes = record.input_bytes;  // room for a 1:1 answer up front
-  copy->timeout = record.timeout;
-  return copy;
-}
+// An answer of a whole number of 512-byte blocks may be a stdio buffer that
+// filled up rather than an answer: glibc, Python and Perl buffer 4 or 8 KiB
+// on a pipe. Such a tool is learned the safe way (a direct run first).
+bool may_be_full_buffer(const std::string& answer) { return !answer.empty() && answer.size() % 512 == 0; }
 
 }  // namespace
 
-StdoutLearner::StdoutLearner(asio::io_context& io, Pool& pool) : verify_timer_(io), pool_(pool) {
-  pipe_ = std::make_shared<Instance>(io, pool, 0, StdoutKind::kPipe, Instance::Role::kCandidate);
-  terminal_ = std::make_shared<Instance>(io, pool, 1, StdoutKind::kTerminal, Instance::Role::kCandidate);
-}
+StdoutLearner::StdoutLearner(asio::io_context& io, Pool& pool) : io_(io), pool_(pool) {}
 
 bool StdoutLearner::start(int* status, std::string* error) {
-  spdlog::info("learning the tool: a pipe and a terminal candidate");
-  return pipe_->start(status, error) && terminal_->start(status, error);
+  spdlog::info("learning the tool: one instance, its stdout a pipe");
+  pipe_ = std::make_shared<Instance>(io_, pool_, 0, StdoutKind::kPipe, Instance::Role::kCandidate);
+  return pipe_->start(status, error);
 }
 
 bool StdoutLearner::owns(const Instance* instance) const {
-  return instance == pipe_.get() || instance == terminal_.get();
+  return instance && (instance == pipe_.get() || instance == terminal_.get());
 }
 
 void StdoutLearner::kill() {
@@ -58,205 +52,277 @@ void StdoutLearner::close() {
   if (terminal_) terminal_->close_input();
 }
 
-void StdoutLearner::candidate_ready(Instance& candidate, const std::string& prelude) {
-  if (&candidate == pipe_.get()) {
-    pipe_ready_ = true;
-    pipe_prelude_ = prelude;
-  } else {
-    terminal_ready_ = true;
-    terminal_prelude_ = prelude;
-  }
-  if (pipe_ready_ && terminal_ready_ && stage_ == Stage::kStarting) on_both_ready();
+std::shared_ptr<Batch> StdoutLearner::copy_of_record() {
+  auto copy = std::make_shared<Batch>();
+  copy->sink = shared_from_this();
+  copy->records = 1;
+  copy->input_bytes = record_bytes_->size();  // room for a 1:1 answer up front
+  return copy;
 }
 
-// Equal preludes (usually both empty) are the prelude; different ones mean
-// that the pipe candidate buffers or prints differently, which the terminal
-// candidate can serve only if the pipe candidate's whole output agrees.
-void StdoutLearner::on_both_ready() {
-  if (pipe_prelude_ == terminal_prelude_) {
-    stage_ = Stage::kComparing;
-    pool_.set_prelude(terminal_prelude_);
+void StdoutLearner::candidate_ready(Instance& candidate, const std::string& prelude) {
+  if (&candidate == pipe_.get() && stage_ == Stage::kStarting) {
+    pipe_ready_ = true;
+    pipe_prelude_ = prelude;
     return pump();
   }
-  choose(terminal_, terminal_prelude_);
-  verify_terminal("");
+  if (&candidate == terminal_.get() && stage_ == Stage::kTerminalStarting) {
+    terminal_prelude_ = prelude;
+    stage_ = Stage::kTerminalAnswer;
+    copy_ = copy_of_record();
+    terminal_->feed(copy_, record_bytes_);
+  }
 }
 
 void StdoutLearner::pump() {
-  if (stage_ != Stage::kComparing || record_) return;
+  if (stage_ != Stage::kStarting || !pipe_ready_) return;
+  if (std::shared_ptr<Session> empty = pool_.take_empty_call()) {
+    spdlog::info("a call without records while learning: serving it as a direct run");
+    stage_ = Stage::kEmptyCall;
+    empty->on_prelude(pipe_prelude_);
+    return pipe_->serve_directly(empty, nullptr);
+  }
   std::string bytes;
   record_ = pool_.take_work(SIZE_MAX, 1, &bytes);
   if (!record_) return;
+  stage_ = Stage::kFirstRecord;
+  first_call_ = record_->session;
   record_bytes_ = std::make_shared<const std::string>(std::move(bytes));
-  pipe_copy_ = copy_of(*record_, shared_from_this());
-  terminal_copy_ = copy_of(*record_, shared_from_this());
-  answers_pending_ = 2;
-  pipe_->feed(pipe_copy_, record_bytes_);
-  terminal_->feed(terminal_copy_, record_bytes_);
+  copy_ = copy_of_record();
+  copy_->timeout = record_->timeout;
+  pipe_->feed(copy_, record_bytes_);
 }
 
 void StdoutLearner::on_batch_answered(Batch& batch) {
-  if (&batch == repeat_copy_.get()) {
-    // The pipe candidate being verified answers at its exit instead.
-    if (!repeater_) return;
-    pool_.set_stateful(fingerprint(batch.answers) != first_answer_);
-    std::string().swap(batch.answers);
-    repeater_->retire();
-    return;
+  if (&batch != copy_.get()) return;
+  // Moved out: the learner keeps fingerprints, not answers.
+  std::string answer = std::exchange(batch.answers, {});
+  copy_.reset();
+  switch (stage_) {
+    case Stage::kFirstRecord:
+      return on_first_answer(std::move(answer));
+    case Stage::kTerminalAnswer:
+      return on_terminal_answer(std::move(answer));
+    case Stage::kSettling:
+      return on_settled(std::move(answer));
+    case Stage::kProbing:
+    case Stage::kTerminalProbe:
+      return on_probe_answer(answer);
+    default:
+      return;
   }
-  if (answers_pending_ > 0 && --answers_pending_ == 0) decide();
 }
 
-// The candidates' answers are moved out of their batches: what is compared
-// later is remembered by a fingerprint, so nothing of them stays.
-void StdoutLearner::decide() {
-  std::string pipe_answer = std::exchange(pipe_copy_->answers, {});
-  std::string terminal_answer = std::exchange(terminal_copy_->answers, {});
-  // A pipe answer that stops short of the terminal's is a full stdio buffer
-  // of a tool that buffers on a pipe: the rest would come only with later
-  // output. (A tool that answers differently on a terminal, colour say,
-  // answers on a pipe all the same: the pipe serves it.)
-  bool stopped_short = pipe_answer.size() < terminal_answer.size() && terminal_answer.starts_with(pipe_answer);
-  if (!pipe_answer.empty() && !stopped_short) {
-    spdlog::info("the tool answers on a pipe: serving through pipes");
-    choose(pipe_, pipe_prelude_);
-    stage_ = Stage::kDone;
-    probe_state(terminal_, terminal_answer);
-    terminal_answer.clear();
-    return answer_record(std::move(pipe_answer));
-  }
-  if (!terminal_answer.empty()) {
-    spdlog::info("the tool buffers its output on a pipe: checking its output on a terminal against a pipe's");
-    choose(terminal_, terminal_prelude_);
-    pipe_printed_ = std::move(pipe_answer);
-    // The stage changes before the answer goes out: passing it on may pull
-    // the next record, which must go to the chosen instance alone.
-    verify_terminal(terminal_answer);
-    return answer_record(std::move(terminal_answer));
-  }
-  record_bytes_.reset();
-  std::string message = pool_.no_answer_message(1);
-  spdlog::error("{}", message);
+void StdoutLearner::on_first_answer(std::string answer) {
+  if (answer.empty() || may_be_full_buffer(answer)) return serve_first_call_directly(std::move(answer));
+  spdlog::info("the tool answers on a pipe: serving through pipes");
+  first_answer_ = fingerprint(answer);
+  stage_ = Stage::kFirstCall;
+  // No call succeeds until the state probe is answered (call_over()).
+  pool_.hold_successes();
+  pool_.set_prelude(pipe_prelude_);
   auto record = std::exchange(record_, nullptr);
-  record->session->fail(kExitToolQuit, message);
-  pool_.cannot_serve(kExitToolQuit, message);
-}
-
-void StdoutLearner::choose(const std::shared_ptr<Instance>& chosen, const std::string& prelude) {
-  pool_.set_prelude(prelude);
-  pool_.adopt(chosen, record_ ? record_->session : nullptr);
-}
-
-void StdoutLearner::probe_state(const std::shared_ptr<Instance>& loser, const std::string& first_answer) {
-  if (first_answer.empty()) {
-    // It never answered on its kind of stdout: nothing to compare.
-    spdlog::info("the losing candidate did not answer: taking the tool for one that keeps no state");
-    pool_.set_stateful(false);
-    record_bytes_.reset();
-    return loser->retire();
-  }
-  repeater_ = loser;
-  first_answer_ = fingerprint(first_answer);
-  repeat_copy_ = copy_of(*record_, shared_from_this());
-  loser->feed(repeat_copy_, std::move(record_bytes_));
-}
-
-// The answer is learned from before it goes out: passing it on moves it.
-void StdoutLearner::answer_record(std::string answer) {
-  auto record = std::exchange(record_, nullptr);
+  std::shared_ptr<Session> session = record->session;
+  // Learned from before it goes out: passing it on moves it.
   pool_.learn_answer(answer);
   record->answers = std::move(answer);
   record->records = 0;
   pool_.count_answers(1);
-  record->session->on_answers();
+  session->on_answers();
+  pool_.adopt(pipe_, session);
 }
 
-StdoutLearner::Fingerprint StdoutLearner::fingerprint(std::string_view bytes) {
-  return {bytes.size(), std::hash<std::string_view>{}(bytes)};
+void StdoutLearner::serve_first_call_directly(std::string printed) {
+  spdlog::info("the tool did not answer its first record on a pipe: serving that call as a direct run, "
+               "then learning it on a terminal");
+  stage_ = Stage::kDirectRun;
+  auto record = std::exchange(record_, nullptr);
+  std::shared_ptr<Session> session = record->session;
+  session->on_prelude(pipe_prelude_);
+  pipe_->keep_direct_prefix(pipe_prelude_ + printed, kMaxCompared);
+  record->answers = std::move(printed);
+  pipe_->serve_directly(session, std::move(record));
 }
 
-// Closing the pipe candidate's stdin makes it print what it buffered and
-// exit; candidate_exited() compares that with the terminal's prelude and
-// `answer` (empty when the preludes already differ: no record was sent).
-void StdoutLearner::verify_terminal(const std::string& answer) {
-  stage_ = Stage::kVerifying;
-  first_answer_ = fingerprint(answer);
-  pool_.hold_successes();
-  if (!answer.empty()) {
-    repeat_copy_ = copy_of(*record_, shared_from_this());
-    pipe_->feed(repeat_copy_, std::move(record_bytes_));
+void StdoutLearner::start_terminal() {
+  stage_ = Stage::kTerminalStarting;
+  terminal_ = std::make_shared<Instance>(io_, pool_, 1, StdoutKind::kTerminal, Instance::Role::kCandidate);
+  int status = 0;
+  std::string error;
+  if (!terminal_->start(&status, &error)) {
+    stage_ = Stage::kDone;
+    pool_.cannot_serve(status, error);
   }
-  // Once the repeated record is written: see candidate_exited().
-  pipe_->retire();
-  verify_timer_.expires_after(kVerifyWait);
-  verify_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& error) {
-    if (error || self->stage_ != Stage::kVerifying) return;
-    self->stage_ = Stage::kDone;
-    self->pipe_->kill();
-    self->pool_.cannot_serve(kExitToolQuit, "tool '" + self->pool_.config().command.argv[0] +
-                                                "' did not exit within 10 s after its input closed, so viasock "
-                                                "cannot check that it prints the same on a terminal; " +
-                                                self->pool_.framing_hint());
-  });
+}
+
+// The terminal candidate must print first what the pipe printed first: else
+// the tool prints differently on a terminal, and serving it there would
+// give other bytes than a direct run.
+void StdoutLearner::on_terminal_answer(std::string answer) {
+  std::string expected = terminal_prelude_ + answer;
+  std::string pipe_output = std::exchange(pipe_output_, {});
+  std::string message;
+  if (answer.empty()) {
+    message = pool_.no_answer_message(1) + " (its first call was served as a direct run)";
+  } else if (!pipe_output_complete_ && pipe_output.size() < expected.size()) {
+    message = "tool '" + pool_.config().command.argv[0] +
+              "' answered its first record with more than viasock compares; give -L or --pty";
+  } else if (!std::string_view(pipe_output).starts_with(expected)) {
+    spdlog::error("pipe output ({} bytes) differs from terminal output ({} bytes)", pipe_output.size(),
+                  expected.size());
+    message = terminal_differs_message();
+  }
+  if (!message.empty()) {
+    stage_ = Stage::kDone;
+    terminal_->kill();
+    spdlog::error("{}", message);
+    return pool_.cannot_serve(kExitToolQuit, message);
+  }
+  spdlog::info("the tool prints the same on a pipe and a terminal: serving through a terminal");
+  first_answer_ = fingerprint(answer);
+  pool_.learn_answer(answer);
+  stage_ = Stage::kTerminalProbe;
+  probe(terminal_);
+}
+
+void StdoutLearner::probe(const std::shared_ptr<Instance>& instance) {
+  copy_ = copy_of_record();
+  instance->feed(copy_, record_bytes_);
+}
+
+void StdoutLearner::call_over(Session* session) {
+  if (stage_ != Stage::kFirstCall) return;
+  std::shared_ptr<Session> first = first_call_.lock();
+  if (first && first.get() != session) return;
+  // An empty record, answered in lock-step: what the tool prints until it
+  // waits for input again.
+  stage_ = Stage::kSettling;
+  copy_ = std::make_shared<Batch>();
+  copy_->sink = shared_from_this();
+  copy_->records = 1;
+  pipe_->feed(copy_, std::make_shared<const std::string>());
+}
+
+void StdoutLearner::on_settled(std::string rest) {
+  if (!rest.empty()) {
+    spdlog::warn("the tool printed {} more bytes after the first call's answers: its answers vary in length", rest.size());
+    pool_.shape_broken_for_good();
+    if (std::shared_ptr<Session> first = first_call_.lock(); first && first->open()) {
+      std::shared_ptr<Batch> batch = first->open_batch();
+      batch->answers = std::move(rest);
+      batch->records = 0;
+      first->on_answers();
+    }
+  }
+  stage_ = Stage::kProbing;
+  probe(pipe_);
+}
+
+void StdoutLearner::on_probe_answer(const std::string& answer) {
+  bool stateful = fingerprint(answer) != first_answer_;
+  if (stage_ == Stage::kTerminalProbe) {
+    stage_ = Stage::kDone;
+    record_bytes_.reset();
+    pool_.set_prelude(terminal_prelude_);
+    pool_.adopt(terminal_, nullptr);
+    return pool_.set_stateful(stateful);
+  }
+  if (!stateful) {
+    stage_ = Stage::kDone;
+    record_bytes_.reset();
+    pool_.set_stateful(false);
+    return pool_.release_successes();
+  }
+  // What it prints once its input closes decides the first call.
+  stage_ = Stage::kClosing;
+  pipe_->demote();
+}
+
+void StdoutLearner::finish_closing(std::string late_output) {
+  stage_ = Stage::kDone;
+  record_bytes_.reset();
+  std::shared_ptr<Session> first = first_call_.lock();
+  if (!late_output.empty() && first) {
+    first->fail(kExitToolQuit,
+                "tool '" + pool_.config().command.argv[0] +
+                    "' keeps state between records and prints more when its input ends, which viasock "
+                    "learned only after this call was answered: the end of its output is lost; run the call "
+                    "again (every call now gets an instance of its own, as in a direct run)");
+  }
+  pool_.set_stateful(true);
+  pool_.release_successes();
+  pool_.start_missing_instances();
 }
 
 void StdoutLearner::candidate_exited(Instance* candidate, bool expected, int status, const std::string& message) {
-  if (stage_ == Stage::kVerifying && candidate == pipe_.get()) {
-    stage_ = Stage::kDone;
-    verify_timer_.cancel();
-    // The pipe printed the prelude and the answer, then the repeated
-    // record's answer, in order: what filled its stdio buffer while each
-    // record was in flight (pipe_printed_, then the repeat's batch), the
-    // rest when its input closed.
-    std::string actual = pipe_prelude_ + std::exchange(pipe_printed_, {});
-    if (repeat_copy_) actual += std::exchange(repeat_copy_->answers, {});
-    actual += pipe_->release_late_output();
-    std::string_view rest = actual;
-    size_t answer = first_answer_.size;
-    if (rest.starts_with(terminal_prelude_) && rest.size() >= terminal_prelude_.size() + answer &&
-        fingerprint(rest.substr(terminal_prelude_.size(), answer)) == first_answer_) {
-      rest.remove_prefix(terminal_prelude_.size() + answer);
-      pool_.set_stateful(answer > 0 && fingerprint(rest) != first_answer_);
-      return on_verified();
+  if (candidate == pipe_.get()) {
+    switch (stage_) {
+      case Stage::kEmptyCall: {
+        // That call is over; learning starts again on a new candidate.
+        stage_ = Stage::kStarting;
+        pipe_ready_ = false;
+        int start_status = 0;
+        std::string error;
+        if (!start(&start_status, &error)) {
+          stage_ = Stage::kDone;
+          pool_.cannot_serve(start_status, error);
+        }
+        return;
+      }
+      case Stage::kDirectRun:
+        // The first call ended with the tool's own status (Instance::finish_direct).
+        pipe_output_ = pipe_->release_direct_prefix(&pipe_output_complete_);
+        return start_terminal();
+      case Stage::kClosing:
+        return finish_closing(pipe_->release_late_output());
+      case Stage::kFirstCall:
+      case Stage::kProbing:
+        // It died serving the first call (that call failed with it): whether
+        // the tool keeps state is unknown, so every call gets an instance of
+        // its own, which is always right.
+        spdlog::warn("the tool died before viasock knew whether it keeps state: every call gets its own instance");
+        stage_ = Stage::kDone;
+        record_bytes_.reset();
+        pool_.set_stateful(true);
+        return pool_.release_successes();
+      case Stage::kStarting:
+      case Stage::kFirstRecord:
+        if (expected) return;
+        // At start-up the tool cannot run; on a record, that record killed
+        // it (its caller failed in on_batch_failed), and learning starts
+        // again with a new candidate.
+        stage_ = Stage::kDone;
+        return pool_.learning_failed(status, message, copy_ != nullptr);
+      default:
+        return;
     }
-    spdlog::error("pipe output ({} bytes) differs from terminal output ({} bytes)", actual.size(),
-                  terminal_prelude_.size() + answer);
-    return pool_.cannot_serve(kExitToolQuit, terminal_differs_message());
   }
-  if (expected || stage_ == Stage::kDone) return;
-  // A candidate died before the choice: at start-up the tool cannot run;
-  // on a record, that record killed it (its caller is failed by
-  // on_batch_failed) and learning starts again with new candidates.
-  stage_ = Stage::kDone;
-  if (pipe_) pipe_->kill();
-  if (terminal_) terminal_->kill();
-  pool_.learning_failed(status, message, pipe_copy_ != nullptr);
-}
-
-void StdoutLearner::on_verified() {
-  spdlog::info("the tool prints the same on a pipe and a terminal: serving through a terminal");
-  pool_.release_successes();
+  if (candidate == terminal_.get() && stage_ != Stage::kDone) {
+    stage_ = Stage::kDone;
+    pool_.cannot_serve(status, message);
+  }
 }
 
 void StdoutLearner::on_batch_failed(Batch& batch, int status, const std::string& message) {
-  if (&batch == repeat_copy_.get() && repeater_) {
-    // The record killed it the second time: whether the tool keeps state
-    // is unknown, so every call gets a fresh instance, which is always right.
-    spdlog::warn("the repeated record killed the losing candidate; giving every call a fresh instance");
-    return pool_.set_stateful(true);
-  }
-  if (!record_) return;
+  if (&batch != copy_.get() || stage_ != Stage::kFirstRecord || !record_) return;
   auto record = std::exchange(record_, nullptr);
   record->session->fail(status, message);
 }
 
 void StdoutLearner::on_batch_stderr(Batch& batch, std::string_view bytes) {
-  // Both candidates print the same; the caller sees one copy.
-  if (&batch == terminal_copy_.get() && record_) record_->session->on_tool_stderr(bytes);
+  // The first record's warnings are its caller's; a repeated record's are
+  // only logged.
+  if (&batch == copy_.get() && stage_ == Stage::kFirstRecord && record_) record_->session->on_tool_stderr(bytes);
 }
 
 void StdoutLearner::start_up_stderr(Instance& candidate, std::string_view line) {
-  if (&candidate == terminal_.get()) pool_.broadcast_start_up_stderr(line);
+  // Callers waiting for the tool hear its first start; the terminal
+  // candidate says the same again, to the log only.
+  if (&candidate == pipe_.get()) pool_.broadcast_start_up_stderr(line);
+}
+
+StdoutLearner::Fingerprint StdoutLearner::fingerprint(std::string_view bytes) {
+  return {bytes.size(), std::hash<std::string_view>{}(bytes)};
 }
 
 std::string StdoutLearner::terminal_differs_message() const {

@@ -1,26 +1,34 @@
 // Learning whether a tool can be served through a pipe or needs a terminal,
-// without trusting the terminal blindly.
+// and whether it keeps state, without ever running more instances of it than
+// the pool allows (docs/DESIGN.md, "Learning a tool").
 //
-// A daemon started without -t/-T/-0/-P/-L/--pty starts two candidates of the
-// tool: one whose stdout is a pipe (exactly what a direct run in a pipeline
-// gets) and one whose stdout is a terminal (which makes C stdio, Python,
-// Perl and Ruby flush every line). What each prints before it first waits for
-// input is its prelude. The first record goes to both, one record at a time:
-// - the pipe candidate answered: the tool flushes on a pipe; it serves, and
-//   the terminal candidate is retired;
-// - only the terminal candidate answered, or the pipe's answer stopped short
-//   of the terminal's (a large answer filled a stdio buffer): the tool
-//   buffers on a pipe. The terminal candidate serves, and the pipe
-//   candidate's stdin is closed so that it prints everything it buffered;
-//   that must equal the terminal's prelude and answer, or the tool prints
-//   differently on a terminal (colour, a banner) and every call fails, naming
-//   the tool's own flush option. Until then no call ends with success;
-// Either way the losing candidate gets the record once more: a tool that
-// answers it differently keeps state between records (awk's NR), so every
-// call then gets a fresh instance of its own, as in a direct run.
-// - neither answered: the tool took a record and waits for more input without
-//   answering (sort, tac, records of several lines): every call fails, naming
-//   the options that help.
+// One candidate starts, its stdout a pipe (what a direct run in a pipeline
+// gets). What it prints before it first waits for input is its prelude. The
+// first record of the first call goes to it, answered in lock-step:
+// - It answered (and the answer does not look like a full stdio buffer):
+//   the tool flushes on a pipe. The candidate serves the rest of that call
+//   alone. When the call is over, the first record goes to it once more: a
+//   different answer means the tool keeps state between records (awk's NR),
+//   and every later call gets an instance of its own, served as a direct run.
+//   Before that, whatever the tool prints until it waits again is the first
+//   call's too (it was alone on the instance): a tool whose answers vary in
+//   length still gives that call the direct run's bytes, and is served one
+//   record at a time from then on.
+//   The first call ends with success only once this is known; if the tool
+//   keeps state and prints more when its input ends, that call fails
+//   (its end cannot be known any more) rather than end short.
+// - It took the record and went quiet: it buffers on a pipe, needs several
+//   records, or answers only at the end of its input. The first call is
+//   served as a direct run on that same candidate: the rest of the call's
+//   input, its stdin closed at the end, everything it prints and its exit
+//   status are the call's, so the bytes are the direct run's by
+//   construction. Once it has exited, a terminal candidate starts; its
+//   prelude and answer to the first record must be what the pipe printed
+//   first (else the tool prints differently on a terminal: colour, a banner),
+//   then it gets the record again (the state probe) and serves.
+// A call without any record that comes first is a direct run of the
+// candidate too (its prelude and whatever it prints at the end of its
+// input); a new candidate then starts.
 #pragma once
 
 #include <memory>
@@ -34,22 +42,27 @@ namespace viasock {
 
 class Instance;
 class Pool;
+class Session;
 
 class StdoutLearner : public BatchSink, public std::enable_shared_from_this<StdoutLearner> {
  public:
   StdoutLearner(asio::io_context& io, Pool& pool);
 
-  // Starts both candidates; false with a status and reason when the tool
+  // Starts the pipe candidate; false with a status and reason when the tool
   // cannot be executed at all.
   bool start(int* status, std::string* error);
-  // Feeds the next record when both candidates are free.
+  // Takes the first record once the candidate waits for input.
   void pump();
   bool owns(const Instance* instance) const;
-  // Both candidates wait for input: the tool is loaded.
-  bool ready() const { return pipe_ready_ && terminal_ready_; }
+  // The tool is loaded: the first candidate waits for input.
+  bool ready() const { return pipe_ready_; }
+  bool done() const { return stage_ == Stage::kDone; }
   void candidate_ready(Instance& candidate, const std::string& prelude);
+  // A candidate (or the instance the first call was served on) exited.
   void candidate_exited(Instance* candidate, bool expected, int status, const std::string& message);
   void start_up_stderr(Instance& candidate, std::string_view line);
+  // The first call has all its answers (it waits to succeed), or is gone.
+  void call_over(Session* session);
   void reap();
   // Shutdown: closes the candidates' input; true once they are gone.
   void close();
@@ -61,37 +74,49 @@ class StdoutLearner : public BatchSink, public std::enable_shared_from_this<Stdo
   void on_batch_stderr(Batch& batch, std::string_view bytes) override;
 
  private:
-  enum class Stage { kStarting, kComparing, kVerifying, kDone };
+  enum class Stage {
+    kStarting,          // the pipe candidate loads
+    kEmptyCall,         // a call without records is its direct run; then another starts
+    kFirstRecord,       // the first record is on it
+    kFirstCall,         // it flushes: it serves the first call alone
+    kSettling,          // the first call is over: anything it still prints is that call's
+    kProbing,           // the first record once more, on the same instance
+    kClosing,           // it keeps state: its input closed, its last words awaited
+    kDirectRun,         // it did not answer: the first call is its direct run
+    kTerminalStarting,  // then a terminal candidate loads
+    kTerminalAnswer,    // and answers the first record, checked against the pipe's output
+    kTerminalProbe,     // and gets it again
+    kDone,
+  };
 
-  void on_both_ready();
-  void decide();
-  void choose(const std::shared_ptr<Instance>& chosen, const std::string& prelude);
-  void probe_state(const std::shared_ptr<Instance>& loser, const std::string& first_answer);
-  void verify_terminal(const std::string& answer);
-  void on_verified();
-  void answer_record(std::string answer);
+  void on_first_answer(std::string answer);
+  void serve_first_call_directly(std::string printed);
+  void start_terminal();
+  void on_terminal_answer(std::string answer);
+  void on_settled(std::string rest);
+  void on_probe_answer(const std::string& answer);
+  void finish_closing(std::string late_output);
+  void probe(const std::shared_ptr<Instance>& instance);
+  std::shared_ptr<Batch> copy_of_record();
   std::string terminal_differs_message() const;
 
-  asio::steady_timer verify_timer_;
+  asio::io_context& io_;
   Pool& pool_;
   Stage stage_ = Stage::kStarting;
   std::shared_ptr<Instance> pipe_, terminal_;
   std::string pipe_prelude_, terminal_prelude_;
-  // What the pipe candidate printed of its first answer before it waited
-  // for more input: the part of it that filled its stdio buffer.
-  std::string pipe_printed_;
-  bool pipe_ready_ = false, terminal_ready_ = false;
-  // The record being compared, and its two copies. Its bytes are shared by
-  // every candidate that is given them, and dropped once the last is.
-  std::shared_ptr<Batch> record_, pipe_copy_, terminal_copy_;
+  bool pipe_ready_ = false;
+  // The first record's batch (its call's), the call itself, and the
+  // record's bytes, kept until the state probe: they are shared by every
+  // candidate given them.
+  std::shared_ptr<Batch> record_, copy_;
+  std::weak_ptr<Session> first_call_;
   std::shared_ptr<const std::string> record_bytes_;
-  int answers_pending_ = 0;
-  // The losing candidate gets the record a second time: a different answer
-  // means the tool keeps state between records.
-  std::shared_ptr<Batch> repeat_copy_;
-  // The first answer it is compared with is remembered by its size and hash,
-  // not kept: one 200 MB record must not stay resident once answered.
-  std::shared_ptr<Instance> repeater_;
+  // What the pipe candidate printed as a direct run (its start, bounded).
+  std::string pipe_output_;
+  bool pipe_output_complete_ = true;
+  // The first answer the probe is compared with, by size and hash: a
+  // 200 MB answer must not stay resident once passed on.
   struct Fingerprint {
     size_t size = 0, hash = 0;
     bool operator==(const Fingerprint&) const = default;

@@ -1,0 +1,165 @@
+"""One start: learning a tool costs no second instance. With the default
+-j 1, no two instances of the tool are ever alive at once, learning
+included; a tool that flushes on a pipe starts once per daemon, and a
+buffering tool's first call is its direct run."""
+
+import concurrent.futures
+import os
+import threading
+import unittest
+
+from harness import (TIME_SCALE, ViasockTestCase, child_pids, have, pid_alive,
+                     wait_dead, wait_until)
+
+# Each records its pid at start in $STARTS, as a model-loading tool would
+# be counted by its users ("the model loaded once").
+FLUSHING = ("import os, sys\n"
+            "open(os.environ['STARTS'], 'a').write('%d\\n' % os.getpid())\n"
+            "for line in sys.stdin:\n"
+            "    print(line.strip().upper(), flush=True)\n")
+BUFFERING = ("import os, sys\n"
+             "open(os.environ['STARTS'], 'a').write('%d\\n' % os.getpid())\n"
+             "for line in sys.stdin:\n"
+             "    print(line.strip().upper())\n")
+
+
+class AliveSampler:
+    """Counts the live children of every daemon of a test every 20 ms:
+    the tool instances. Zombies count as exited."""
+
+    def __init__(self, case):
+        self.case = case
+        self.most = 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def run(self):
+        while not self.stop.is_set():
+            alive = 0
+            for pid in self.case.daemon_pids():
+                alive = max(alive, sum(1 for s in child_pids(pid).values() if s != b"Z"))
+            self.most = max(self.most, alive)
+            self.stop.wait(0.02)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join(timeout=5)
+
+
+class OneStartTest(ViasockTestCase):
+
+    def tool(self, name, source):
+        path = self.write_file(name, "#!/usr/bin/env python3\n" + source)
+        os.chmod(path, 0o755)
+        return path
+
+    def env_with_starts(self):
+        starts = self.starts_file()
+        return starts, {"STARTS": starts}
+
+    def direct_elsewhere(self, tool, data, env):
+        """The direct run, its start recorded apart from viasock's."""
+        if env:
+            env = dict(env, STARTS=os.path.join(self.tmp, "direct-starts"))
+        return self.direct(tool, data, env=env)
+
+    def calls(self, tool, env, n=6):
+        data = b"one\ntwo\nthree\n"
+        expected = self.direct_elsewhere(tool, data, env)
+        for i in range(n):
+            r = self.run_vs(["run"] + tool, data, env=env)
+            self.assertOk(r, "call %d" % i)
+            self.assertBytesEqual(r.stdout, expected.stdout, "call %d" % i)
+
+    def concurrent_first_calls(self, tool, env, n=16):
+        datas = [b"caller %d\nline %d\n" % (i, i) for i in range(n)]
+        with concurrent.futures.ThreadPoolExecutor(n) as pool:
+            results = list(pool.map(lambda d: self.run_vs(["run"] + tool, d, env=env), datas))
+        for data, r in zip(datas, results):
+            self.assertOk(r)
+            self.assertBytesEqual(r.stdout, self.direct_elsewhere(tool, data, env).stdout)
+
+    def stop_all(self):
+        pids = self.live_daemon_pids()
+        self.assertOk(self.run_vs(["stop", "--all"]))
+        self.assertEqual(wait_dead(pids, timeout=10 * TIME_SCALE), [], "daemons did not exit")
+
+    def test_a_flushing_tool_starts_once_per_daemon(self):
+        tool = [self.tool("flush.py", FLUSHING)]
+        starts, env = self.env_with_starts()
+        with AliveSampler(self) as sampler:
+            self.calls(tool, env)
+            self.assertEqual(len(self.started_pids(starts)), 1, "six calls in a row")
+            self.stop_all()
+            self.concurrent_first_calls(tool, env)
+            self.assertEqual(len(self.started_pids(starts)), 2, "16 simultaneous first calls")
+            self.stop_all()
+            # After an idle exit, the next daemon starts it once again.
+            self.assertOk(self.run_vs(["run", "-W", "1"] + tool, b"x\n", env=env))
+            pids = self.live_daemon_pids()
+            self.assertEqual(wait_dead(pids, timeout=10 * TIME_SCALE), [], "idle daemon did not exit")
+            self.assertOk(self.run_vs(["run"] + tool, b"y\n", env=env))
+            self.assertEqual(len(self.started_pids(starts)), 4)
+        self.assertEqual(sampler.most, 1, "two instances of the tool were alive at once")
+
+    def test_a_buffering_tool_is_never_alive_twice(self):
+        tool = [self.tool("buffer.py", BUFFERING)]
+        starts, env = self.env_with_starts()
+        with AliveSampler(self) as sampler:
+            self.calls(tool, env)
+            # The first call is its direct run; then one instance serves.
+            self.assertEqual(len(self.started_pids(starts)), 2, "six calls in a row")
+            self.stop_all()
+            self.concurrent_first_calls(tool, env)
+            self.assertLessEqual(len(self.started_pids(starts)), 4, "16 simultaneous first calls")
+        self.assertEqual(sampler.most, 1, "two instances of the tool were alive at once")
+
+    @unittest.skipUnless(have("mawk"), "mawk is not installed")
+    def test_a_stateful_tool_gets_one_instance_per_call_never_two_alive(self):
+        tool = ["mawk", "{print NR\": \"$0}"]
+        with AliveSampler(self) as sampler:
+            self.calls(tool, None)
+            self.concurrent_first_calls(tool, None, n=6)
+        self.assertEqual(sampler.most, 1, "two instances of the tool were alive at once")
+
+    def test_a_tool_that_holds_its_last_word_gives_the_direct_bytes(self):
+        # A look-ahead tool keeps state: after the first call (which fails
+        # loudly if it cannot be completed) every call is a direct run.
+        tool = [self.tool("hold.py", "import sys\nheld = None\nfor line in sys.stdin:\n"
+                          "    for w in line.split():\n"
+                          "        if held is not None: print(held, flush=True)\n"
+                          "        held = w\n"
+                          "if held is not None: print(held, flush=True)\n")]
+        data = b"walks cats\n"
+        expected = self.direct(tool, data)
+        first = self.run_vs(["run"] + tool, data)
+        if first.returncode == 0:
+            self.assertBytesEqual(first.stdout, expected.stdout)
+        else:
+            self.assertErrorLine(first)
+        for i in range(3):
+            r = self.run_vs(["run"] + tool, data)
+            self.assertOk(r)
+            self.assertBytesEqual(r.stdout, expected.stdout, "call %d" % i)
+
+    def test_answers_of_varying_length_are_not_shifted(self):
+        # sed answers "d x e" with two lines: lock-step keeps every call's
+        # bytes its own, or the call fails loudly.
+        data = b"a\nb\nc\nd x e\nf\ng\n"
+        tool = ["sed", "-u", "s/x/\\n/"]
+        expected = self.direct(tool, data)
+        for i in range(5):
+            r = self.run_vs(["run"] + tool, data)
+            if r.returncode == 0:
+                self.assertBytesEqual(r.stdout, expected.stdout, "call %d" % i)
+            else:
+                self.assertErrorLine(r)
+        self.assertOk(r, "the last call")
+
+
+if __name__ == "__main__":
+    unittest.main()
