@@ -10,6 +10,7 @@
 #include "common/error_output.h"
 #include "common/exit_codes.h"
 #include "common/server_id.h"
+#include "common/standard_streams.h"
 #include "common/state_dir.h"
 #include "common/tool_path.h"
 #include "common/wire.h"
@@ -29,6 +30,9 @@ int run_command(const RunOptions& options) {
   if (!problem.empty()) return print_error(kExitUsage, problem);
   ResolvedTool tool = resolve_tool(options.tool);
   if (tool.path.empty()) return print_error(tool.exit_code, tool.error);
+  // Only once the tool is found: a shell reports a missing tool before the
+  // tool could look at its streams.
+  if (int status = refuse_closed_streams()) return status;
 
   StateDir state;
   std::string error;
@@ -46,6 +50,7 @@ int run_command(const RunOptions& options) {
 }
 
 int client_command(const std::string& socket_path) {
+  if (int status = refuse_closed_streams()) return status;
   std::string error;
   UniqueFd socket = connect_and_greet(socket_path, wire::kRequestRun, &error);
   if (!socket) return print_error(kExitDaemon, error);

@@ -16,7 +16,8 @@ enum ExitCode : int {
   // A record was not answered within -w seconds; the instance was killed.
   kExitTimeout = 124,
   // viasock itself failed: the daemon could not be started or reached, the
-  // state directory was refused, or --no-spawn found no daemon.
+  // state directory was refused, --no-spawn found no daemon, or stdin or
+  // stdout could not be read or written (closed by the caller, for example).
   kExitDaemon = 125,
   // The tool was found but cannot be executed.
   kExitNotExecutable = 126,

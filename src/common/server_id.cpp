@@ -43,13 +43,20 @@ class Hasher {
     EVP_DigestUpdate(ctx_, value.data(), value.size());
   }
 
-  // Size and modification time of `path`, or nothing when it does not exist.
+  // Size, modification time, inode and change time of `path`, or nothing
+  // when it does not exist. Size and mtime alone miss a file replaced by one
+  // of the same size whose mtime was set back (`cp -p`, `touch -r`,
+  // `touch -d`): a rename gives it another inode, a rewrite in place a new
+  // ctime, which no unprivileged call can set back.
   void file_state(std::string_view tag, const std::string& path) {
     struct stat st;
     if (lstat(path.c_str(), &st) != 0) return;
     if (S_ISLNK(st.st_mode) && stat(path.c_str(), &st) != 0) return;
-    long long mtime_ns = static_cast<long long>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec;
-    field(tag, path + "|" + std::to_string(st.st_size) + "|" + std::to_string(mtime_ns));
+    auto nanoseconds = [](const struct timespec& time) {
+      return std::to_string(static_cast<long long>(time.tv_sec) * 1000000000LL + time.tv_nsec);
+    };
+    field(tag, path + "|" + std::to_string(st.st_size) + "|" + nanoseconds(st.st_mtim) + "|" +
+                   std::to_string(st.st_ino) + "|" + nanoseconds(st.st_ctim));
   }
 
   std::string hex() {

@@ -1,10 +1,12 @@
-"""Errors of `viasock run`: tool not found or not executable, usage errors.
-Usage errors are rejected before anything starts."""
+"""Errors of `viasock run`: tool not found or not executable, usage errors,
+a closed stdin or stdout. Usage errors and closed streams are rejected
+before anything starts."""
 
 import os
+import subprocess
 import unittest
 
-from harness import ViasockTestCase, wait_until
+from harness import ViasockTestCase, log, wait_until
 
 
 class ToolErrorsTest(ViasockTestCase):
@@ -78,6 +80,75 @@ class UsageErrorsTest(ViasockTestCase):
 
     def test_unknown_option(self):
         self.check_usage_error(["--no-such-option"])
+
+
+class ClosedStreamsTest(ViasockTestCase):
+    """A direct filter with its stdin or stdout closed (`<&-`, `>&-`) fails;
+    viasock must never turn that into success with /dev/null in its place."""
+
+    def shell(self, redirect, argv, input=b""):
+        """Runs argv with a standard stream closed as a shell's `redirect`
+        (`<&-`, `>&-`, `2>&-`) would close it. Not through a shell: one that
+        warns about the caller's locale would add a line to stderr."""
+        fd = {"<&-": 0, ">&-": 1, "2>&-": 2}[redirect]
+        try:
+            # preexec_fn runs in the child after its descriptors are set up.
+            return subprocess.run([str(a) for a in argv], input=input, capture_output=True,
+                                  cwd=self.tmp, env=self.env, timeout=30,
+                                  preexec_fn=lambda: os.close(fd))
+        except subprocess.TimeoutExpired:
+            self.fail("%r %s did not finish within 30 s" % (argv, redirect))
+
+    def check_refused(self, redirect, stream, input=b"", direct_fails=True):
+        direct = self.shell(redirect, ["cat"], input)
+        if direct_fails:
+            self.assertNotEqual(direct.returncode, 0, "a direct cat %s succeeded" % redirect)
+        else:
+            log("a direct cat %s on %r: status %d" % (redirect, input, direct.returncode))
+        r = self.shell(redirect, [self.bin, "run", "cat"], input)
+        self.assertEqual(r.returncode, 125, "viasock run cat %s: stderr %r" % (redirect, r.stderr))
+        self.assertErrorLine(r, stream)
+        self.assertEqual(len(r.stderr.rstrip(b"\n").split(b"\n")), 1, r.stderr)
+        self.assertEqual(r.stdout, b"")
+
+    def assertNothingStarted(self):
+        self.assertEqual(self.sockets(), [], "a socket was created")
+        self.assertEqual(self.procs_in_tmp(), [], "processes were started")
+
+    def test_closed_stdout(self):
+        self.check_refused(">&-", "cannot write standard output", b"1\n2\n3\n")
+        # With nothing to write too: a recent cat checks its stdout at start
+        # and sed closes it at exit (both fail), awk and grep succeed; viasock
+        # cannot tell which kind the tool is, and fails rather than succeed.
+        self.check_refused(">&-", "cannot write standard output", direct_fails=False)
+        self.assertNothingStarted()
+
+    def test_closed_stdin(self):
+        self.check_refused("<&-", "cannot read standard input")
+        self.assertNothingStarted()
+
+    def test_closed_streams_with_a_daemon_running(self):
+        r = self.run_vs(["run", "cat"], b"warm\n")
+        self.assertOk(r)
+        self.check_refused(">&-", "cannot write standard output", b"x\n")
+        self.check_refused("<&-", "cannot read standard input")
+        r = self.run_vs(["run", "cat"], b"still\n")
+        self.assertOk(r)
+        self.assertEqual(r.stdout, b"still\n")
+
+    def test_closed_stdin_of_client_command(self):
+        r = self.shell("<&-", [self.bin, "client", os.path.join(self.tmp, "no-such-socket")])
+        self.assertEqual(r.returncode, 125, r.stderr)
+        self.assertErrorLine(r, "cannot read standard input")
+
+    def test_closed_stderr_is_no_error(self):
+        # A direct cat does not need its stderr, and the descriptor that
+        # stands in for it must not be the daemon's socket: cold and warm.
+        for _ in range(2):
+            direct = self.shell("2>&-", ["cat"], b"1\n2\n")
+            r = self.shell("2>&-", [self.bin, "run", "cat"], b"1\n2\n")
+            self.assertSameAsDirect(r, direct)
+            self.assertEqual(r.stdout, b"1\n2\n")
 
 
 if __name__ == "__main__":

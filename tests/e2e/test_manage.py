@@ -7,6 +7,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import unittest
 
 from harness import REPO, ViasockTestCase, have, log, pid_alive, wait_dead, wait_until
@@ -70,6 +71,56 @@ class IdentityTest(ViasockTestCase):
         new = self.ids() - first
         self.assertEqual(len(new), 1, "a new daemon after the watched file changed: %r"
                          % self.ids())
+
+    def test_model_replaced_with_same_size_and_mtime_gives_new_daemon(self):
+        """cp -p of another model of the same size, then touch -r to put the
+        old mtime back: size and mtime say nothing changed, the change time
+        does, and the next call gets a fresh daemon with the new model."""
+        tool = self.write_file("tag.py",
+                               "#!%s\n"
+                               "import sys\n"
+                               "with open(sys.argv[1]) as f:\n"
+                               "    model = f.read().strip()\n"
+                               "for line in sys.stdin:\n"
+                               "    print(model + ':' + line, end='', flush=True)\n"
+                               % sys.executable)
+        os.chmod(tool, 0o755)
+        model = self.write_file("model.bin", "modelA\n")
+        other = self.write_file("other.bin", "modelB\n")
+        stamp = self.write_file("stamp", "")
+        cmd = ["run", "./tag.py", "model.bin"]
+        r = self.run_vs(cmd, b"x\n")
+        self.assertOk(r)
+        self.assertEqual(r.stdout, b"modelA:x\n")
+        first = self.ids()
+        self.assertEqual(len(first), 1)
+        old_pids = self.live_daemon_pids()
+        r = self.run_vs(cmd, b"y\n")
+        self.assertOk(r)
+        self.assertEqual(r.stdout, b"modelA:y\n")
+        self.assertEqual(self.ids(), first, "an unchanged model: the same daemon")
+
+        before = os.stat(model)
+        self.shell_ok(["touch", "-r", model, stamp])
+        self.shell_ok(["cp", "-p", other, model])
+        self.shell_ok(["touch", "-r", stamp, model])
+        after = os.stat(model)
+        # What the ID held before this change is all the same.
+        self.assertEqual((after.st_size, after.st_mtime_ns), (before.st_size, before.st_mtime_ns))
+        r = self.run_vs(cmd, b"z\n")
+        self.assertOk(r)
+        self.assertEqual(r.stdout, b"modelB:z\n")
+        self.assertEqual(len(self.ids() - first), 1,
+                         "a new daemon after the model was replaced: %r" % self.ids())
+        # The old daemon sees its ID is stale (it looks every second) and exits.
+        self.assertEqual(wait_dead(old_pids, timeout=10), [], "the stale daemon is still running")
+
+    def shell_ok(self, argv):
+        try:
+            r = subprocess.run(argv, capture_output=True, cwd=self.tmp, env=self._env(None), timeout=10)
+        except subprocess.TimeoutExpired:
+            self.fail("%r did not finish within 10 s" % argv)
+        self.assertEqual(r.returncode, 0, "%r failed: %r" % (argv, r.stderr))
 
     def test_env_value_change_gives_new_daemon(self):
         cmd = ["run", "--env", "VIASOCK_E2E_MODEL", "cat"]

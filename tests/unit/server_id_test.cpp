@@ -115,6 +115,62 @@ TEST_CASE("a changed argument file, --opt=FILE or watched file gives a new ID") 
   CHECK(compute_server_id(watched, context()) != before_watched);
 }
 
+namespace {
+
+long long ctime_ns(const std::string& path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) return -1;
+  return static_cast<long long>(st.st_ctim.tv_sec) * 1000000000LL + st.st_ctim.tv_nsec;
+}
+
+}  // namespace
+
+TEST_CASE("a file replaced by one of the same size and mtime gives a new ID") {
+  TempDir dir;
+  std::string model = dir.path + "/model";
+  write_file(model, "weights A");
+  set_mtime(model, 1000);
+  auto plain = options_with({model});
+  auto assigned = options_with({"--model=" + model});
+  auto watched = options_with({});
+  watched.watch = {model};
+  std::string before_plain = compute_server_id(plain, context());
+  std::string before_assigned = compute_server_id(assigned, context());
+  std::string before_watched = compute_server_id(watched, context());
+
+  SECTION("an unchanged file keeps the ID") {
+    CHECK(compute_server_id(plain, context()) == before_plain);
+    CHECK(compute_server_id(assigned, context()) == before_assigned);
+    CHECK(compute_server_id(watched, context()) == before_watched);
+  }
+
+  SECTION("renamed over it (another inode)") {
+    std::string other = dir.path + "/model.new";
+    write_file(other, "weights B");
+    set_mtime(other, 1000);
+    REQUIRE(rename(other.c_str(), model.c_str()) == 0);
+    CHECK(compute_server_id(plain, context()) != before_plain);
+    CHECK(compute_server_id(assigned, context()) != before_assigned);
+    CHECK(compute_server_id(watched, context()) != before_watched);
+  }
+
+  SECTION("rewritten in place, mtime set back (cp -p, touch -r)") {
+    // The kernel stamps ctime from a clock that advances once per tick
+    // (a few ms), so a rewrite within the same tick keeps the old value:
+    // rewrite until the ctime moved, for at most two seconds.
+    long long before = ctime_ns(model);
+    for (int attempt = 0; attempt < 2000 && ctime_ns(model) == before; ++attempt) {
+      usleep(1000);
+      write_file(model, "weights B");
+      set_mtime(model, 1000);
+    }
+    REQUIRE(ctime_ns(model) != before);
+    CHECK(compute_server_id(plain, context()) != before_plain);
+    CHECK(compute_server_id(assigned, context()) != before_assigned);
+    CHECK(compute_server_id(watched, context()) != before_watched);
+  }
+}
+
 TEST_CASE("a named environment variable's value counts") {
   auto options = options_with({});
   options.env = {"VIASOCK_UNIT_TEST_VAR"};
