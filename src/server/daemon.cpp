@@ -33,6 +33,11 @@ constexpr auto kIdentityInterval = std::chrono::seconds(1);
 constexpr double kFirstClientGrace = 2.0;
 // Out of descriptors: how long accepting pauses before it tries again.
 constexpr auto kAcceptPause = std::chrono::milliseconds(200);
+// Descriptors kept for the daemon's own use when clients fill its table:
+// starting a tool instance opens four pipes at once.
+constexpr size_t kReservedDescriptors = 8;
+// A shortage of descriptors is over once the table has not been full for this long.
+constexpr auto kShortageOver = std::chrono::seconds(1);
 // How long no call must have come before the heap is given back.
 constexpr auto kTrimAfter = std::chrono::seconds(1);
 
@@ -164,6 +169,9 @@ bool Daemon::bind_socket(std::string* error) {
   fcntl(acceptor_->native_handle(), F_SETFD, FD_CLOEXEC);
   files_->claim_socket();
   accepting_ = true;
+  reserve_.start(kReservedDescriptors);
+  if (reserve_.size() < kReservedDescriptors)
+    spdlog::warn("only {} descriptors to spare under the limit of open files; clients beyond it wait", reserve_.size());
   return true;
 }
 
@@ -191,30 +199,50 @@ void Daemon::on_accept(const boost::system::error_code& error, LocalSocket socke
     spdlog::warn("accept failed: {}", error.message());
     return accept();
   }
-  if (accept_paused_) {
-    accept_paused_ = false;
-    spdlog::info("accepting clients again");
+  if (short_of_descriptors_ && std::chrono::steady_clock::now() - last_full_ >= kShortageOver) {
+    short_of_descriptors_ = false;
+    spdlog::info("descriptors to spare again");
   }
   fcntl(socket.native_handle(), F_SETFD, FD_CLOEXEC);
-  if (!peer_is_owner(socket)) return accept();
-  auto session = std::make_shared<Session>(std::move(socket), *pool_, *input_framer_, *this);
-  session->set_max_record(config_.options.max_record);
-  sessions_.insert(session);
-  session->start();
+  // This client may have taken the last free descriptors: then the reserve
+  // goes back before anything else runs, and no more clients are taken.
+  int full = DescriptorReserve::pipe_error();
+  if (full) reserve_.give_back();
+  if (peer_is_owner(socket)) {
+    auto session = std::make_shared<Session>(std::move(socket), *pool_, *input_framer_, *this);
+    session->set_max_record(config_.options.max_record);
+    sessions_.insert(session);
+    session->start();
+  }
+  if (full) return pause_accepting(boost::system::error_code(full, boost::system::system_category()));
   accept();
 }
 
 // Out of descriptors: retrying at once would spin (the waiting connection
-// stays in the backlog). Wait for clients to finish, and log it once.
+// stays in the backlog). The reserve goes back, so that the daemon can go on
+// serving the clients it has (and start tool instances for them); clients
+// are accepted again once it can be taken back. Logged once per shortage:
+// while clients keep the table full, each burst taken fills it again.
 void Daemon::pause_accepting(const boost::system::error_code& error) {
-  if (!accept_paused_) {
-    accept_paused_ = true;
-    spdlog::warn("accept failed: {}; {} clients connected; accepting more as they finish", error.message(),
+  reserve_.give_back();
+  last_full_ = std::chrono::steady_clock::now();
+  if (!short_of_descriptors_) {
+    short_of_descriptors_ = true;
+    spdlog::warn("out of descriptors: {}; {} clients connected; accepting more as they finish", error.message(),
                  sessions_.size());
   }
+  resume_accepting_later();
+}
+
+void Daemon::resume_accepting_later() {
   accept_timer_.expires_after(kAcceptPause);
   accept_timer_.async_wait([this](const boost::system::error_code& error) {
-    if (!error) accept();
+    if (error) return;
+    // Room for the reserve and, beyond it, for the next client and a pipe.
+    if (reserve_.take() && DescriptorReserve::pipe_error() == 0) return accept();
+    reserve_.give_back();
+    last_full_ = std::chrono::steady_clock::now();
+    resume_accepting_later();
   });
 }
 

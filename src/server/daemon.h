@@ -14,6 +14,7 @@
 #include "common/state_dir.h"
 #include "common/unix_socket.h"
 #include "server/asio.h"
+#include "server/descriptor_reserve.h"
 #include "server/pool.h"
 #include "server/session.h"
 
@@ -54,6 +55,7 @@ class Daemon : public SessionHost {
   void accept();
   void on_accept(const boost::system::error_code& error, LocalSocket socket);
   void pause_accepting(const boost::system::error_code& error);
+  void resume_accepting_later();
   bool peer_is_owner(LocalSocket& socket);
   void on_last_run_client_gone();
   void arm_idle_timer() { arm_idle_timer(idle_timeout_); }
@@ -94,7 +96,12 @@ class Daemon : public SessionHost {
   // that `viasock list` neither resets nor hides the idle time.
   size_t run_clients_ = 0;
   std::chrono::steady_clock::time_point started_, idle_since_;
-  bool accept_paused_ = false;
+  // Out of descriptors lately (logged when it starts and ends), and when
+  // the table was full last.
+  bool short_of_descriptors_ = false;
+  std::chrono::steady_clock::time_point last_full_;
+  // Held while accepting, given back while the table is full.
+  DescriptorReserve reserve_;
   bool accepting_ = false, draining_ = false, stopping_ = false, pool_stopped_ = false;
   int fatal_status_ = 0;
   std::string fatal_message_;

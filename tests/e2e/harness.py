@@ -256,6 +256,32 @@ class ViasockTestCase(unittest.TestCase):
         """Live processes whose cwd is inside this test's temp dir."""
         return pids_with_cwd_under(self.tmp)
 
+    def log_tails(self, lines=30, state_dir=None):
+        """The last lines of each daemon log of the state directory, for a
+        failure message. Logs stay when their daemon is gone, and a daemon
+        that died says why there: its stderr is its log, so that is where a
+        sanitizer's report goes when the report file cannot be opened."""
+        logs = os.path.join(state_dir or self.state_dir, "logs")
+        try:
+            names = sorted(os.listdir(logs))
+        except OSError:
+            return "(no daemon logs in %s)" % logs
+        tails = []
+        for name in names:
+            try:
+                with open(os.path.join(logs, name), "rb") as f:
+                    text = f.read().decode("utf-8", "replace")
+            except OSError as e:
+                text = "(unreadable: %s)" % e
+            tails.append("--- %s:\n%s" % (name, "\n".join(text.splitlines()[-lines:])))
+        return "\n".join(tails)
+
+    def assertDaemonAlive(self, pid, when, state_dir=None):
+        """Fails, with the end of the daemon logs, when pid is gone."""
+        if not pid_alive(pid):
+            self.fail("the daemon (pid %d) is gone %s; the end of its log:\n%s"
+                      % (pid, when, self.log_tails(state_dir=state_dir)))
+
     # ----------------------------------------------------------- asserts
 
     def assertBytesEqual(self, got, expected, what="output"):

@@ -9,6 +9,7 @@
 
 #include "common/server_id.h"
 #include "common/tool_path.h"
+#include "scoped_env.h"
 
 using namespace viasock;
 
@@ -78,15 +79,18 @@ TEST_CASE("operational options share the daemon") {
 }
 
 TEST_CASE("the environment that changes output counts by default") {
+  test::ScopedEnv scoped;
+  // The base is computed without LC_ALL, whatever the caller had.
+  scoped.unset("LC_ALL");
   std::string base = compute_server_id(options_with({}), context());
-  setenv("LC_ALL", "C.UTF-8", 1);
+  scoped.set("LC_ALL", "C.UTF-8");
   std::string utf8 = compute_server_id(options_with({}), context());
-  setenv("LC_ALL", "C", 1);
+  scoped.set("LC_ALL", "C");
   std::string c = compute_server_id(options_with({}), context());
-  setenv("VIASOCK_UNRELATED", "x", 1);
+  scoped.set("VIASOCK_UNRELATED", "x");
   CHECK(compute_server_id(options_with({}), context()) == c);
-  unsetenv("VIASOCK_UNRELATED");
-  unsetenv("LC_ALL");
+  scoped.unset("VIASOCK_UNRELATED");
+  scoped.unset("LC_ALL");
   CHECK(utf8 != c);
   CHECK(compute_server_id(options_with({}), context()) == base);
 
@@ -174,11 +178,12 @@ TEST_CASE("a file replaced by one of the same size and mtime gives a new ID") {
 TEST_CASE("a named environment variable's value counts") {
   auto options = options_with({});
   options.env = {"VIASOCK_UNIT_TEST_VAR"};
-  setenv("VIASOCK_UNIT_TEST_VAR", "one", 1);
+  test::ScopedEnv env;
+  env.set("VIASOCK_UNIT_TEST_VAR", "one");
   std::string one = compute_server_id(options, context());
-  setenv("VIASOCK_UNIT_TEST_VAR", "two", 1);
+  env.set("VIASOCK_UNIT_TEST_VAR", "two");
   std::string two = compute_server_id(options, context());
-  unsetenv("VIASOCK_UNIT_TEST_VAR");
+  env.unset("VIASOCK_UNIT_TEST_VAR");
   CHECK(one != two);
   CHECK(compute_server_id(options, context()) != two);
 }
