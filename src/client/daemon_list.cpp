@@ -69,6 +69,10 @@ std::optional<DaemonStatus> parse_status(const std::string& text) {
     status.instances = json.value("instances", 0);
     status.min_instances = json.value("min_instances", status.instances);
     status.max_instances = json.value("max_instances", status.instances);
+    status.learned = json.value("learned", "");
+    status.learning_done = json.value("learning_done", false);
+    status.remembered = json.value("remembered", false);
+    status.stateful = json.value("stateful", false);
   } catch (const nlohmann::json::exception&) {
     return std::nullopt;
   }

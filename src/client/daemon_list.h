@@ -20,6 +20,12 @@ struct DaemonStatus {
   bool draining = false;
   // Tool instances now, and the bounds of -j (MIN = MAX for a fixed pool).
   int instances = 0, min_instances = 0, max_instances = 0;
+  // What the daemon learned about its tool, as options of `viasock run`
+  // ("--pty -T '^$'"; empty: pipes and lines), whether learning is over,
+  // whether it came from an earlier daemon of the ID, and whether the tool
+  // keeps state (an instance per call).
+  std::string learned;
+  bool learning_done = false, remembered = false, stateful = false;
 };
 
 struct KnownDaemon {

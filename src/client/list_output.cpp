@@ -24,7 +24,23 @@ std::string instances(const KnownDaemon& d) {
   const DaemonStatus& s = *d.status;
   std::string text = std::to_string(s.instances);
   if (s.min_instances != s.max_instances)
-    text += "/" + std::to_string(s.min_instances) + ":" + std::to_string(s.max_instances);
+  {
+    // Appended piece by piece: g++ 12 warns (-Wrestrict) about a string
+    // built with operator+ from a literal here once it is inlined.
+    text += '/';
+    text += std::to_string(s.min_instances);
+    text += ':';
+    text += std::to_string(s.max_instances);
+  }
+  return text;
+}
+
+// "learned: --pty, an instance per call (remembered)".
+std::string learned_line(const DaemonStatus& s) {
+  std::string text = "learned: ";
+  text += s.learned.empty() ? "pipes, one line per answer" : s.learned.c_str();
+  if (s.stateful) text += ", an instance per call";
+  if (s.remembered) text += " (remembered from an earlier daemon)";
   return text;
 }
 
@@ -45,6 +61,7 @@ void print_daemon_table(const std::vector<KnownDaemon>& daemons, bool wide) {
     std::string detail = wide ? "in " + d.info.cwd + "  log " + d.info.log : d.info.log;
     if (!d.alive) detail += "  ('viasock prune' removes it)";
     printf("%22s%s\n", "", detail.c_str());
+    if (s && s->learning_done) printf("%22s%s\n", "", learned_line(*s).c_str());
   }
 }
 
@@ -78,6 +95,10 @@ void print_daemon_json(const std::vector<KnownDaemon>& daemons) {
         {"current_instances", s ? Json(s->instances) : Json(nullptr)},
         {"min_instances", s ? Json(s->min_instances) : Json(nullptr)},
         {"max_instances", s ? Json(s->max_instances) : Json(nullptr)},
+        {"learned", s ? Json(s->learned) : Json(nullptr)},
+        {"learning_done", s ? Json(s->learning_done) : Json(nullptr)},
+        {"remembered", s ? Json(s->remembered) : Json(nullptr)},
+        {"stateful", s ? Json(s->stateful) : Json(nullptr)},
     };
     list.push_back(std::move(entry));
   }

@@ -32,7 +32,8 @@ namespace viasock {
 namespace {
 
 constexpr size_t kIdLength = 64;
-const char* const kLogSuffixes[] = {".log", ".1.log", ".2.log", ".3.log"};
+// The log, its rotations, and what the daemon learned about its tool.
+const char* const kLogSuffixes[] = {".log", ".1.log", ".2.log", ".3.log", ".learned"};
 
 bool is_id(const std::string& text) {
   if (text.size() != kIdLength) return false;

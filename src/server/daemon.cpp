@@ -130,6 +130,20 @@ bool Daemon::prepare(int* status, std::string* error) {
   pool_config.flush_hint = flush_option_hint(options.tool);
   pool_config.min_instances = options.min_instances;
   pool_config.max_records = options.max_records;
+  if (pool_config.learn && managed_) {
+    pool_config.profile = read_profile(state_.logs_fd(), id_);
+    pool_config.remember = [this](const ToolProfile& profile) {
+      std::string error;
+      if (write_profile(state_.logs_fd(), id_, profile, &error))
+        spdlog::info("remembered what was learned for later daemons of this ID: {}", encode_profile(profile));
+      else
+        spdlog::warn("{}", error);
+    };
+    pool_config.forget = [this] {
+      spdlog::warn("forgetting what was remembered about the tool");
+      remove_profile(state_.logs_fd(), id_);
+    };
+  }
   pool_ = std::make_unique<Pool>(io_, std::move(pool_config),
                                  [this](int s, const std::string& message) { on_fatal(s, message); });
   if (!pool_->start(status, error)) return false;
@@ -306,6 +320,7 @@ std::string Daemon::status_json() const {
   status["learned"] = learned_args;
   status["learning_done"] = learned;
   status["stateful"] = pool_->stateful();
+  status["remembered"] = pool_->remembered();
   if (!fatal_message_.empty()) status["error"] = fatal_message_;
   status["idle_timeout"] = idle_timeout_;
   status["instances"] = pool_->current_instances();

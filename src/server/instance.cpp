@@ -433,7 +433,8 @@ void Instance::on_answer_quiet(ToolActivity activity) {
     // It will answer later, if ever (sort answers at the end of its input):
     // nothing can be passed on as this record's answer.
     batch->session->fail(kExitToolQuit, pool_.no_answer_message(1));
-    return kill();
+    kill();
+    return pool_.answers_missing();
   }
   answered_ = true;
   pool_.count_answers(1);
@@ -468,6 +469,7 @@ void Instance::on_stuck_check(ToolActivity activity) {
   spdlog::warn("instance {}: {}", index_, message);
   fail_in_flight(kExitToolQuit, message);
   kill();
+  pool_.answers_missing();
 }
 
 void Instance::fail_in_flight(int status, const std::string& message, bool may_retry, const std::string& detail) {

@@ -42,6 +42,7 @@ Pool::Pool(asio::io_context& io, PoolConfig config, FatalHandler on_fatal)
 Pool::~Pool() = default;
 
 bool Pool::start(int* status, std::string* error) {
+  if (config_.learn && config_.profile) return start_remembered(status, error);
   if (config_.learn) {
     learner_ = std::make_shared<StdoutLearner>(io_, *this);
     return learner_->start(status, error);
@@ -50,6 +51,53 @@ bool Pool::start(int* status, std::string* error) {
   for (int i = 0; i < min_instances(); ++i)
     if (!add_instance(sched::Role::kActive, status, error)) return false;
   return true;
+}
+
+// What an earlier daemon of this ID learned stands for learning: the
+// instances start as the learner would have chosen, and each takes its
+// prelude from what it prints before it first waits for input.
+bool Pool::start_remembered(int* status, std::string* error) {
+  const ToolProfile& profile = *config_.profile;
+  spdlog::info("starting from what an earlier daemon of this ID learned: {}", encode_profile(profile));
+  remembered_ = true;
+  last_remembered_ = profile;
+  learned_kind_ = profile.stdout_kind;
+  if (profile.output_format) {
+    config_.output_format = *profile.output_format;
+    output_framer_ = make_framer(config_.output_format);
+    shape_known_ = true;
+    lock_step_ = false;
+    shape_description_ = "remembered";
+  } else {
+    shapeless_ = true;
+  }
+  stateful_ = exclusive_ = profile.stateful;
+  state_known_ = true;
+  for (int i = 0; i < min_instances(); ++i)
+    if (!add_instance(sched::Role::kActive, status, error)) return false;
+  return true;
+}
+
+void Pool::remember_what_was_learned() {
+  if (!config_.learn || !config_.remember || learning() || !state_known_ || holding_ || fatal_) return;
+  if (!shape_known_ && !shapeless_) return;
+  ToolProfile profile;
+  profile.stdout_kind = learned_kind_;
+  if (shape_known_) profile.output_format = config_.output_format;
+  profile.stateful = stateful_;
+  if (last_remembered_ == profile) return;
+  last_remembered_ = profile;
+  config_.remember(profile);
+}
+
+void Pool::answers_missing() {
+  if (!remembered_ || fatal_) return;
+  remembered_ = false;
+  last_remembered_.reset();
+  if (config_.forget) config_.forget();
+  cannot_serve(kExitToolQuit, "what viasock remembered about tool '" + config_.command.argv[0] +
+                                  "' no longer holds (it took records without answering); it forgot it: run the "
+                                  "call again to learn the tool afresh");
 }
 
 // The learner chose this candidate; the others of -j N start like it.
@@ -194,6 +242,7 @@ void Pool::replace_used(Instance& instance) {
 
 void Pool::set_stateful(bool stateful) {
   stateful_ = stateful;
+  state_known_ = true;
   if (stateful) {
     spdlog::info("the tool answers a repeated record differently (it keeps state): every call gets a fresh instance");
   } else {
@@ -210,6 +259,7 @@ void Pool::set_stateful(bool stateful) {
   }
   // With -j N, the others start once the tool is learned.
   start_missing_instances();
+  remember_what_was_learned();
   kick();
 }
 
@@ -284,12 +334,16 @@ bool Pool::ready() const {
 }
 
 void Pool::learn_answer(const std::string& answer) {
-  if (shape_known_ || samples_.size() >= kMaxSamples || answer.size() > kMaxSampleBytes) return;
+  if (shape_known_ || shapeless_ || samples_.size() >= kMaxSamples || answer.size() > kMaxSampleBytes) return;
   samples_.push_back(answer);
   AnswerShape shape = infer_answer_shape(samples_);
   if (!shape.decided) {
-    if (samples_.size() == kMaxSamples)
+    if (samples_.size() == kMaxSamples) {
       spdlog::warn("the tool's answers have no common shape; serving one record at a time (give -T for speed)");
+      shapeless_ = true;
+      samples_.clear();
+      remember_what_was_learned();
+    }
     return;
   }
   shape_known_ = true;
@@ -299,6 +353,7 @@ void Pool::learn_answer(const std::string& answer) {
   output_framer_ = make_framer(shape.format);
   spdlog::info("learned the answers' shape from {} answer(s): {}", samples_.size(), shape.description);
   samples_.clear();
+  remember_what_was_learned();
   kick();
 }
 
@@ -315,12 +370,15 @@ void Pool::shape_broken_for_good() {
   if (!config_.learn) return;
   spdlog::warn("serving the tool one record at a time: its answers keep to no shape");
   shape_known_ = false;
+  shapeless_ = true;
   lock_step_ = true;
-  samples_.assign(kMaxSamples, std::string());
+  samples_.clear();
+  remember_what_was_learned();
 }
 
 void Pool::release_successes() {
   holding_ = false;
+  remember_what_was_learned();
   auto held = std::move(held_);
   held_.clear();
   for (auto& session : held) session->finish_if_done();
@@ -433,7 +491,7 @@ void Pool::restart() {
 }
 
 std::vector<std::string> Pool::learned_args(bool* known) const {
-  *known = !config_.learn || (!learning() && shape_known_ && !holding_);
+  *known = !config_.learn || (!learning() && (shape_known_ || shapeless_) && !holding_);
   std::vector<std::string> args;
   if (!config_.learn) return args;
   if (learned_kind_ == StdoutKind::kTerminal) args.push_back("--pty");

@@ -19,6 +19,7 @@
 #include "server/batch.h"
 #include "server/child_process.h"
 #include "server/scheduler.h"
+#include "server/tool_profile.h"
 
 namespace viasock {
 
@@ -37,6 +38,12 @@ struct PoolConfig {
   bool learn = false;                         // no framing options: learn the tool
   StdoutKind stdout_kind = StdoutKind::kPipe;  // when not learning
   std::string flush_hint;                     // the tool's own flush option, for messages
+  // What an earlier daemon of this ID learned: the tool is not learned again.
+  std::optional<ToolProfile> profile;
+  // Called once learning is complete (and when what was learned changes),
+  // and when a remembered profile proved wrong.
+  std::function<void(const ToolProfile&)> remember;
+  std::function<void()> forget;
 };
 
 class Pool {
@@ -109,6 +116,12 @@ class Pool {
   void cannot_learn(const std::string& reason);
   void learning_failed(int status, const std::string& message, bool on_a_record);
   std::string no_answer_message(size_t records) const;
+  // An instance took records and went quiet without answering: a daemon
+  // that started from a remembered profile forgets it and stops, so that
+  // the next call learns the tool afresh.
+  void answers_missing();
+  // Started from what an earlier daemon learned.
+  bool remembered() const { return remembered_; }
   std::string framing_hint() const;
   std::string flush_hint() const;
 
@@ -150,6 +163,8 @@ class Pool {
 
  private:
   void log_spreading_change();
+  bool start_remembered(int* status, std::string* error);
+  void remember_what_was_learned();
   std::shared_ptr<Instance> add_instance(sched::Role role, int* status, std::string* error);
   void remove_instance(Instance* instance);
   void retire(Instance& instance);
@@ -189,6 +204,12 @@ class Pool {
   // state, and for good when it does.
   bool exclusive_ = false, stateful_ = false;
   std::vector<std::string> samples_;
+  // The answers keep to no shape: lock-step for good.
+  bool shapeless_ = false;
+  // Whether the tool keeps state is known (learned or remembered).
+  bool state_known_ = false;
+  bool remembered_ = false;
+  std::optional<ToolProfile> last_remembered_;
   std::string shape_description_;
   int start_failures_ = 0, learning_restarts_ = 0;
   bool ever_ready_ = false;

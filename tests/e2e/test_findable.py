@@ -145,7 +145,7 @@ class SignalsTest(FindableTestCase):
         self.assertEqual(self.sockets(), [])
         self.assertEqual(self.run_jsons(), {})
         [log_path] = [os.path.join(self.state_dir, "logs", n) for n in os.listdir(
-            os.path.join(self.state_dir, "logs"))]
+            os.path.join(self.state_dir, "logs")) if n.endswith(".log")]
         with open(log_path, "rb") as f:
             self.assertIn(b"stopping: received", f.read())
 

@@ -4,6 +4,8 @@ included; a tool that flushes on a pipe starts once per daemon, and a
 buffering tool's first call is its direct run."""
 
 import concurrent.futures
+import glob
+import json
 import os
 import threading
 import unittest
@@ -106,17 +108,66 @@ class OneStartTest(ViasockTestCase):
             self.assertEqual(len(self.started_pids(starts)), 4)
         self.assertEqual(sampler.most, 1, "two instances of the tool were alive at once")
 
-    def test_a_buffering_tool_is_never_alive_twice(self):
+    def wait_learned(self):
+        """Until the running daemon has learned the tool (a buffering tool's
+        terminal instance starts after the first call)."""
+        def learned():
+            r = self.run_vs(["list", "--json"])
+            return r.returncode == 0 and any(d.get("learning_done") for d in json.loads(r.stdout))
+        self.assertTrue(wait_until(learned, timeout=10 * TIME_SCALE), "learning did not end")
+
+    def test_a_buffering_tool_is_never_alive_twice_and_learned_once(self):
         tool = [self.tool("buffer.py", BUFFERING)]
         starts, env = self.env_with_starts()
         with AliveSampler(self) as sampler:
             self.calls(tool, env)
             # The first call is its direct run; then one instance serves.
             self.assertEqual(len(self.started_pids(starts)), 2, "six calls in a row")
+            self.wait_learned()
             self.stop_all()
+            # A later daemon of the same ID starts from what was learned.
             self.concurrent_first_calls(tool, env)
-            self.assertLessEqual(len(self.started_pids(starts)), 4, "16 simultaneous first calls")
+            self.assertEqual(len(self.started_pids(starts)), 3, "16 simultaneous first calls")
+            (entry,) = json.loads(self.run_vs(["list", "--json"]).stdout)
+            self.assertTrue(entry["remembered"], entry)
+            self.assertIn("--pty", entry["learned"])
+            self.stop_all()
+            self.assertOk(self.run_vs(["run", "-W", "1"] + tool, b"x\n", env=env))
+            self.assertEqual(wait_dead(self.live_daemon_pids(), timeout=10 * TIME_SCALE), [])
+            self.assertOk(self.run_vs(["run"] + tool, b"y\n", env=env))
+            self.assertEqual(len(self.started_pids(starts)), 5, "one start per later daemon")
         self.assertEqual(sampler.most, 1, "two instances of the tool were alive at once")
+
+    def test_a_changed_tool_is_learned_afresh(self):
+        # Learned as a flushing tool, then replaced by one that buffers with
+        # the same size and modification time: the change time gives it a
+        # new ID, which learns again; no call gets other bytes.
+        flushing = FLUSHING.replace("print(line.strip().upper(), flush=True)",
+                                    "print(line.strip().upper(), flush=1==1)")
+        buffering = BUFFERING.replace("print(line.strip().upper())",
+                                      "print(line.strip().upper(), flush=1==0)")
+        self.assertEqual(len(flushing), len(buffering))
+        tool = [self.tool("tool.py", flushing)]
+        starts, env = self.env_with_starts()
+        self.calls(tool, env, n=2)
+        self.wait_learned()
+        self.stop_all()
+        stat = os.stat(tool[0])
+        self.tool("tool.py", buffering)
+        os.utime(tool[0], ns=(stat.st_atime_ns, stat.st_mtime_ns))
+        self.calls(tool, env, n=3)
+        self.assertEqual(self.run_vs(["list", "--json"]).stdout.count(b'"id"'), 1, "one daemon, of the new ID")
+
+    def test_prune_removes_what_was_learned(self):
+        tool = [self.tool("flush.py", FLUSHING)]
+        starts, env = self.env_with_starts()
+        self.calls(tool, env, n=1)
+        self.wait_learned()
+        self.stop_all()
+        learned = glob.glob(os.path.join(self.state_dir, "logs", "*.learned"))
+        self.assertEqual(len(learned), 1)
+        self.assertOk(self.run_vs(["prune", "--older-than", "0"]))
+        self.assertFalse(os.path.exists(learned[0]))
 
     @unittest.skipUnless(have("mawk"), "mawk is not installed")
     def test_a_stateful_tool_gets_one_instance_per_call_never_two_alive(self):
