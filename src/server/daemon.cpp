@@ -130,6 +130,14 @@ bool Daemon::prepare(int* status, std::string* error) {
   pool_config.flush_hint = flush_option_hint(options.tool);
   pool_config.min_instances = options.min_instances;
   pool_config.max_records = options.max_records;
+  // Cheap without --watch (a few stat calls and one SHA-256); a watched
+  // tree is walked off the loop (watch_identity), and its verdict used.
+  pool_config.identity_current = [this] {
+    if (identity_changed_) return false;
+    const RunOptions& options = config_.options;
+    if (!options.watch.empty()) return true;
+    return compute_server_id(options, current_context(resolve_tool(options.tool).path)) == identity_;
+  };
   if (pool_config.learn && managed_) {
     pool_config.profile = read_profile(state_.logs_fd(), id_);
     pool_config.remember = [this](const ToolProfile& profile) {
@@ -369,7 +377,9 @@ void Daemon::watch_identity() {
     if (error || draining_) return;
     if (!files_->socket_is_ours()) return drain("the socket " + config_.socket_path + " was removed or replaced");
     identity_check_->start([this](bool unchanged) {
-      if (!unchanged) drain("the tool or one of its files changed");
+      if (unchanged) return;
+      identity_changed_ = true;
+      drain("the tool or one of its files changed");
     });
     watch_identity();
   });

@@ -86,6 +86,7 @@ class Daemon : public SessionHost {
   std::unique_ptr<OwnFiles> files_;
   // After io_: its worker thread is joined before the loop goes away.
   std::unique_ptr<IdentityCheck> identity_check_;
+  bool identity_changed_ = false;  // seen by identity_check_
 
   // Connected clients. Owned here until they close, whatever else holds them.
   std::set<std::shared_ptr<Session>> sessions_;

@@ -234,11 +234,9 @@ void Instance::write(std::shared_ptr<const std::string> bytes, bool step) {
                         self->input_closed_ = true;
                         return;
                       }
-                      // A direct run may take all its input before it
-                      // answers (sort): nothing to watch.
                       if (stepping)
                         self->watch_answer();
-                      else if (!self->direct())
+                      else
                         self->watch_stuck();
                       self->pump();
                     });
@@ -449,7 +447,8 @@ void Instance::on_answer_quiet(ToolActivity activity) {
 // and waits for more without answering: a tool that buffers its output, one
 // that needs other framing options, or one that is no record filter at all.
 void Instance::watch_stuck() {
-  if (quiet_.active() || in_flight_.empty()) return;
+  // A direct run may wait for all its input before it answers (sort).
+  if (quiet_.active() || in_flight_.empty() || role_ == Role::kDirect) return;
   quiet_.start(
       pid(), process_.stdin_inode(), puller(), stdout_kind_ == StdoutKind::kTerminal,
       [weak = weak_from_this()](ToolActivity activity) {

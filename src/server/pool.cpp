@@ -122,8 +122,31 @@ void Pool::hold(std::shared_ptr<Session> session) {
   if (learner_) learner_->call_over(held);
 }
 
+bool Pool::stale() {
+  if (!stale_ && config_.identity_current && !config_.identity_current()) {
+    stale_ = true;
+    spdlog::warn("the tool or one of its files changed: no new instance starts for calls begun before");
+  }
+  return stale_;
+}
+
+std::string Pool::stale_message() const {
+  return "tool '" + config_.command.argv[0] +
+         "' or a file it reads changed while this call waited for a new instance of it, which would have loaded "
+         "the new files; run the call again";
+}
+
+void Pool::fail_waiting(const std::string& message) {
+  auto fail = [&](const std::shared_ptr<Session>& session) {
+    if (session->open() && !session->claimed) session->fail(kExitToolQuit, message);
+  };
+  for (auto& session : std::deque(ready_)) fail(session);
+  for (auto& session : std::vector(prelude_waiters_)) fail(session);
+}
+
 void Pool::start_missing_instances() {
   if (learning() || stopping_ || fatal_) return;
+  if (current_instances() < min_instances() && stale()) return fail_waiting(stale_message());
   // Live processes count, retiring ones too: with -j 1 no two instances of
   // the tool ever exist at once (a model may fill the memory or the GPU).
   while (current_instances() < min_instances() && static_cast<int>(instances_.size()) < max_instances_) {
@@ -316,6 +339,16 @@ void Pool::broadcast_start_up_stderr(std::string_view line) {
 
 void Pool::instance_ready(Instance& instance, const std::string& prelude) {
   if (learner_ && learner_->owns(&instance) && instances_.empty()) return learner_->candidate_ready(instance, prelude);
+  // A successor (a spare, a replacement) that loaded while the files
+  // changed may have read either version: it serves no call begun with
+  // the old ones. Checked once it is loaded, so a change while it started
+  // counts too.
+  if (ever_ready_ && stale()) {
+    spdlog::warn("instance {} loaded after the tool's files changed: retiring it", instance.index());
+    retire(instance);
+    if (current_instances() == 0) fail_waiting(stale_message());
+    return;
+  }
   // A daemon that starts from what an earlier one learned (tool_profile.h)
   // takes the prelude from its first instance, as the learner would.
   if (config_.learn && !learning()) set_prelude(prelude);
@@ -464,6 +497,7 @@ void Pool::replace_later(std::chrono::milliseconds delay) {
   auto timer = std::make_shared<asio::steady_timer>(io_, delay);
   timer->async_wait([this, timer](const boost::system::error_code& error) {
     if (error || stopping_ || fatal_ || current_instances() >= min_instances()) return;
+    if (stale()) return fail_waiting(stale_message());
     int status = 0;
     std::string start_error;
     if (!add_instance(sched::Role::kActive, &status, &start_error)) cannot_serve(status, start_error);
@@ -475,6 +509,15 @@ void Pool::restart() {
   spdlog::info("restarting {} instance(s)", current_instances());
   for (auto& old : std::vector(instances_)) {
     if (old->schedule().role() != sched::Role::kActive) continue;
+    // A call that has an instance to itself (a tool that keeps state, or the
+    // call it is being learned on) keeps it to its end: a fresh process
+    // would not know what the call told the old one. Its instance is
+    // replaced after that call anyway.
+    std::shared_ptr<Session> owner = old->owner();
+    if (old->direct() || (exclusive_ && owner && owner->open())) {
+      spdlog::info("restart: instance {} finishes its call first", old->index());
+      continue;
+    }
     int status = 0;
     std::string error;
     auto fresh = add_instance(sched::Role::kActive, &status, &error);
@@ -483,8 +526,6 @@ void Pool::restart() {
       spdlog::warn("restart: instance {} could not be replaced: {}", old->index(), error);
       continue;
     }
-    // A call that had the old instance to itself goes on with the new one.
-    fresh->set_owner(old->owner());
     retire(*old);
   }
   kick();

@@ -44,6 +44,10 @@ struct PoolConfig {
   // and when a remembered profile proved wrong.
   std::function<void(const ToolProfile&)> remember;
   std::function<void()> forget;
+  // Whether the tool and the files its ID covers are still those the
+  // daemon started with: an instance started once they changed would load
+  // other files into calls begun with the old ones.
+  std::function<bool()> identity_current;
 };
 
 class Pool {
@@ -164,6 +168,11 @@ class Pool {
  private:
   void log_spreading_change();
   bool start_remembered(int* status, std::string* error);
+  // The ID went stale (checked only when an instance is to start).
+  bool stale();
+  // No instance can start for the calls waiting: they fail, the others go on.
+  void fail_waiting(const std::string& message);
+  std::string stale_message() const;
   void remember_what_was_learned();
   std::shared_ptr<Instance> add_instance(sched::Role role, int* status, std::string* error);
   void remove_instance(Instance* instance);
@@ -209,6 +218,7 @@ class Pool {
   // Whether the tool keeps state is known (learned or remembered).
   bool state_known_ = false;
   bool remembered_ = false;
+  bool stale_ = false;
   std::optional<ToolProfile> last_remembered_;
   std::string shape_description_;
   int start_failures_ = 0, learning_restarts_ = 0;

@@ -5,6 +5,9 @@
 #include <spdlog/spdlog.h>
 #include <time.h>
 
+#include <algorithm>
+
+#include "common/exit_codes.h"
 #include "server/instance.h"
 #include "server/pool.h"
 #include "server/session.h"
@@ -23,6 +26,11 @@ double process_cpu_seconds() { return sched::clock_seconds(CLOCK_PROCESS_CPUTIME
 
 std::shared_ptr<Instance> Pool::add_instance(sched::Role role, int* status, std::string* error) {
   if (stopping_) return nullptr;
+  if (stale()) {
+    *status = kExitToolQuit;
+    *error = stale_message();
+    return nullptr;
+  }
   auto instance = std::make_shared<Instance>(io_, *this, next_index_++, learned_kind_, Instance::Role::kServing);
   instance->schedule().set_role(role);
   instances_.push_back(instance);
@@ -61,13 +69,23 @@ void Pool::after_taking(Instance& instance) {
   uint64_t quota = config_.max_records;
   sched::InstanceSchedule& schedule = instance.schedule();
   if (quota == 0 || schedule.role() != sched::Role::kActive) return;
-  if (!schedule.spare_asked() && schedule.needs_spare(quota, costs_, startup_)) {
+  if (!schedule.spare_asked() && schedule.needs_spare(quota, costs_, startup_) && !stale()) {
     schedule.set_spare_asked();
     int status = 0;
     std::string error;
     if (!add_instance(sched::Role::kSpare, &status, &error)) spdlog::warn("cannot start a spare: {}", error);
   }
   if (schedule.quota_used(quota)) {
+    // Once the files changed, a spare started before takes over; without
+    // one, the instances go on past their quota rather than give their
+    // calls a successor that loaded other files.
+    bool spare = std::any_of(instances_.begin(), instances_.end(),
+                             [](auto& i) { return i->schedule().role() == sched::Role::kSpare; });
+    if (!spare && stale()) {
+      spdlog::info("instance {} serves on past --max-records: its files changed", instance.index());
+      config_.max_records = 0;
+      return;
+    }
     spdlog::info("instance {} served its {} records (--max-records): recycling it", instance.index(), quota);
     retire(instance);
     if (!promote_spare() && !stopping_) {
