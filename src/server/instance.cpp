@@ -24,6 +24,7 @@ constexpr size_t kKeepOutput = 4 << 20;
 // How long records may sit in a quiescent tool before the call fails: the
 // watchdog looks this often while records are in flight.
 constexpr auto kStuckCheck = std::chrono::seconds(1);
+constexpr auto kSegmentCheck = std::chrono::milliseconds(5);
 // Sessions remembered for output that answers no record.
 constexpr size_t kRecentSessions = 16;
 
@@ -183,6 +184,8 @@ void Instance::pump() {
     in_flight_.push_back(std::move(batch));
     return write(std::move(bytes));
   }
+  if (settling_) return;
+  if (in_segments() && segment_should_settle()) return settle_segment();
   // Batch sizes and how many are in flight: see scheduler.h.
   uint64_t quota = pool_.config().max_records;
   std::string bytes;
@@ -193,6 +196,7 @@ void Instance::pump() {
     if (!batch) break;
     batch->sent_at = sched::now_seconds();
     schedule_.on_taken(batch->records);
+    ++segment_batches_;
     in_flight_bytes_ += batch->input_bytes;
     in_flight_.push_back(std::move(batch));
   }
@@ -307,7 +311,7 @@ void Instance::route_framed() {
     // left belongs to it.
     if (stepping_) break;
     if (in_flight_.empty()) {
-      on_unattributed_output(rest.size());
+      if (!give_to_segment(rest.size())) on_unattributed_output(rest.size());
       pos = out_.size();
       out_resume_ = 0;
       break;
@@ -427,18 +431,23 @@ void Instance::on_answer_quiet(ToolActivity activity) {
     if (auto sink = batch->sink.lock()) sink->on_batch_answered(*batch);
     return pump();
   }
-  if (batch->answers.empty()) {
+  if (batch->answers.empty() && !answered_) {
     // It will answer later, if ever (sort answers at the end of its input):
     // nothing can be passed on as this record's answer.
     batch->session->fail(kExitToolQuit, pool_.no_answer_message(1));
     kill();
     return pool_.answers_missing();
   }
+  // A tool that answered records before and waits again without printing
+  // answered this one with nothing (grep's line that does not match);
+  // should it print later after all, that output goes to the same caller
+  // or fails loudly (give_to_segment, on_unattributed_output). An empty
+  // answer teaches no shape.
   answered_ = true;
   pool_.count_answers(1);
   remember_answered(batch);
   // Learned from before it goes out: passing it on moves it.
-  pool_.learn_answer(batch->answers);
+  if (!batch->answers.empty()) pool_.learn_answer(batch->answers);
   batch->session->on_answers();
   pump();
 }
@@ -449,17 +458,24 @@ void Instance::on_answer_quiet(ToolActivity activity) {
 void Instance::watch_stuck() {
   // A direct run may wait for all its input before it answers (sort).
   if (quiet_.active() || in_flight_.empty() || role_ == Role::kDirect) return;
+  // In segments a tool that answered before and waits with records in
+  // flight answered them with nothing: looked for often, as the window
+  // stalls until then.
+  auto every = in_segments() && answered_ ? kSegmentCheck : kStuckCheck;
   quiet_.start(
       pid(), process_.stdin_inode(), puller(), stdout_kind_ == StdoutKind::kTerminal,
       [weak = weak_from_this()](ToolActivity activity) {
-                 if (auto self = weak.lock()) self->on_stuck_check(activity);
-               }, kStuckCheck,
-      kStuckCheck);
+        if (auto self = weak.lock()) self->on_stuck_check(activity);
+      },
+      every, every);
 }
 
 void Instance::on_stuck_check(ToolActivity activity) {
   if (finished_ || in_flight_.empty() || activity != ToolActivity::kWaitingForInput) return;
-  if (writing_ || stepping_) return watch_stuck();
+  if (writing_ || stepping_ || settling_) return watch_stuck();
+  // The records left took no answer of the learned shape (grep's 0
+  // lines): settling gives the segment's caller what came.
+  if (in_segments() && answered_) return settle_segment();
   size_t records = 0;
   for (const auto& batch : in_flight_) records += batch->records;
   std::string message = pool_.no_answer_message(records);

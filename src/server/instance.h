@@ -64,6 +64,16 @@ class Instance : public std::enable_shared_from_this<Instance> {
   // to compare with another instance's output (release_direct_prefix).
   void keep_direct_prefix(std::string so_far, size_t limit);
   std::string release_direct_prefix(bool* complete);
+  // Segments: where the framing of answers was learned rather than given,
+  // a learned shape may not hold for every record (grep answers 0 or 1
+  // line, jq 0..n). So an instance takes one caller's records at a time,
+  // and passes to the next caller only across a moment the tool waits for
+  // input with everything it printed read: all it printed in between is
+  // that caller's, whatever the shape. The framer only lets answers reach
+  // the caller early.
+  bool in_segments() const;
+  std::shared_ptr<Session> segment_owner() const { return segment_.lock(); }
+  void open_segment(const std::shared_ptr<Session>& owner);
   // Takes no more work; its stdin closes once its batches are answered, and
   // its exit is then expected, not a failure.
   void retire();
@@ -108,6 +118,10 @@ class Instance : public std::enable_shared_from_this<Instance> {
   void pump_direct();
   void route_direct();
   void finish_direct(int status, const std::string& message);
+  bool segment_should_settle();
+  void settle_segment();
+  void on_segment_quiet(ToolActivity activity);
+  bool give_to_segment(size_t bytes);
   QuiescenceWatch::Pull puller();
   size_t read_available();
   size_t pull_stdout();
@@ -173,6 +187,9 @@ class Instance : public std::enable_shared_from_this<Instance> {
   std::string direct_prefix_;
   size_t direct_prefix_limit_ = 0;
   bool direct_prefix_complete_ = true;
+  std::weak_ptr<Session> segment_;
+  int segment_batches_ = 0;
+  bool settling_ = false;
   int prelude_left_ = 0;
   bool prelude_in_lines_ = false;
   std::chrono::steady_clock::time_point last_progress_;

@@ -8,6 +8,7 @@
 #include "common/exit_codes.h"
 #include "server/instance.h"
 #include "server/pool.h"
+#include "server/session.h"
 
 namespace viasock {
 
@@ -93,6 +94,8 @@ void Instance::finish() {
   if (role_ == Role::kDirect) return finish_direct(status, message + detail);
   // A tool we killed (-w, stuck) has already failed the records concerned.
   fail_in_flight(status, message, !killed_by_us_, detail);
+  // A segment whose records were all answered is over with the tool.
+  if (std::shared_ptr<Session> owner = std::exchange(segment_, {}).lock()) owner->segment_settled();
   pool_.instance_exited(this, expected, killed_by_us_, status, message + detail);
 }
 

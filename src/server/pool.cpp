@@ -122,6 +122,19 @@ void Pool::hold(std::shared_ptr<Session> session) {
   if (learner_) learner_->call_over(held);
 }
 
+bool Pool::others_waiting(const Session* session) const {
+  return std::any_of(ready_.begin(), ready_.end(),
+                     [session](auto& other) { return other.get() != session && other->has_ready_input(); });
+}
+
+void Pool::answers_vary() {
+  if (answers_vary_logged_) return;
+  answers_vary_logged_ = true;
+  spdlog::warn("the tool's answers do not keep to the learned shape ({}): each call gets what the tool printed "
+               "between two moments it waited for input",
+               shape_description_);
+}
+
 bool Pool::stale() {
   if (!stale_ && config_.identity_current && !config_.identity_current()) {
     stale_ = true;
@@ -199,6 +212,14 @@ std::shared_ptr<Session> Pool::claim_session() {
 std::shared_ptr<Batch> Pool::take_work_for(Instance& instance, size_t max_bytes, size_t max_records,
                                            std::string* bytes) {
   if (!may_take_work(instance)) return nullptr;
+  // Learned framing: one caller's records at a time (instance.h, segments).
+  if (instance.in_segments() && !exclusive_) {
+    if (std::shared_ptr<Session> owner = instance.segment_owner())
+      return owner->has_ready_input() ? owner->take_batch(max_bytes, max_records, bytes) : nullptr;
+    auto batch = take_work(max_bytes, max_records, bytes);
+    if (batch) instance.open_segment(batch->session);
+    return batch;
+  }
   if (std::shared_ptr<Session> busy = instance.talkative() ? instance.session_in_flight() : nullptr) {
     // Its stderr lines must reach their caller: only that caller's records.
     if (!busy->has_ready_input()) return nullptr;
@@ -218,6 +239,7 @@ std::shared_ptr<Batch> Pool::take_work_for(Instance& instance, size_t max_bytes,
     }
   }
   if (!owner->has_ready_input()) return nullptr;
+  if (instance.in_segments() && !instance.segment_owner()) instance.open_segment(owner);
   return owner->take_batch(max_bytes, max_records, bytes);
 }
 

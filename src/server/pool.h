@@ -161,6 +161,13 @@ class Pool {
   std::vector<std::string> learned_args(bool* known) const;
   uint64_t records_answered() const { return records_answered_; }
   bool stateful() const { return stateful_; }
+  // Every call has an instance of its own (the call being learned on, or a
+  // tool that keeps state).
+  bool exclusive() const { return exclusive_; }
+  // Another call than `session` has records waiting.
+  bool others_waiting(const Session* session) const;
+  // A segment's answers did not keep to the learned shape (logged once).
+  void answers_vary();
   // Closes every tool's stdin, waits for them to exit (killing stragglers),
   // then calls `done`.
   void stop(std::function<void()> done);
@@ -219,6 +226,7 @@ class Pool {
   bool state_known_ = false;
   bool remembered_ = false;
   bool stale_ = false;
+  bool answers_vary_logged_ = false;
   std::optional<ToolProfile> last_remembered_;
   std::string shape_description_;
   int start_failures_ = 0, learning_restarts_ = 0;

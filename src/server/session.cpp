@@ -321,6 +321,11 @@ void Session::send_answers() {
   });
 }
 
+void Session::segment_settled() {
+  if (unsettled_segments_ > 0) --unsettled_segments_;
+  finish_if_done();
+}
+
 std::shared_ptr<Batch> Session::open_batch() {
   auto batch = std::make_shared<Batch>();
   batch->session = shared_from_this();
@@ -401,7 +406,8 @@ void Session::fail(int status, const std::string& message) {
 
 void Session::finish_if_done() {
   if (exit_queued_ || !open()) return;
-  if (input_done_ && ready_records_ == 0 && batches_.empty() && out_.empty() && err_.empty() && queued_.empty()) {
+  if (input_done_ && ready_records_ == 0 && batches_.empty() && out_.empty() && err_.empty() && queued_.empty() &&
+      unsettled_segments_ == 0) {
     // The tool's output is still being checked (stdout_learner.h).
     if (!pool_.may_succeed()) return pool_.hold(shared_from_this());
     exit_frame_ = wire::encode_exit(kExitOk, "");

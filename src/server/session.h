@@ -86,6 +86,11 @@ class Session : public std::enable_shared_from_this<Session> {
   void drop_answered(Batch& batch) const;
 
   uint64_t records_in() const { return records_in_; }
+  // An instance began a segment of this call's records (instance.h): the
+  // call succeeds only once every such segment was settled, that is, once
+  // the tool waited for input with everything it printed for them passed on.
+  void segment_opened() { ++unsettled_segments_; }
+  void segment_settled();
   bool closed() const { return closed_; }
   // Still taking records and answers: neither closed nor failed.
   bool open() const { return !closed_ && !failed_; }
@@ -173,6 +178,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool passed_truncated_ = false;
   UniqueFd input_file_, output_file_;
   size_t file_chunk_ = 0;
+  int unsettled_segments_ = 0;
   bool file_read_posted_ = false, awaiting_attach_ = false;
   bool attach_answered_ = false;
   std::string control_frame_;

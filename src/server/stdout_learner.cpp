@@ -75,6 +75,9 @@ void StdoutLearner::candidate_ready(Instance& candidate, const std::string& prel
 }
 
 void StdoutLearner::pump() {
+  // A direct run takes its call's records as they come (and closes the
+  // tool's input at the end of them): the pool's kick reaches it here.
+  if (stage_ == Stage::kDirectRun || stage_ == Stage::kEmptyCall) return pipe_->pump();
   if (stage_ != Stage::kStarting || !pipe_ready_) return;
   if (std::shared_ptr<Session> empty = pool_.take_empty_call()) {
     spdlog::info("a call without records while learning: serving it as a direct run");

@@ -8,6 +8,7 @@ import glob
 import json
 import os
 import threading
+import time
 import unittest
 
 from harness import (TIME_SCALE, ViasockTestCase, child_pids, have, pid_alive,
@@ -137,6 +138,35 @@ class OneStartTest(ViasockTestCase):
             self.assertOk(self.run_vs(["run"] + tool, b"y\n", env=env))
             self.assertEqual(len(self.started_pids(starts)), 5, "one start per later daemon")
         self.assertEqual(sampler.most, 1, "two instances of the tool were alive at once")
+
+    def test_a_first_call_whose_input_comes_in_pieces(self):
+        # The first call of a buffering tool is its direct run; records that
+        # arrive after the first must still reach it (and its input close).
+        p = self.spawn_vs(["run", "sed", "s/a/X/"])
+        for piece in (b"a\n", b"b\n", b"ca\n"):
+            p.stdin.write(piece)
+            p.stdin.flush()
+            time.sleep(0.2)
+        p.stdin.close()
+        self.assertEqual(p.stdout.read(), b"X\nb\ncX\n")
+        self.assertEqual(p.wait(timeout=30 * TIME_SCALE), 0, p.stderr.read())
+
+    def test_concurrent_callers_of_a_tool_with_answers_of_varying_length(self):
+        # sed answers a record with "x" in it with two lines; grep answers
+        # 0 or 1 line: each caller gets exactly its direct run's bytes.
+        def data(i):
+            return b"".join(b"c%d l%d%s\n" % (i, j, b" x y" if (j * 7 + i) % 11 == 0 else b"")
+                            for j in range(200))
+        for tool in (["sed", "-u", "s/x/\\n/"], ["grep", "--line-buffered", "x"]):
+            # Learned on a call whose first record has an answer: a tool
+            # whose first record gets none (grep) cannot be told from one
+            # that answers only at the end of its input (sort).
+            self.assertOk(self.run_vs(["run"] + tool, data(0)))
+            with concurrent.futures.ThreadPoolExecutor(10) as pool:
+                results = list(pool.map(lambda i: self.run_vs(["run"] + tool, data(i)), range(10)))
+            for i, r in enumerate(results):
+                self.assertOk(r, "%s, caller %d" % (tool[0], i))
+                self.assertBytesEqual(r.stdout, self.direct(tool, data(i)).stdout, "%s, caller %d" % (tool[0], i))
 
     def test_a_changed_tool_is_learned_afresh(self):
         # Learned as a flushing tool, then replaced by one that buffers with
