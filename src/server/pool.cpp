@@ -264,7 +264,11 @@ std::shared_ptr<Batch> Pool::take_retry() {
 }
 
 void Pool::session_ended(Session* session) {
-  if (learner_) learner_->call_over(session);
+  if (learner_) {
+    learner_->call_over(session);
+    // A direct run whose caller is gone: its tool sees the end of its input.
+    learner_->pump();
+  }
   if (!exclusive_) return;
   for (auto& instance : std::vector(instances_)) {
     if (instance->owner().get() != session || instance->retiring()) continue;

@@ -151,6 +151,23 @@ class OneStartTest(ViasockTestCase):
         self.assertEqual(p.stdout.read(), b"X\nb\ncX\n")
         self.assertEqual(p.wait(timeout=30 * TIME_SCALE), 0, p.stderr.read())
 
+    def test_a_first_call_killed_during_its_direct_run(self):
+        # The caller of a direct run is gone: the tool sees the end of its
+        # input at once, as it would in a pipeline, and the daemon goes on.
+        tool = [self.tool("buffer.py", BUFFERING)]
+        starts, env = self.env_with_starts()
+        p = self.spawn_vs(["run"] + tool, env=env)
+        p.stdin.write(b"one\n")
+        p.stdin.flush()
+        self.assertTrue(wait_until(lambda: self.started_pids(starts), timeout=10 * TIME_SCALE))
+        first = self.started_pids(starts)[0]
+        p.kill()
+        p.wait(timeout=10)
+        self.assertEqual(wait_dead([first], timeout=5 * TIME_SCALE), [], "the direct run's tool kept running")
+        r = self.run_vs(["run"] + tool, b"two\n", env=env)
+        self.assertOk(r)
+        self.assertEqual(r.stdout, b"TWO\n")
+
     def test_concurrent_callers_of_a_tool_with_answers_of_varying_length(self):
         # sed answers a record with "x" in it with two lines; grep answers
         # 0 or 1 line: each caller gets exactly its direct run's bytes.
