@@ -24,7 +24,10 @@ constexpr size_t kKeepOutput = 4 << 20;
 // How long records may sit in a quiescent tool before the call fails: the
 // watchdog looks this often while records are in flight.
 constexpr auto kStuckCheck = std::chrono::seconds(1);
+// In segments: the first look soon, then ever more rarely while the tool
+// is busy (each look is a wake-up), at least every 50 ms.
 constexpr auto kSegmentCheck = std::chrono::milliseconds(5);
+constexpr auto kSegmentCheckMax = std::chrono::milliseconds(50);
 // Sessions remembered for output that answers no record.
 constexpr size_t kRecentSessions = 16;
 
@@ -461,13 +464,15 @@ void Instance::watch_stuck() {
   // In segments a tool that answered before and waits with records in
   // flight answered them with nothing: looked for often, as the window
   // stalls until then.
-  auto every = in_segments() && answered_ ? kSegmentCheck : kStuckCheck;
+  bool segment = in_segments() && answered_;
+  std::chrono::microseconds first = segment ? kSegmentCheck : kStuckCheck;
+  std::chrono::microseconds most = segment ? kSegmentCheckMax : kStuckCheck;
   quiet_.start(
       pid(), process_.stdin_inode(), puller(), stdout_kind_ == StdoutKind::kTerminal,
       [weak = weak_from_this()](ToolActivity activity) {
         if (auto self = weak.lock()) self->on_stuck_check(activity);
       },
-      every, every);
+      first, most);
 }
 
 void Instance::on_stuck_check(ToolActivity activity) {

@@ -109,6 +109,12 @@ class Instance : public std::enable_shared_from_this<Instance> {
   // What a retired candidate printed after its last answer (the rest of its
   // buffered output, once its stdin closed).
   std::string release_late_output() { return std::exchange(late_output_, {}); }
+  // What it printed and nobody took yet (a candidate that exited on its
+  // first record).
+  std::string release_unrouted_output() { return release_late_output() + out_.take(out_.size(), 1 << 20); }
+  // The tool's own exit status once reaped; -1 when killed by a signal or
+  // not reaped.
+  int exit_status() const;
 
  private:
   bool learns() const;

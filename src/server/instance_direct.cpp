@@ -53,6 +53,11 @@ void Instance::route_direct() {
   if (batch.session) batch.session->on_answers();
 }
 
+int Instance::exit_status() const {
+  int wait_status = process_.wait_status();
+  return process_.reaped() && WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : -1;
+}
+
 // The tool's exit ends the call with the tool's own status. Only a tool
 // killed by a signal gets a message: a shell would have said so too.
 void Instance::finish_direct(int status, const std::string& message) {

@@ -306,10 +306,22 @@ void StdoutLearner::candidate_exited(Instance* candidate, bool expected, int sta
   }
 }
 
+// The tool exited on the first record: for that call it was a direct run
+// (a tool that stops early leaves the rest of its input unread), so the call
+// gets what it printed and its status. Killed by a signal, it says so.
 void StdoutLearner::on_batch_failed(Batch& batch, int status, const std::string& message) {
   if (&batch != copy_.get() || stage_ != Stage::kFirstRecord || !record_) return;
   auto record = std::exchange(record_, nullptr);
-  record->session->fail(status, message);
+  std::shared_ptr<Session> session = record->session;
+  session->on_prelude(pipe_prelude_);
+  record->answers = pipe_->release_unrouted_output();
+  // Done, but not passed on before the status: a call whose batches are
+  // all done would succeed at once.
+  record->records = 0;
+  // Its own status (`status` counts an exit with 0 as a tool that quit
+  // while records waited); killed by a signal, it says so.
+  int code = pipe_->exit_status();
+  session->end_direct_run(code >= 0 ? code : status, code >= 0 ? "" : message);
 }
 
 void StdoutLearner::on_batch_stderr(Batch& batch, std::string_view bytes) {

@@ -151,6 +151,17 @@ class OneStartTest(ViasockTestCase):
         self.assertEqual(p.stdout.read(), b"X\nb\ncX\n")
         self.assertEqual(p.wait(timeout=30 * TIME_SCALE), 0, p.stderr.read())
 
+    def test_a_tool_that_exits_after_its_first_answer(self):
+        # A direct run of it prints one answer and exits 3: so does the
+        # first call, and every later one (each learns again).
+        tool = [self.tool("once.py", "import sys\nprint(sys.stdin.readline().strip(), flush=True)\nsys.exit(3)\n")]
+        expected = self.direct(tool, b"a\nb\n")
+        self.assertEqual(expected.returncode, 3)
+        for i in range(2):
+            r = self.run_vs(["run"] + tool, b"a\nb\n")
+            self.assertEqual(r.returncode, 3, r.stderr)
+            self.assertBytesEqual(r.stdout, expected.stdout, "call %d" % i)
+
     def test_a_first_call_killed_during_its_direct_run(self):
         # The caller of a direct run is gone: the tool sees the end of its
         # input at once, as it would in a pipeline, and the daemon goes on.
@@ -159,7 +170,12 @@ class OneStartTest(ViasockTestCase):
         p = self.spawn_vs(["run"] + tool, env=env)
         p.stdin.write(b"one\n")
         p.stdin.flush()
-        self.assertTrue(wait_until(lambda: self.started_pids(starts), timeout=10 * TIME_SCALE))
+
+        def direct_run_begun():
+            logs = glob.glob(os.path.join(self.state_dir, "logs", "*.log"))
+            return logs and b"as a direct run" in open(logs[0], "rb").read()
+        # Killed before that, the call leaves a daemon with its tool loaded.
+        self.assertTrue(wait_until(direct_run_begun, timeout=20 * TIME_SCALE), "no direct run began")
         first = self.started_pids(starts)[0]
         p.kill()
         p.wait(timeout=10)
