@@ -313,6 +313,9 @@ void Pool::set_stateful(bool stateful) {
 }
 
 void Pool::kick() {
+  // Once the files changed no instance may start: records that come for
+  // calls with none left fail rather than wait.
+  if (stale_ && current_instances() == 0 && !learning()) fail_waiting(stale_message());
   if (learner_) learner_->pump();
   // Copied: pumping may add or remove instances.
   for (auto instance : std::vector(instances_)) instance->pump();
