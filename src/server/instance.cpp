@@ -14,9 +14,6 @@ namespace {
 // time and at most kReadBurst per wake-up.
 constexpr size_t kReadChunk = 256 * 1024;
 constexpr size_t kReadBurst = 1 << 20;
-// An answer of at least this size leaves the output buffer without a copy,
-// and one expected to be larger gets its room up front.
-constexpr size_t kKeepBuffer = 1 << 20;
 // The output buffer of a stream stays (it is reused without a copy); one
 // larger than this is freed once empty.
 constexpr size_t kKeepOutput = 4 << 20;
@@ -164,7 +161,10 @@ void Instance::pump() {
   // lock-step: to a candidate, or (the state probe) to the instance that
   // served the first call.
   if (!fed_.empty() || role_ == Role::kCandidate) {
-    if (fed_.empty() || !in_flight_.empty()) return;
+    if (fed_.empty() || !in_flight_.empty() || settling_) return;
+    // What the tool printed for a caller's records is that caller's before
+    // a record of the learner's goes in.
+    if (segment_owner()) return settle_segment();
     auto [batch, bytes] = std::move(fed_.front());
     fed_.pop_front();
     in_flight_bytes_ += batch->input_bytes;

@@ -40,6 +40,10 @@ class Instance : public std::enable_shared_from_this<Instance> {
  public:
   enum class Role { kServing, kCandidate, kDirect };
 
+  // An answer of at least this size leaves the output buffer without a
+  // copy, and one expected to be larger gets its room up front.
+  static constexpr size_t kKeepBuffer = 1 << 20;
+
   Instance(asio::io_context& io, Pool& pool, int index, StdoutKind stdout_kind, Role role);
   ~Instance();
   Instance(const Instance&) = delete;
@@ -111,7 +115,7 @@ class Instance : public std::enable_shared_from_this<Instance> {
   std::string release_late_output() { return std::exchange(late_output_, {}); }
   // What it printed and nobody took yet (a candidate that exited on its
   // first record).
-  std::string release_unrouted_output() { return release_late_output() + out_.take(out_.size(), 1 << 20); }
+  std::string release_unrouted_output() { return release_late_output() + out_.take(out_.size(), kKeepBuffer); }
   // The tool's own exit status once reaped; -1 when killed by a signal or
   // not reaped.
   int exit_status() const;

@@ -57,7 +57,7 @@ void Instance::on_segment_quiet(ToolActivity activity) {
   std::shared_ptr<Session> owner = segment_.lock();
   segment_.reset();
   bool varied = !out_.empty();
-  std::string rest = out_.take(out_.size(), 1 << 20);
+  std::string rest = out_.take(out_.size(), kKeepBuffer);
   out_resume_ = 0;
   for (auto& batch : in_flight_) {
     varied = varied || batch->records > 0;

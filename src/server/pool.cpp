@@ -42,12 +42,14 @@ Pool::Pool(asio::io_context& io, PoolConfig config, FatalHandler on_fatal)
 Pool::~Pool() = default;
 
 bool Pool::start(int* status, std::string* error) {
-  if (config_.learn && config_.profile) return start_remembered(status, error);
-  if (config_.learn) {
+  if (config_.learn && !config_.profile) {
     learner_ = std::make_shared<StdoutLearner>(io_, *this);
     return learner_->start(status, error);
   }
-  learned_kind_ = config_.stdout_kind;
+  if (config_.learn)
+    apply_profile(*config_.profile);
+  else
+    learned_kind_ = config_.stdout_kind;
   for (int i = 0; i < min_instances(); ++i)
     if (!add_instance(sched::Role::kActive, status, error)) return false;
   return true;
@@ -56,8 +58,7 @@ bool Pool::start(int* status, std::string* error) {
 // What an earlier daemon of this ID learned stands for learning: the
 // instances start as the learner would have chosen, and each takes its
 // prelude from what it prints before it first waits for input.
-bool Pool::start_remembered(int* status, std::string* error) {
-  const ToolProfile& profile = *config_.profile;
+void Pool::apply_profile(const ToolProfile& profile) {
   spdlog::info("starting from what an earlier daemon of this ID learned: {}", encode_profile(profile));
   remembered_ = true;
   last_remembered_ = profile;
@@ -73,9 +74,6 @@ bool Pool::start_remembered(int* status, std::string* error) {
   }
   stateful_ = exclusive_ = profile.stateful;
   state_known_ = true;
-  for (int i = 0; i < min_instances(); ++i)
-    if (!add_instance(sched::Role::kActive, status, error)) return false;
-  return true;
 }
 
 void Pool::remember_what_was_learned() {
@@ -424,13 +422,7 @@ void Pool::learn_answer(const std::string& answer) {
 // from a few answers, so it is served one record at a time for good.
 void Pool::shape_broken() {
   if (!config_.learn || !shape_known_) return;
-  spdlog::warn("the learned shape ({}) did not hold", shape_description_);
-  shape_broken_for_good();
-}
-
-void Pool::shape_broken_for_good() {
-  if (!config_.learn) return;
-  spdlog::warn("serving the tool one record at a time: its answers keep to no shape");
+  spdlog::warn("the learned shape ({}) did not hold: serving the tool one record at a time", shape_description_);
   shape_known_ = false;
   shapeless_ = true;
   lock_step_ = true;

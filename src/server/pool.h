@@ -102,9 +102,9 @@ class Pool {
   void instance_exited(Instance* instance, bool expected, bool killed_by_us, int status, const std::string& message);
   void adopt(std::shared_ptr<Instance> instance, const std::shared_ptr<Session>& session);
   void learn_answer(const std::string& answer);
+  // Output answered no record: the learned shape is wrong, and the tool is
+  // served one record at a time for good.
   void shape_broken();
-  // Answers do not keep to any shape: one record at a time, for good.
-  void shape_broken_for_good();
   void start_up_stderr(Instance& instance, std::string_view line);
   void broadcast_start_up_stderr(std::string_view line);
   void hold_successes() { holding_ = true; }
@@ -174,7 +174,7 @@ class Pool {
 
  private:
   void log_spreading_change();
-  bool start_remembered(int* status, std::string* error);
+  void apply_profile(const ToolProfile& profile);
   // The ID went stale (checked only when an instance is to start).
   bool stale();
   // No instance can start for the calls waiting: they fail, the others go on.

@@ -106,8 +106,6 @@ void StdoutLearner::on_batch_answered(Batch& batch) {
       return on_first_answer(std::move(answer));
     case Stage::kTerminalAnswer:
       return on_terminal_answer(std::move(answer));
-    case Stage::kSettling:
-      return on_settled(std::move(answer));
     case Stage::kProbing:
     case Stage::kTerminalProbe:
       return on_probe_answer(answer);
@@ -197,26 +195,9 @@ void StdoutLearner::call_over(Session* session) {
   if (stage_ != Stage::kFirstCall) return;
   std::shared_ptr<Session> first = first_call_.lock();
   if (first && first.get() != session) return;
-  // An empty record, answered in lock-step: what the tool prints until it
-  // waits for input again.
-  stage_ = Stage::kSettling;
-  copy_ = std::make_shared<Batch>();
-  copy_->sink = shared_from_this();
-  copy_->records = 1;
-  pipe_->feed(copy_, std::make_shared<const std::string>());
-}
-
-void StdoutLearner::on_settled(std::string rest) {
-  if (!rest.empty()) {
-    spdlog::warn("the tool printed {} more bytes after the first call's answers: its answers vary in length", rest.size());
-    pool_.shape_broken_for_good();
-    if (std::shared_ptr<Session> first = first_call_.lock(); first && first->open()) {
-      std::shared_ptr<Batch> batch = first->open_batch();
-      batch->answers = std::move(rest);
-      batch->records = 0;
-      first->on_answers();
-    }
-  }
+  // The call's segment was settled before it could end (Session::
+  // segment_settled); a call that went away is settled before the probe
+  // is written (Instance::pump).
   stage_ = Stage::kProbing;
   probe(pipe_);
 }

@@ -10,10 +10,9 @@
 //   alone. When the call is over, the first record goes to it once more: a
 //   different answer means the tool keeps state between records (awk's NR),
 //   and every later call gets an instance of its own, served as a direct run.
-//   Before that, whatever the tool prints until it waits again is the first
-//   call's too (it was alone on the instance): a tool whose answers vary in
-//   length still gives that call the direct run's bytes, and is served one
-//   record at a time from then on.
+//   Whatever the tool prints until then is the first call's (it is alone on
+//   the instance, in one segment: instance.h), so a tool whose answers vary
+//   in length still gives that call the direct run's bytes.
 //   The first call ends with success only once this is known; if the tool
 //   keeps state and prints more when its input ends, that call fails
 //   (its end cannot be known any more) rather than end short.
@@ -79,7 +78,6 @@ class StdoutLearner : public BatchSink, public std::enable_shared_from_this<Stdo
     kEmptyCall,         // a call without records is its direct run; then another starts
     kFirstRecord,       // the first record is on it
     kFirstCall,         // it flushes: it serves the first call alone
-    kSettling,          // the first call is over: anything it still prints is that call's
     kProbing,           // the first record once more, on the same instance
     kClosing,           // it keeps state: its input closed, its last words awaited
     kDirectRun,         // it did not answer: the first call is its direct run
@@ -93,7 +91,6 @@ class StdoutLearner : public BatchSink, public std::enable_shared_from_this<Stdo
   void serve_first_call_directly(std::string printed);
   void start_terminal();
   void on_terminal_answer(std::string answer);
-  void on_settled(std::string rest);
   void on_probe_answer(const std::string& answer);
   void finish_closing(std::string late_output);
   void probe(const std::shared_ptr<Instance>& instance);
