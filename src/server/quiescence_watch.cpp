@@ -1,5 +1,7 @@
 #include "server/quiescence_watch.h"
 
+#include <algorithm>
+
 namespace viasock {
 namespace {
 
@@ -19,7 +21,10 @@ void QuiescenceWatch::start(pid_t pid, ino_t stdin_inode, Pull pull, bool termin
   done_ = std::move(done);
   active_ = true;
   confirmations_ = 0;
-  interval_ = kFirstInterval;
+  // A watch that waits before its first look (a watchdog) keeps to that
+  // pace afterwards rather than start over at tens of microseconds: every
+  // look is a wake-up of the daemon.
+  interval_ = std::min(std::max(kFirstInterval, first_delay), max_interval);
   max_interval_ = max_interval;
   schedule(first_delay);
 }
