@@ -41,8 +41,18 @@ struct Batch {
   // with them in flight, and how often it did.
   std::string input;
   int retries_left = 0, deaths = 0;
+  // Segments (instance.h): the last batch an instance took for a caller may
+  // still get output until that instance settles. Once another instance
+  // takes the caller's next batch, its answers wait for that settle
+  // (kHeld): output printed late then lands before the next batch's.
+  enum class Segment { kNone, kOpen, kHeld };
+  Segment segment = Segment::kNone;
+  bool passed_on = false;  // the session passed its answers on
 
-  bool done() const { return records == 0; }
+  // Every answer came (the instance is done with it) ...
+  bool answered() const { return records == 0; }
+  // ... and the session may pass them on.
+  bool done() const { return answered() && segment != Segment::kHeld; }
 };
 
 }  // namespace viasock

@@ -152,7 +152,7 @@ void Instance::pump() {
   // replacement, started when it is gone, pulls what waits in the pool.
   if (writing_ || input_closed_ || killed_by_us_ || finished_ || stdout_closed_ || process_.reaped()) return;
   if (retiring_) return close_input_when_idle();
-  if ((learns() && !ready_) || stepping_) return;
+  if (((learns() || wait_for_load_) && !ready_) || stepping_) return;
   if (role_ == Role::kDirect) return pump_direct();
   // Records wait until the prelude (-P) is complete: written earlier, their
   // answers could be taken for part of it.
@@ -194,7 +194,7 @@ void Instance::pump() {
   std::string bytes;
   bool was_idle = in_flight_.empty();
   while (schedule_.wants_work(in_flight_.size(), in_flight_bytes_, quota)) {
-    sched::BatchLimit limit = schedule_.next_batch(pool_.costs(), quota, pool_.spreading_helps());
+    sched::BatchLimit limit = schedule_.next_batch(pool_.costs(), quota, pool_.spreading_helps() && !shares_caller());
     auto batch = pool_.take_work_for(*this, limit.bytes, limit.records, &bytes);
     if (!batch) break;
     batch->sent_at = sched::now_seconds();
@@ -336,7 +336,7 @@ void Instance::route_framed() {
     last_progress_ = std::chrono::steady_clock::now();
     pool_.count_answers(answered);
     std::shared_ptr<Batch> front = in_flight_.front();
-    if (batch.done()) {
+    if (batch.answered()) {
       double now = sched::now_seconds();
       double seconds = schedule_.on_batch_done(batch.record_count, batch.input_bytes, batch.sent_at, now);
       pool_.on_batch_done(*this, batch.record_count, batch.input_bytes, seconds, tool_cpu_since_last_batch());
@@ -478,9 +478,9 @@ void Instance::watch_stuck() {
 void Instance::on_stuck_check(ToolActivity activity) {
   if (finished_ || in_flight_.empty() || activity != ToolActivity::kWaitingForInput) return;
   if (writing_ || stepping_ || settling_) return watch_stuck();
-  // The records left took no answer of the learned shape (grep's 0
-  // lines): settling gives the segment's caller what came.
-  if (in_segments() && answered_) return settle_segment();
+  // The records left took no answer of the shape (grep's 0 lines): the
+  // tool is quiescent, so the segment settles now.
+  if (in_segments() && answered_) return on_segment_quiet(activity);
   size_t records = 0;
   for (const auto& batch : in_flight_) records += batch->records;
   std::string message = pool_.no_answer_message(records);

@@ -75,9 +75,22 @@ class Instance : public std::enable_shared_from_this<Instance> {
   // input with everything it printed read: all it printed in between is
   // that caller's, whatever the shape. The framer only lets answers reach
   // the caller early.
+  // Where framing was given (--pipe, -T, -0), segments work the same way,
+  // and a tool whose output does not fit that framing fails the segment's
+  // caller loudly instead.
   bool in_segments() const;
   std::shared_ptr<Session> segment_owner() const { return segment_.lock(); }
   void open_segment(const std::shared_ptr<Session>& owner);
+  // Every batch taken in a segment passes through here: the segment's last
+  // batch takes what the tool prints late (Batch::Segment).
+  void took_in_segment(const std::shared_ptr<Batch>& batch);
+  // Whether the owner's next batch follows the one this segment took last.
+  bool continues_segment(const Session& owner) const;
+  // Its segment's caller has batches on another instance too: each turn
+  // ends in a settle, so turns are long (kUnspreadSliceSeconds batches).
+  bool shares_caller() const;
+  // Takes records only once it first waited for input (a successor).
+  void take_work_once_loaded() { wait_for_load_ = true; }
   // Takes no more work; its stdin closes once its batches are answered, and
   // its exit is then expected, not a failure.
   void retire();
@@ -132,6 +145,9 @@ class Instance : public std::enable_shared_from_this<Instance> {
   void settle_segment();
   void on_segment_quiet(ToolActivity activity);
   bool give_to_segment(size_t bytes);
+  std::shared_ptr<Batch> segment_tail(const std::shared_ptr<Session>& owner);
+  void end_segment_hold();
+  void framing_broken(const std::shared_ptr<Session>& owner, size_t extra_bytes, size_t unanswered);
   QuiescenceWatch::Pull puller();
   size_t read_available();
   size_t pull_stdout();
@@ -190,6 +206,7 @@ class Instance : public std::enable_shared_from_this<Instance> {
   std::deque<std::pair<std::shared_ptr<Batch>, std::shared_ptr<const std::string>>> fed_;  // candidate: records to write
   bool writing_ = false, input_closed_ = false;
   bool stepping_ = false;  // the record in flight is answered in lock-step
+  bool wait_for_load_ = false;
 
   ByteBuffer out_;  // tool output not yet routed
   size_t out_resume_ = 0;
@@ -198,6 +215,7 @@ class Instance : public std::enable_shared_from_this<Instance> {
   size_t direct_prefix_limit_ = 0;
   bool direct_prefix_complete_ = true;
   std::weak_ptr<Session> segment_;
+  std::weak_ptr<Batch> segment_last_;  // the last batch taken in the segment
   int segment_batches_ = 0;
   bool settling_ = false;
   int prelude_left_ = 0;

@@ -95,7 +95,12 @@ void Instance::finish() {
   // A tool we killed (-w, stuck) has already failed the records concerned.
   fail_in_flight(status, message, !killed_by_us_, detail);
   // A segment whose records were all answered is over with the tool.
-  if (std::shared_ptr<Session> owner = std::exchange(segment_, {}).lock()) owner->segment_settled();
+  end_segment_hold();
+  if (std::shared_ptr<Session> owner = std::exchange(segment_, {}).lock()) {
+    owner->want_settle(false);
+    owner->on_answers();
+    owner->segment_settled();
+  }
   pool_.instance_exited(this, expected, killed_by_us_, status, message + detail);
 }
 

@@ -181,12 +181,18 @@ void Pool::offer(std::shared_ptr<Session> session) {
   kick();
 }
 
-std::shared_ptr<Batch> Pool::take_work(size_t max_bytes, size_t max_records, std::string* bytes) {
-  while (!ready_.empty()) {
+std::shared_ptr<Batch> Pool::take_work(size_t max_bytes, size_t max_records, std::string* bytes,
+                                       bool new_segment) {
+  for (size_t left = ready_.size(); left > 0 && !ready_.empty(); --left) {
     std::shared_ptr<Session> session = std::move(ready_.front());
     ready_.pop_front();
     session->queued = false;
     if (!session->has_ready_input()) continue;
+    if (new_segment && !may_join(*session)) {
+      session->queued = true;
+      ready_.push_back(session);
+      continue;
+    }
     auto batch = session->take_batch(max_bytes, max_records, bytes);
     // To the back of the queue: the next batch goes to another client first.
     if (session->has_ready_input()) {
@@ -196,6 +202,24 @@ std::shared_ptr<Batch> Pool::take_work(size_t max_bytes, size_t max_records, std
     return batch;
   }
   return nullptr;
+}
+
+// A new segment may take a session's next batch while another instance's
+// segment holds its last one, which may still get output until that
+// instance settles: the new batch must not be passed on before it. So that
+// batch waits for the settle (Batch::Segment::kHeld), or, passed on already,
+// the other instance is asked to settle first. Either way it is pumped
+// soon: it may be idle.
+bool Pool::may_join(Session& session) {
+  std::shared_ptr<Batch> last = session.last_taken();
+  if (!last || last->segment != Batch::Segment::kOpen) return true;
+  bool held = !last->passed_on;
+  if (held)
+    last->segment = Batch::Segment::kHeld;
+  else
+    session.want_settle(true);
+  asio::post(io_, [this] { kick(); });
+  return held;
 }
 
 std::shared_ptr<Session> Pool::claim_session() {
@@ -212,10 +236,15 @@ std::shared_ptr<Batch> Pool::take_work_for(Instance& instance, size_t max_bytes,
   if (!may_take_work(instance)) return nullptr;
   // Learned framing: one caller's records at a time (instance.h, segments).
   if (instance.in_segments() && !exclusive_) {
-    if (std::shared_ptr<Session> owner = instance.segment_owner())
-      return owner->has_ready_input() ? owner->take_batch(max_bytes, max_records, bytes) : nullptr;
-    auto batch = take_work(max_bytes, max_records, bytes);
-    if (batch) instance.open_segment(batch->session);
+    std::shared_ptr<Batch> batch;
+    if (std::shared_ptr<Session> owner = instance.segment_owner()) {
+      // Only the caller's next batch (Instance::segment_should_settle).
+      if (owner->has_ready_input() && instance.continues_segment(*owner))
+        batch = owner->take_batch(max_bytes, max_records, bytes);
+    } else if ((batch = take_work(max_bytes, max_records, bytes, true))) {
+      instance.open_segment(batch->session);
+    }
+    if (batch) instance.took_in_segment(batch);
     return batch;
   }
   if (std::shared_ptr<Session> busy = instance.talkative() ? instance.session_in_flight() : nullptr) {
@@ -238,7 +267,9 @@ std::shared_ptr<Batch> Pool::take_work_for(Instance& instance, size_t max_bytes,
   }
   if (!owner->has_ready_input()) return nullptr;
   if (instance.in_segments() && !instance.segment_owner()) instance.open_segment(owner);
-  return owner->take_batch(max_bytes, max_records, bytes);
+  auto batch = owner->take_batch(max_bytes, max_records, bytes);
+  if (batch && instance.in_segments()) instance.took_in_segment(batch);
+  return batch;
 }
 
 bool Pool::retry(const std::shared_ptr<Batch>& batch) {
@@ -369,8 +400,9 @@ void Pool::instance_ready(Instance& instance, const std::string& prelude) {
   // A successor (a spare, a replacement) that loaded while the files
   // changed may have read either version: it serves no call begun with
   // the old ones. Checked once it is loaded, so a change while it started
-  // counts too.
-  if (ever_ready_ && stale()) {
+  // counts too. (The first instances may become ready after a successor
+  // started, but not after they answered.)
+  if ((ever_ready_ || records_answered_ > 0) && stale()) {
     spdlog::warn("instance {} loaded after the tool's files changed: retiring it", instance.index());
     retire(instance);
     if (current_instances() == 0) fail_waiting(stale_message());
@@ -468,6 +500,28 @@ std::string Pool::no_answer_message(size_t records) const {
          "or tac, which viasock cannot serve), need records of several lines (-t REGEX), or buffer its output" +
          (config_.flush_hint.empty() ? std::string() : " (" + config_.flush_hint + ")") +
          "; 'viasock probe' finds options that work";
+}
+
+std::string Pool::framing_broken_message(size_t extra_bytes, size_t unanswered) const {
+  const RecordFormat& format = config_.output_format;
+  std::string framing = format.kind == RecordFormat::kNull    ? "-0: one NUL-terminated answer per record"
+                        : format.kind == RecordFormat::kRegex ? "-T '" + format.regex + "'"
+                                                              : "one line per record";
+  std::string tool = "tool '" + config_.command.argv[0] + "'";
+  std::string what =
+      extra_bytes > 0
+          ? tool + " printed " + std::to_string(extra_bytes) + " bytes more than the answers the framing given (" +
+                framing + ") expects"
+          : tool + " waits for input with " + std::to_string(unanswered) + " record(s) left without the answer the " +
+                "framing given (" + framing + ") expects: it answers some records with nothing, or buffers its " +
+                "output" + (config_.flush_hint.empty() ? std::string() : " (" + config_.flush_hint + ")");
+  return what + "; so its answers cannot be matched to records: drop the framing options to let viasock learn " +
+         "how the tool answers, or use 'viasock probe' to find options that work";
+}
+
+std::string Pool::unobservable_message() const {
+  return "cannot tell when tool '" + config_.command.argv[0] +
+         "' waits for input on this system (no /proc/PID/syscall), so its answers cannot be matched to calls";
 }
 
 std::string Pool::framing_hint() const {

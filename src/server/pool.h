@@ -66,7 +66,9 @@ class Pool {
   // Sessions' side.
   void offer(std::shared_ptr<Session> session);
   void kick();
-  std::shared_ptr<Batch> take_work(size_t max_bytes, size_t max_records, std::string* bytes);
+  // `new_segment`: for an instance opening a segment (may_join).
+  std::shared_ptr<Batch> take_work(size_t max_bytes, size_t max_records, std::string* bytes,
+                                   bool new_segment = false);
   // The next batch for `instance`: any session's, or only its own session's
   // while every call gets an instance of its own.
   std::shared_ptr<Batch> take_work_for(Instance& instance, size_t max_bytes, size_t max_records, std::string* bytes);
@@ -127,6 +129,9 @@ class Pool {
   // Started from what an earlier daemon learned.
   bool remembered() const { return remembered_; }
   std::string framing_hint() const;
+  // Where framing was given: the tool's output did not fit it.
+  std::string framing_broken_message(size_t extra_bytes, size_t unanswered) const;
+  std::string unobservable_message() const;
   std::string flush_hint() const;
 
   // Scheduling (pool_scaling.cpp; the policy is in scheduler.h).
@@ -194,6 +199,7 @@ class Pool {
   // the others only when that helps.
   Instance* primary();
   bool may_take_work(const Instance& instance);
+  bool may_join(Session& session);
   void replace_used(Instance& instance);
   void replace_later(std::chrono::milliseconds delay);
   void check_stopped();

@@ -33,6 +33,10 @@ std::shared_ptr<Instance> Pool::add_instance(sched::Role role, int* status, std:
   }
   auto instance = std::make_shared<Instance>(io_, *this, next_index_++, learned_kind_, Instance::Role::kServing);
   instance->schedule().set_role(role);
+  // A successor (a spare, a replacement) takes no record before it loaded
+  // and was found to have loaded the files of the calls it would serve
+  // (instance_ready); the first instances take their records at once.
+  if (ever_ready_ || records_answered_ > 0) instance->take_work_once_loaded();
   instances_.push_back(instance);
   if (!instance->start(status, error)) {
     remove_instance(instance.get());

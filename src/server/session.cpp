@@ -288,6 +288,7 @@ std::shared_ptr<Batch> Session::take_batch(size_t max_bytes, size_t max_records,
     batch->retries_left = call_.retries;
   }
   batches_.push_back(batch);
+  last_taken_ = batch;
   read_more();
   return batch;
 }
@@ -298,6 +299,7 @@ void Session::on_answers() {
     Batch& front = *batches_.front();
     add_answers(front.answers);
     if (!front.done()) break;
+    front.passed_on = true;
     batches_.pop_front();
   }
   send_answers();
@@ -331,6 +333,7 @@ std::shared_ptr<Batch> Session::open_batch() {
   batch->session = shared_from_this();
   batch->records = 1;
   batches_.push_back(batch);
+  last_taken_ = batch;
   return batch;
 }
 
@@ -393,6 +396,7 @@ void Session::fail(int status, const std::string& message) {
   // Answers already complete and in order still reach the client.
   while (!batches_.empty() && batches_.front()->done()) {
     add_answers(batches_.front()->answers);
+    batches_.front()->passed_on = true;
     batches_.pop_front();
   }
   failed_ = true;

@@ -90,7 +90,14 @@ class Session : public std::enable_shared_from_this<Session> {
   // call succeeds only once every such segment was settled, that is, once
   // the tool waited for input with everything it printed for them passed on.
   void segment_opened() { ++unsettled_segments_; }
+  int segments_open() const { return unsettled_segments_; }
   void segment_settled();
+  // The batch taken last (Instance::took_in_segment), and whether an
+  // instance waits for the segment that holds it to settle before it takes
+  // the next (Pool::take_work).
+  std::shared_ptr<Batch> last_taken() const { return last_taken_.lock(); }
+  bool settle_wanted() const { return settle_wanted_; }
+  void want_settle(bool wanted) { settle_wanted_ = wanted; }
   bool closed() const { return closed_; }
   // Still taking records and answers: neither closed nor failed.
   bool open() const { return !closed_ && !failed_; }
@@ -179,6 +186,8 @@ class Session : public std::enable_shared_from_this<Session> {
   UniqueFd input_file_, output_file_;
   size_t file_chunk_ = 0;
   int unsettled_segments_ = 0;
+  std::weak_ptr<Batch> last_taken_;
+  bool settle_wanted_ = false;
   bool file_read_posted_ = false, awaiting_attach_ = false;
   bool attach_answered_ = false;
   std::string control_frame_;

@@ -1,0 +1,141 @@
+"""Answers reach a caller only when they are surely its own.
+
+A tool whose answers do not keep to one shape (sed splitting a line, grep
+answering 0 or 1 line, jq 0..n values) gives each caller its direct run's
+bytes, also when one caller's records are spread over two instances (-j 2)
+and when many callers share one instance. Where framing was given (--pipe,
+-T), a tool that breaks it fails the callers concerned loudly: never other
+bytes with status 0, never another caller's bytes.
+"""
+
+import concurrent.futures
+import os
+import unittest
+
+from harness import ViasockTestCase, have
+
+
+# Splits a line at "x" into two, and burns a little CPU per line so that a
+# long call is worth spreading over two instances.
+SPLITTER = """#!/usr/bin/env python3
+import sys
+for line in sys.stdin:
+    sum(range(3000))
+    sys.stdout.write(line.replace("x", "\\n"))
+    sys.stdout.flush()
+"""
+
+
+def varying_input(lines, every=97, offset=50):
+    """Lines of one answer each but every `every`th, which gets two; the
+    first has one, so that "one line per answer" is learned."""
+    return b"".join(b"line %d%s\n" % (i, b" x y" if i % every == offset else b"") for i in range(lines))
+
+
+class OwnBytesTest(ViasockTestCase):
+
+    def splitter(self):
+        path = self.write_file("split.py", SPLITTER)
+        os.chmod(path, 0o755)
+        return [path]
+
+    def concurrently(self, args, datas):
+        with concurrent.futures.ThreadPoolExecutor(len(datas)) as pool:
+            return list(pool.map(lambda d: self.run_vs(args, d), datas))
+
+    def assertOwnBytesOrLoud(self, result, direct, foreign, what):
+        """The direct run's bytes and status, or a non-zero status with a
+        message; and never a byte sequence only another caller could get."""
+        if result.returncode != 0:
+            self.assertErrorLine(result)
+        else:
+            self.assertBytesEqual(result.stdout, direct.stdout, what)
+        for marker in foreign:
+            self.assertNotIn(marker, result.stdout, "%s: another caller's bytes" % what)
+
+    def test_one_call_spread_over_two_instances_keeps_its_order(self):
+        # With -j 2 one long call's batches go to both instances; a record
+        # answered with two lines on one of them must not move its answers
+        # past the other instance's batch.
+        tool = self.splitter()
+        data = varying_input(30000)
+        expected = self.direct(tool, data)
+        for i in range(4):
+            r = self.run_vs(["run", "-j", "2"] + tool, data, timeout=120)
+            self.assertOk(r, "call %d" % i)
+            self.assertBytesEqual(r.stdout, expected.stdout, "call %d" % i)
+
+    def test_callers_spread_over_two_instances_get_their_own_bytes(self):
+        tool = self.splitter()
+        datas = [varying_input(3000, every=31 + i, offset=20).replace(b"line", b"c%d" % i) for i in range(6)]
+        self.assertOk(self.run_vs(["run", "-j", "2"] + tool, datas[0]))
+        for i, r in enumerate(self.concurrently(["run", "-j", "2"] + tool, datas)):
+            self.assertOk(r, "caller %d" % i)
+            self.assertBytesEqual(r.stdout, self.direct(tool, datas[i]).stdout, "caller %d" % i)
+
+    def test_the_reproductions_twenty_times(self):
+        cases = [(["sed", "-u", "s/x/\\n/"], b"a\nb\nc\nd x e\nf\ng\n")]
+        if have("jq"):
+            cases.append((["jq", "-c", ".[]"], b"[1]\n[2]\n[3]\n[4,5]\n"))
+        for tool, data in cases:
+            expected = self.direct(tool, data)
+            for i in range(20):
+                r = self.run_vs(["run"] + tool, data)
+                self.assertOk(r, "%s, run %d" % (tool[0], i))
+                self.assertBytesEqual(r.stdout, expected.stdout, "%s, run %d" % (tool[0], i))
+
+    def test_thirty_callers_of_tools_of_varying_answers(self):
+        tools = [["sed", "-u", "s/x/\\n/"], ["grep", "--line-buffered", "1"]]
+        if have("jq"):
+            tools.append(["jq", "-c", ".[]"])
+        for tool in tools:
+            if tool[0] == "jq":
+                datas = [b"".join(b"[%d%s]\n" % (j, b",%d" % (i * 1000 + j) * (j % 3)) for j in range(1, 60))
+                         for i in range(30)]
+            else:
+                datas = [b"".join(b"1 c%d l%d%s\n" % (i, j, b" x y" if (j + i) % 7 == 0 else b"")
+                                  for j in range(1, 120)) for i in range(30)]
+            self.assertOk(self.run_vs(["run"] + tool, datas[0]))
+            for i, r in enumerate(self.concurrently(["run"] + tool, datas)):
+                self.assertOk(r, "%s, caller %d" % (tool[0], i))
+                self.assertBytesEqual(r.stdout, self.direct(tool, datas[i]).stdout, "%s, caller %d" % (tool[0], i))
+
+    def test_a_tool_that_breaks_the_framing_given_fails_loudly(self):
+        # The user said one line per record (--pipe); sed answers two.
+        tool = ["sed", "-u", "s/$/\\nextra/"]
+        for i in range(20):
+            r = self.run_vs(["run", "--pipe"] + tool, b"a\nb\n")
+            self.assertNotEqual(r.returncode, 0, "run %d: status 0 with %r" % (i, r.stdout))
+            self.assertErrorLine(r, "framing")
+
+    def test_a_tool_that_answers_too_little_for_the_framing_given_fails_loudly(self):
+        tool = ["grep", "--line-buffered", "1"]
+        r = self.run_vs(["run", "--pipe"] + tool, b"1\n2\n3\n")
+        self.assertNotEqual(r.returncode, 0, "status 0 with %r" % r.stdout)
+        self.assertErrorLine(r)
+
+    def test_callers_of_a_tool_that_breaks_the_framing_never_get_each_others_bytes(self):
+        tool = ["sed", "-u", "s/$/\\nextra/"]
+        datas = [b"".join(b"c%d r%d\n" % (i, j) for j in range(200)) for i in range(10)]
+        for args in (["run", "--pipe"], ["run", "--pipe", "-j", "2"], ["run", "-T", "^extra$"]):
+            results = self.concurrently(args + tool, datas)
+            for i, r in enumerate(results):
+                foreign = [b"c%d r" % k for k in range(10) if k != i]
+                self.assertOwnBytesOrLoud(r, self.direct(tool, datas[i]), foreign, "%s, caller %d" % (args, i))
+            if args[-1] != "^extra$":
+                self.assertTrue(any(r.returncode != 0 for r in results), "%s: no caller failed" % args)
+            else:
+                # -T '^extra$' is the right framing: every caller succeeds.
+                for i, r in enumerate(results):
+                    self.assertOk(r, "-T, caller %d" % i)
+
+    def test_a_tool_that_keeps_to_the_framing_given_is_served_by_many_callers(self):
+        tool = ["sed", "-u", "s/^/> /"]
+        datas = [b"".join(b"c%d r%d\n" % (i, j) for j in range(500)) for i in range(12)]
+        for i, r in enumerate(self.concurrently(["run", "--pipe", "-j", "2"] + tool, datas)):
+            self.assertOk(r, "caller %d" % i)
+            self.assertBytesEqual(r.stdout, self.direct(tool, datas[i]).stdout, "caller %d" % i)
+
+
+if __name__ == "__main__":
+    unittest.main()
