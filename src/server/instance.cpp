@@ -52,7 +52,11 @@ Instance::Instance(asio::io_context& io, Pool& pool, int index, StdoutKind stdou
 
 Instance::~Instance() = default;
 
-bool Instance::learns() const { return role_ == Role::kCandidate || pool_.learns(); }
+// Learning instances, and those whose prelude is what they print at start,
+// take records only once they first wait for input.
+bool Instance::learns() const {
+  return role_ == Role::kCandidate || pool_.learns() || !pool_.prelude_given();
+}
 bool Instance::lock_step() const {
   return role_ == Role::kCandidate || (role_ == Role::kServing && pool_.lock_step());
 }
@@ -69,7 +73,7 @@ bool Instance::start(int* status, std::string* error) {
   stderr_.non_blocking(true, ignored);
   const PoolConfig& config = pool_.config();
   prelude_in_lines_ = config.prelude_lines > 0;
-  if (!learns()) prelude_left_ = prelude_in_lines_ ? config.prelude_lines : config.prelude_records;
+  if (!learns() || pool_.framing_given()) prelude_left_ = prelude_in_lines_ ? config.prelude_lines : config.prelude_records;
   spdlog::info("instance {} started the tool, pid {}, stdout a {}", index_, pid(),
                stdout_kind_ == StdoutKind::kPipe ? "pipe" : "terminal");
   read_stdout();
@@ -125,6 +129,13 @@ void Instance::on_start_up_quiet(ToolActivity activity) {
   if (finished_ || activity == ToolActivity::kGone) return;
   if (activity == ToolActivity::kUnobservable && learns())
     return pool_.cannot_learn("cannot observe the tool through /proc/PID/syscall on this system");
+  // A learning instance's prelude is all it printed so far: -P must find
+  // its records there.
+  if (learns() && prelude_left_ > 0) {
+    const RecordFramer& framer = prelude_in_lines_ ? line_framer() : pool_.output_framer();
+    size_t end = 0;
+    prelude_left_ -= static_cast<int>(framer.count(out_.view(), static_cast<size_t>(prelude_left_), &end));
+  }
   if (activity == ToolActivity::kWaitingForInput && prelude_left_ > 0) return prelude_incomplete();
   ready_ = true;
   std::string prelude;
@@ -176,6 +187,9 @@ void Instance::pump() {
     // beside it, and only once this instance finished what it has.
     bool sent_again = !in_flight_.empty() && in_flight_.front()->deaths > 0;
     if (sent_again || (!in_flight_.empty() && pool_.has_retries())) return;
+    // A batch sent again is a segment of its own: what the tool prints
+    // until it settles is that batch's.
+    if (pool_.has_retries() && in_segments() && segment_owner()) return settle_segment();
     if (auto batch = pool_.take_retry()) return send_alone(std::move(batch));
   }
   if (lock_step()) {
@@ -190,7 +204,8 @@ void Instance::pump() {
   if (settling_) return;
   if (in_segments() && segment_should_settle()) return settle_segment();
   // Batch sizes and how many are in flight: see scheduler.h.
-  uint64_t quota = pool_.config().max_records;
+  // A call that has this instance to itself keeps it past --max-records.
+  uint64_t quota = owner() ? 0 : pool_.config().max_records;
   std::string bytes;
   bool was_idle = in_flight_.empty();
   while (schedule_.wants_work(in_flight_.size(), in_flight_bytes_, quota)) {
@@ -213,6 +228,10 @@ void Instance::pump() {
 // instance alone. Should one of them be what killed the tool, it takes no
 // other call's records with it a second time.
 void Instance::send_alone(std::shared_ptr<Batch> batch) {
+  if (in_segments()) {
+    open_segment(batch->session);
+    took_in_segment(batch);
+  }
   batch->sent_at = sched::now_seconds();
   in_flight_bytes_ += batch->input_bytes;
   std::string bytes = batch->input;  // a copy: the batch may need it again

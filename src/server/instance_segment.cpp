@@ -102,7 +102,7 @@ void Instance::on_segment_quiet(ToolActivity activity) {
   if (activity == ToolActivity::kUnobservable) {
     if (owner) owner->fail(kExitToolQuit, pool_.unobservable_message());
   } else if (!rest.empty() || unanswered > 0) {
-    if (!pool_.learns()) {
+    if (pool_.framing_given()) {
       framing_broken(owner, rest.size(), unanswered);
     } else {
       if (owner && owner->open()) segment_tail(owner)->answers += rest;
@@ -146,7 +146,7 @@ bool Instance::give_to_segment(size_t bytes) {
   std::shared_ptr<Session> owner = segment_.lock();
   if (!owner && pool_.exclusive()) owner = owner_.lock();
   if (!owner) return false;
-  if (!pool_.learns()) {
+  if (pool_.framing_given()) {
     if (owner->open()) framing_broken(owner, bytes, 0);
     return true;
   }

@@ -42,14 +42,14 @@ Pool::Pool(asio::io_context& io, PoolConfig config, FatalHandler on_fatal)
 Pool::~Pool() = default;
 
 bool Pool::start(int* status, std::string* error) {
-  if (config_.learn && !config_.profile) {
+  if (framing_given()) learned_kind_ = config_.stdout_kind;
+  // Where framing was given, whether the tool keeps state is still learned
+  // (by every daemon: only a learned framing is remembered).
+  if (framing_given() || !config_.profile) {
     learner_ = std::make_shared<StdoutLearner>(io_, *this);
     return learner_->start(status, error);
   }
-  if (config_.learn)
-    apply_profile(*config_.profile);
-  else
-    learned_kind_ = config_.stdout_kind;
+  apply_profile(*config_.profile);
   for (int i = 0; i < min_instances(); ++i)
     if (!add_instance(sched::Role::kActive, status, error)) return false;
   return true;
@@ -328,6 +328,9 @@ void Pool::set_stateful(bool stateful) {
     for (auto& instance : instances_)
       if (instance) instance->set_owner(nullptr);
     for (auto& session : ready_) session->claimed = false;
+    // What waited for the call the tool was learned on.
+    if (config_.max_records > 0) recycle_used();
+    if (std::exchange(restart_deferred_, false)) restart();
   }
   // The call the tool was learned on may have ended meanwhile.
   for (auto& instance : std::vector(instances_)) {
@@ -410,7 +413,7 @@ void Pool::instance_ready(Instance& instance, const std::string& prelude) {
   }
   // A daemon that starts from what an earlier one learned (tool_profile.h)
   // takes the prelude from its first instance, as the learner would.
-  if (config_.learn && !learning()) set_prelude(prelude);
+  if (!prelude_given() && !learning()) set_prelude(prelude);
   ever_ready_ = true;
   start_failures_ = 0;
   start_up_listeners_.clear();
@@ -426,7 +429,7 @@ bool Pool::ready() const {
 }
 
 void Pool::learn_answer(const std::string& answer) {
-  if (shape_known_ || shapeless_ || samples_.size() >= kMaxSamples || answer.size() > kMaxSampleBytes) return;
+  if (framing_given() || shape_known_ || shapeless_ || samples_.size() >= kMaxSamples || answer.size() > kMaxSampleBytes) return;
   samples_.push_back(answer);
   AnswerShape shape = infer_answer_shape(samples_);
   if (!shape.decided) {
@@ -591,6 +594,9 @@ void Pool::restart() {
     std::shared_ptr<Session> owner = old->owner();
     if (old->direct() || (exclusive_ && owner && owner->open())) {
       spdlog::info("restart: instance {} finishes its call first", old->index());
+      // Replaced after that call when the tool keeps state; else once
+      // the state probe freed it (set_stateful).
+      restart_deferred_ = restart_deferred_ || learning();
       continue;
     }
     int status = 0;

@@ -75,7 +75,9 @@ class Pool {
   // A session closed: in exclusive mode its instance retires and a fresh
   // one starts for the next call.
   void session_ended(Session* session);
-  bool has_prelude() const { return config_.learn || config_.prelude_records > 0 || config_.prelude_lines > 0; }
+  // -P or --prelude-lines: else the prelude is what the tool prints before
+  // it first waits for input.
+  bool prelude_given() const { return config_.prelude_records > 0 || config_.prelude_lines > 0; }
   void wait_for_prelude(std::shared_ptr<Session> session);
   void session_joined(const std::shared_ptr<Session>& session);
   // A call that ended without any record while it waits for the prelude
@@ -96,6 +98,9 @@ class Pool {
   const PoolConfig& config() const { return config_; }
   const ToolCommand& command() const { return config_.command; }
   bool learns() const { return config_.learn; }
+  // -t, -T, -0, -P, -L, --pty or --pipe: the framing and how the tool's
+  // stdout is connected were given; only whether it keeps state is learned.
+  bool framing_given() const { return !config_.learn; }
   bool lock_step() const { return lock_step_; }
   const RecordFramer& output_framer() const { return *output_framer_; }
   void set_prelude(const std::string& prelude);
@@ -200,6 +205,9 @@ class Pool {
   Instance* primary();
   bool may_take_work(const Instance& instance);
   bool may_join(Session& session);
+  // --max-records: replaces an instance that served its quota.
+  void recycle(Instance& instance);
+  void recycle_used();
   void replace_used(Instance& instance);
   void replace_later(std::chrono::milliseconds delay);
   void check_stopped();
@@ -233,6 +241,7 @@ class Pool {
   bool remembered_ = false;
   bool stale_ = false;
   bool answers_vary_logged_ = false;
+  bool restart_deferred_ = false;  // restart asked while the call a tool is learned on held its instance
   std::optional<ToolProfile> last_remembered_;
   std::string shape_description_;
   int start_failures_ = 0, learning_restarts_ = 0;

@@ -72,31 +72,44 @@ void Pool::raise_max(int max) {
 void Pool::after_taking(Instance& instance) {
   uint64_t quota = config_.max_records;
   sched::InstanceSchedule& schedule = instance.schedule();
-  if (quota == 0 || schedule.role() != sched::Role::kActive) return;
+  // A call that has the instance to itself (it is being learned on, or the
+  // tool keeps state) keeps it to its end: a successor would not know
+  // what the call told this one. It is recycled once free (recycle_used).
+  if (quota == 0 || schedule.role() != sched::Role::kActive || instance.owner()) return;
   if (!schedule.spare_asked() && schedule.needs_spare(quota, costs_, startup_) && !stale()) {
     schedule.set_spare_asked();
     int status = 0;
     std::string error;
     if (!add_instance(sched::Role::kSpare, &status, &error)) spdlog::warn("cannot start a spare: {}", error);
   }
-  if (schedule.quota_used(quota)) {
-    // Once the files changed, a spare started before takes over; without
-    // one, the instances go on past their quota rather than give their
-    // calls a successor that loaded other files.
-    bool spare = std::any_of(instances_.begin(), instances_.end(),
-                             [](auto& i) { return i->schedule().role() == sched::Role::kSpare; });
-    if (!spare && stale()) {
-      spdlog::info("instance {} serves on past --max-records: its files changed", instance.index());
-      config_.max_records = 0;
-      return;
-    }
-    spdlog::info("instance {} served its {} records (--max-records): recycling it", instance.index(), quota);
-    retire(instance);
-    if (!promote_spare() && !stopping_) {
-      int status = 0;
-      std::string error;
-      if (!add_instance(sched::Role::kActive, &status, &error)) return cannot_serve(status, error);
-    }
+  if (schedule.quota_used(quota)) recycle(instance);
+}
+
+void Pool::recycle_used() {
+  for (auto& instance : std::vector(instances_))
+    if (instance->schedule().role() == sched::Role::kActive && !instance->owner() &&
+        instance->schedule().quota_used(config_.max_records))
+      recycle(*instance);
+}
+
+void Pool::recycle(Instance& instance) {
+  // Once the files changed, a spare started before takes over; without
+  // one, the instances go on past their quota rather than give their
+  // calls a successor that loaded other files.
+  bool spare = std::any_of(instances_.begin(), instances_.end(),
+                           [](auto& i) { return i->schedule().role() == sched::Role::kSpare; });
+  if (!spare && stale()) {
+    spdlog::info("instance {} serves on past --max-records: its files changed", instance.index());
+    config_.max_records = 0;
+    return;
+  }
+  spdlog::info("instance {} served its {} records (--max-records): recycling it", instance.index(),
+               config_.max_records);
+  retire(instance);
+  if (!promote_spare() && !stopping_) {
+    int status = 0;
+    std::string error;
+    if (!add_instance(sched::Role::kActive, &status, &error)) return cannot_serve(status, error);
   }
 }
 

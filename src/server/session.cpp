@@ -179,15 +179,14 @@ void Session::on_hello(std::string_view request) {
     greeted_ = true;
     host_.run_started(call_);
     pool_.session_joined(shared_from_this());
-    if (pool_.has_prelude()) {
-      // Stands first in line for the prelude, before any answer.
-      auto prelude = std::make_shared<Batch>();
-      prelude->session = shared_from_this();
-      prelude->records = 1;
-      prelude->prelude = true;
-      batches_.push_back(prelude);
-      pool_.wait_for_prelude(shared_from_this());
-    }
+    // Stands first in line for the prelude (-P, or what the tool printed
+    // before it first waited for input), before any answer.
+    auto prelude = std::make_shared<Batch>();
+    prelude->session = shared_from_this();
+    prelude->records = 1;
+    prelude->prelude = true;
+    batches_.push_back(prelude);
+    pool_.wait_for_prelude(shared_from_this());
     return;
   }
   if (request == wire::kRequestStop) host_.stop_requested();
@@ -413,7 +412,8 @@ void Session::finish_if_done() {
   if (input_done_ && ready_records_ == 0 && batches_.empty() && out_.empty() && err_.empty() && queued_.empty() &&
       unsettled_segments_ == 0) {
     // The tool's output is still being checked (stdout_learner.h).
-    if (!pool_.may_succeed()) return pool_.hold(shared_from_this());
+    // (Not an answer to `list`, `stop` or `restart`: no record went in.)
+    if (runs_records() && !pool_.may_succeed()) return pool_.hold(shared_from_this());
     exit_frame_ = wire::encode_exit(kExitOk, "");
     exit_queued_ = true;
     write_more();

@@ -14,6 +14,12 @@ namespace {
 // with the terminal candidate's prelude and first answer.
 constexpr size_t kMaxCompared = 64 << 20;
 
+// How often the state probe repeats the first record: a tool that answers
+// every second or third record differently (one that skips every third,
+// like awk 'NR % 3'), whatever the phase, shows it within three repeats.
+// Each repeat delays the first call's success by one record's time.
+constexpr int kProbes = 3;
+
 // An answer of a whole number of 512-byte blocks may be a stdio buffer that
 // filled up rather than an answer: glibc, Python and Perl buffer 4 or 8 KiB
 // on a pipe. Such a tool is learned the safe way (a direct run first).
@@ -24,8 +30,9 @@ bool may_be_full_buffer(const std::string& answer) { return !answer.empty() && a
 StdoutLearner::StdoutLearner(asio::io_context& io, Pool& pool) : io_(io), pool_(pool) {}
 
 bool StdoutLearner::start(int* status, std::string* error) {
-  spdlog::info("learning the tool: one instance, its stdout a pipe");
-  pipe_ = std::make_shared<Instance>(io_, pool_, 0, StdoutKind::kPipe, Instance::Role::kCandidate);
+  StdoutKind kind = pool_.framing_given() ? pool_.config().stdout_kind : StdoutKind::kPipe;
+  spdlog::info("learning the tool: one instance, its stdout a {}", kind == StdoutKind::kPipe ? "pipe" : "terminal");
+  pipe_ = std::make_shared<Instance>(io_, pool_, 0, kind, Instance::Role::kCandidate);
   return pipe_->start(status, error);
 }
 
@@ -145,6 +152,19 @@ void StdoutLearner::serve_first_call_directly(std::string printed) {
   pipe_->serve_directly(session, std::move(record));
 }
 
+// Where framing was given, the tool's stdout is what the user chose: a
+// tool that did not answer its first record there is served the way that
+// is always right, each call as a direct run on an instance of its own.
+void StdoutLearner::serve_each_call_directly() {
+  spdlog::warn("the tool did not answer its first record with the options given: every call gets an instance of "
+               "its own, served as a direct run");
+  stage_ = Stage::kDone;
+  record_bytes_.reset();
+  pipe_output_.clear();
+  pool_.set_stateful(true);
+  pool_.start_missing_instances();
+}
+
 void StdoutLearner::start_terminal() {
   stage_ = Stage::kTerminalStarting;
   terminal_ = std::make_shared<Instance>(io_, pool_, 1, StdoutKind::kTerminal, Instance::Role::kCandidate);
@@ -187,6 +207,7 @@ void StdoutLearner::on_terminal_answer(std::string answer) {
 }
 
 void StdoutLearner::probe(const std::shared_ptr<Instance>& instance) {
+  probes_left_ = kProbes;
   copy_ = copy_of_record();
   instance->feed(copy_, record_bytes_);
 }
@@ -204,6 +225,10 @@ void StdoutLearner::call_over(Session* session) {
 
 void StdoutLearner::on_probe_answer(const std::string& answer) {
   bool stateful = fingerprint(answer) != first_answer_;
+  if (!stateful && --probes_left_ > 0) {
+    copy_ = copy_of_record();
+    return (stage_ == Stage::kTerminalProbe ? terminal_ : pipe_)->feed(copy_, record_bytes_);
+  }
   if (stage_ == Stage::kTerminalProbe) {
     stage_ = Stage::kDone;
     record_bytes_.reset();
@@ -256,6 +281,7 @@ void StdoutLearner::candidate_exited(Instance* candidate, bool expected, int sta
       case Stage::kDirectRun:
         // The first call ended with the tool's own status (Instance::finish_direct).
         pipe_output_ = pipe_->release_direct_prefix(&pipe_output_complete_);
+        if (pool_.framing_given()) return serve_each_call_directly();
         return start_terminal();
       case Stage::kClosing:
         return finish_closing(pipe_->release_late_output());

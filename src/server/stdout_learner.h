@@ -7,7 +7,7 @@
 // first record of the first call goes to it, answered in lock-step:
 // - It answered (and the answer does not look like a full stdio buffer):
 //   the tool flushes on a pipe. The candidate serves the rest of that call
-//   alone. When the call is over, the first record goes to it once more: a
+//   alone. When the call is over, the first record goes to it three times more: a
 //   different answer means the tool keeps state between records (awk's NR),
 //   and every later call gets an instance of its own, served as a direct run.
 //   Whatever the tool prints until then is the first call's (it is alone on
@@ -28,6 +28,13 @@
 // A call without any record that comes first is a direct run of the
 // candidate too (its prelude and whatever it prints at the end of its
 // input); a new candidate then starts.
+//
+// Where framing was given (-t, -T, -0, -P, -L, --pty, --pipe), the
+// candidate's stdout is the one the options chose, no shape is learned, and
+// a tool that does not answer its first record is not tried on a terminal:
+// after that first call's direct run, every call gets an instance of its
+// own. Whether it keeps state is probed as above: a user's framing says
+// nothing about that.
 #pragma once
 
 #include <memory>
@@ -78,7 +85,7 @@ class StdoutLearner : public BatchSink, public std::enable_shared_from_this<Stdo
     kEmptyCall,         // a call without records is its direct run; then another starts
     kFirstRecord,       // the first record is on it
     kFirstCall,         // it flushes: it serves the first call alone
-    kProbing,           // the first record once more, on the same instance
+    kProbing,           // the first record thrice more, on the same instance
     kClosing,           // it keeps state: its input closed, its last words awaited
     kDirectRun,         // it did not answer: the first call is its direct run
     kTerminalStarting,  // then a terminal candidate loads
@@ -90,6 +97,7 @@ class StdoutLearner : public BatchSink, public std::enable_shared_from_this<Stdo
   void on_first_answer(std::string answer);
   void serve_first_call_directly(std::string printed);
   void start_terminal();
+  void serve_each_call_directly();
   void on_terminal_answer(std::string answer);
   void on_probe_answer(const std::string& answer);
   void finish_closing(std::string late_output);
@@ -120,6 +128,7 @@ class StdoutLearner : public BatchSink, public std::enable_shared_from_this<Stdo
   };
   static Fingerprint fingerprint(std::string_view bytes);
   Fingerprint first_answer_;
+  int probes_left_ = 0;  // repeats of the first record still to come
 };
 
 }  // namespace viasock

@@ -245,24 +245,28 @@ class UnsolicitedOutputTest(ViasockTestCase):
     def test_output_without_pending_record_never_reaches_a_later_client(self):
         ready = os.path.join(self.tmp, "ready")
         env = {"READY_FILE": ready}
-        # --pipe: nothing is learned, so the start-up line is no prelude.
         cmd = ["run", "--pipe", "python3", "-c", PY_UNSOLICITED]
-        # Start the daemon without sending a record.
+        # The first call, without a record, is a direct run of the tool
+        # (it is being learned): its start-up line and its last words.
         r = self.run_vs(cmd, b"", env=env)
         self.assertOk(r)
-        self.assertEqual(r.stdout, b"")
+        self.assertBytesEqual(r.stdout, self.direct(cmd[2:], b"", env=env).stdout)
         self.assertTrue(wait_until(lambda: os.path.exists(ready), timeout=10),
                         "the tool did not start")
         time.sleep(0.5)   # the start-up line has reached the daemon
 
+        # The start-up line is the prelude of every call.
         r = self.run_vs(cmd, b"abc\n", env=env)
         self.assertOk(r)
-        self.assertBytesEqual(r.stdout, b"ABC\n", "first client")
+        self.assertBytesEqual(r.stdout, b"UNSOLICITED AT START\nABC\n", "first client")
         time.sleep(0.8)   # the tool prints TICK with no record pending
 
         r = self.run_vs(cmd, b"def\nghi\n", env=env)
-        self.assertOk(r)
-        self.assertBytesEqual(r.stdout, b"DEF\nGHI\n", "second client")
+        self.assertNotIn(b"TICK", r.stdout, "second client")
+        if r.returncode == 0:
+            self.assertBytesEqual(r.stdout, b"UNSOLICITED AT START\nDEF\nGHI\n", "second client")
+        else:
+            self.assertErrorLine(r)
         self.assertEqual(len(self.run_jsons()), 1, "one daemon")
 
 

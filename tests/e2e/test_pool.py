@@ -70,7 +70,9 @@ class PoolTest(ViasockTestCase):
         for name in os.listdir(self.counts):
             with open(os.path.join(self.counts, name)) as f:
                 counts[name] = int(f.read())
-        total = 100000 + sum(5000 + 100 * c for c in range(8))
+        # Three more: the record the daemon repeats to learn whether the
+        # tool keeps state.
+        total = 100000 + sum(5000 + 100 * c for c in range(8)) + 3
         self.assertEqual(sum(counts.values()), total, counts)
         for pid, count in counts.items():
             self.assertGreater(count, 0, "instance %s did no work: %s" % (pid, counts))
@@ -265,8 +267,10 @@ class SchedulingTest(ViasockTestCase):
         self.assertIn(" 1/1:4 ", table)
 
     def test_max_records_recycles(self):
-        """--max-records 100 over 3 x 1,000 records: about 30 tool starts,
-        no instance serves more than 100 records, every call byte-identical."""
+        """--max-records 100 over 3 x 1,000 records: the call the tool is
+        learned on keeps its instance to its end (the tool may keep state);
+        after it, no instance serves more than 100 records, and every call
+        is byte-identical."""
         inputs = [b"".join(b"call %d record %d\n" % (c, i) for i in range(1000)) for c in range(3)]
         with concurrent.futures.ThreadPoolExecutor(3) as pool:
             results = list(pool.map(lambda data: self.run_tool(["--max-records", "100"], data), inputs))
@@ -276,16 +280,20 @@ class SchedulingTest(ViasockTestCase):
         self.assertOk(self.run_vs(["stop", "--all"], timeout=60))
         self.assertTrue(wait_until(lambda: not self.live_daemon_pids(), timeout=10))
         starts = len(self.started_pids(self.starts))
-        self.assertGreaterEqual(starts, 30)
-        self.assertLessEqual(starts, 33)
+        self.assertGreaterEqual(starts, 21)
+        self.assertLessEqual(starts, 24)
         self.assertTrue(wait_until(lambda: len(os.listdir(self.counts)) == starts, timeout=10),
                         "%d starts, %d reports" % (starts, len(os.listdir(self.counts))))
         counts = []
         for name in os.listdir(self.counts):
             with open(os.path.join(self.counts, name)) as f:
                 counts.append(int(f.read()))
-        self.assertEqual(sum(counts), 3000)
-        self.assertLessEqual(max(counts), 100, counts)
+        counts.sort()
+        # The learned-on call, and its first record repeated three times to
+        # learn whether the tool keeps state.
+        self.assertEqual(counts[-1], 1003, counts)
+        self.assertEqual(sum(counts), 3003)
+        self.assertLessEqual(max(counts[:-1]), 100, counts)
 
     def test_recycled_in_the_middle_of_streams(self):
         """-j 2 and -j 1:3 with --max-records: several clients, large and mixed."""
