@@ -121,7 +121,8 @@ bool Daemon::prepare(int* status, std::string* error) {
     return false;
   if (!flush_args.empty()) spdlog::info("the tool flushes each line with its own option: adding it");
   identity_ = compute_server_id(options, current_context(resolve_tool(options.tool).path));
-  identity_check_ = std::make_unique<IdentityCheck>(io_, options, identity_);
+  identity_check_ = std::make_unique<IdentityCheck>(io_, options, identity_, config_.state_dir);
+  pool_config.command.tracker = identity_check_->tracker();
   pool_config.output_format = options.output_format;
   pool_config.prelude_records = options.prelude_records;
   pool_config.prelude_lines = options.prelude_lines;
@@ -334,6 +335,7 @@ std::string Daemon::status_json() const {
   status["instances"] = pool_->current_instances();
   status["min_instances"] = pool_->min_instances();
   status["max_instances"] = pool_->max_instances();
+  identity_check_->describe(status);
   return status.dump() + "\n";
 }
 
