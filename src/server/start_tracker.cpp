@@ -23,6 +23,13 @@
 
 #include "common/descriptor_passing.h"
 
+// Linux 6.6: the tool's wait for an answer hands the CPU straight to the
+// answering thread and back, instead of two wake-ups through the scheduler.
+#ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
+#define SECCOMP_IOCTL_NOTIF_SET_FLAGS SECCOMP_IOW(4, __u64)
+#define SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP 1UL
+#endif
+
 namespace viasock {
 namespace {
 
@@ -181,6 +188,7 @@ void StartTracker::adopt(TrackChannel channel) {
     refuse(std::string("the kernel refused a seccomp filter: ") + std::strerror(error ? error : EBADF));
     return;
   }
+  ioctl(fds.front().get(), SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP);  // older kernels: not needed
   std::lock_guard lock(mutex_);
   listeners_.push_back(std::move(fds.front()));
   uint64_t one = 1;
