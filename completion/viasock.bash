@@ -13,7 +13,7 @@ _viasock_options() {
         run|start|server)
             echo "-t --input-terminator -T --output-terminator -0 --null -P --prelude --prelude-lines
                   -w --record-timeout -W --idle-timeout -j --instances -L --line-buffered --pty --pipe
-                  --watch --env --max-records --max-record --retry --quiet-tool -l --log --state-dir -h --help"
+                  --watch --env --no-track --max-records --max-record --retry --quiet-tool -l --log --state-dir -h --help"
             [[ $1 == run ]] && echo "--no-spawn -v --verbose"
             [[ $1 == start ]] && echo "-v --verbose" ;;
         list) echo "--all --json --ids --state-dir -h --help" ;;

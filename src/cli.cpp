@@ -106,6 +106,7 @@ class CommandLine {
     list_->add_flag("--all,--everywhere", m.all, "every daemon of this user on this host, from any directory");
     list_->add_flag("--json", m.json, "print a JSON array with every field");
     list_->add_flag("--ids", m.ids_only, "print only the IDs (for shell completion)");
+    list_->add_flag("-v,--verbose", m.verbose, "also say what each daemon's identity covers, every file it tracks");
     stop_ = add("stop", "stop daemons gracefully", "[OPTIONS] ID-PREFIX... | --all");
     restart_ = add("restart", "replace the tool instances of daemons without failing a call",
                    "[OPTIONS] ID-PREFIX... | --all");

@@ -34,6 +34,9 @@ void add_run_options(CLI::App* app, RunFlags& f) {
       ->check(CLI::Range(0, kMaxRetries));
   app->add_flag("--quiet-tool", o.quiet_tool, "send the tool's stderr to the daemon's log only, not to the caller");
   app->add_option("--watch", o.watch, "also start a new daemon when PATH changes (repeatable)");
+  app->add_flag("--no-track", o.no_track,
+                "do not track the files the tool reads at start: only the tool, the files its arguments name and "
+                "--watch make a new daemon when they change");
   app->add_option("--env", o.env, "the value of variable NAME is part of the command's identity (repeatable)");
   app->add_option("--max-record", o.max_record, "fail a call whose input record exceeds SIZE (K, M, G suffixes)")
       ->transform(CLI::AsSizeValue(false));

@@ -54,6 +54,8 @@ void add_registered(const Registry& registry, const std::string& host, std::vect
   }
 }
 
+}  // namespace
+
 std::optional<DaemonStatus> parse_status(const std::string& text) {
   nlohmann::json json = nlohmann::json::parse(text, nullptr, false);
   if (!json.is_object()) return std::nullopt;
@@ -73,13 +75,15 @@ std::optional<DaemonStatus> parse_status(const std::string& text) {
     status.learning_done = json.value("learning_done", false);
     status.remembered = json.value("remembered", false);
     status.stateful = json.value("stateful", false);
+    status.tracking = json.value("tracking", "");
+    status.tracking_problem = json.value("tracking_problem", "");
+    status.tracked_count = json.value("tracked_count", 0LL);
+    status.tracked = json.value("tracked", std::vector<std::string>{});
   } catch (const nlohmann::json::exception&) {
     return std::nullopt;
   }
   return status;
 }
-
-}  // namespace
 
 std::string KnownDaemon::state() const {
   if (status) return status->state;

@@ -26,7 +26,16 @@ struct DaemonStatus {
   // keeps state (an instance per call).
   std::string learned;
   bool learning_done = false, remembered = false, stateful = false;
+  // The files the tool read at start (server/start_tracker.h): "off"
+  // (--no-track), "recording" (still starting), "done" or "refused" (with
+  // the reason); the files once done, sorted, up to a limit.
+  std::string tracking, tracking_problem;
+  long long tracked_count = 0;
+  std::vector<std::string> tracked;
 };
+
+// A daemon's status JSON, or nothing when it is not one.
+std::optional<DaemonStatus> parse_status(const std::string& text);
 
 struct KnownDaemon {
   DaemonInfo info;

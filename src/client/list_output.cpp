@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "client/identity_coverage.h"
+
 namespace viasock {
 namespace {
 
@@ -46,7 +48,7 @@ std::string learned_line(const DaemonStatus& s) {
 
 }  // namespace
 
-void print_daemon_table(const std::vector<KnownDaemon>& daemons, bool wide) {
+void print_daemon_table(const std::vector<KnownDaemon>& daemons, bool wide, bool verbose) {
   printf("%-12s %7s %-13s %-8s %7s %7s %9s %7s %7s  %s\n", "ID", "PID", "STATE", "TOOLS", "CLIENTS", "CALLS", "RECORDS",
          "UPTIME", "IDLE", "COMMAND");
   for (const KnownDaemon& d : daemons) {
@@ -62,6 +64,8 @@ void print_daemon_table(const std::vector<KnownDaemon>& daemons, bool wide) {
     if (!d.alive) detail += "  ('viasock prune' removes it)";
     printf("%22s%s\n", "", detail.c_str());
     if (s && s->learning_done) printf("%22s%s\n", "", learned_line(*s).c_str());
+    if (verbose)
+      for (const auto& line : identity_coverage(d.info.options, s, true)) printf("%22s%s\n", "", line.c_str());
   }
 }
 
@@ -99,6 +103,8 @@ void print_daemon_json(const std::vector<KnownDaemon>& daemons) {
         {"learning_done", s ? Json(s->learning_done) : Json(nullptr)},
         {"remembered", s ? Json(s->remembered) : Json(nullptr)},
         {"stateful", s ? Json(s->stateful) : Json(nullptr)},
+        {"tracking", s ? Json(s->tracking) : Json(nullptr)},
+        {"tracked", s ? Json(s->tracked) : Json(nullptr)},
     };
     list.push_back(std::move(entry));
   }

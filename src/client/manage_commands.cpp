@@ -69,7 +69,7 @@ int list_command(const ManageOptions& options) {
   if (options.json) {
     print_daemon_json(daemons);
   } else {
-    print_daemon_table(daemons, options.all);
+    print_daemon_table(daemons, options.all, options.verbose);
     if (daemons.empty() && !options.all) {
       std::vector<KnownDaemon> elsewhere;
       if (find_daemons({options.state_dir, true}, &elsewhere, &error) && !elsewhere.empty())

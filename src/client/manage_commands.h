@@ -12,6 +12,7 @@ struct ManageOptions {
   std::string state_dir;         // as for run: --state-dir, $VIASOCK_DIR, ./.viasock
   bool json = false;             // list --json
   bool ids_only = false;         // list --ids (for shell completion)
+  bool verbose = false;          // list -v: what each identity covers
   bool all = false;              // list --all; stop/restart --all
   bool everywhere = false;       // stop/restart/prune --everywhere
   bool follow = false;           // logs -f

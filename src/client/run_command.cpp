@@ -5,6 +5,8 @@
 #include <string>
 
 #include "client/connector.h"
+#include "client/identity_coverage.h"
+#include "client/status_query.h"
 #include "client/stream_pump.h"
 #include "common/attached_files.h"
 #include "common/error_output.h"
@@ -21,6 +23,14 @@ namespace {
 void say(const std::string& message) {
   std::string line = "viasock: " + message + "\n";
   (void)!write(STDERR_FILENO, line.data(), line.size());
+}
+
+// A new daemon's coverage, asked once the call is over: by then the tool
+// has waited for input, and the files it read at start are known.
+void say_coverage(const RunOptions& options, const std::string& socket) {
+  auto answers = ask_daemons({socket}, wire::kRequestStatus, std::chrono::seconds(2));
+  std::optional<DaemonStatus> status = answers.front() ? parse_status(*answers.front()) : std::nullopt;
+  for (const auto& line : identity_coverage(options, status ? &*status : nullptr, false)) say(line);
 }
 
 }  // namespace
@@ -46,7 +56,9 @@ int run_command(const RunOptions& options) {
   if (!connection.socket) return print_error(connection.exit_code, connection.error);
   if (options.verbose) say((connection.spawned ? "started daemon " : "reusing daemon ") + id);
   std::string log = state.log_path(id);
-  return pump_streams(std::move(connection.socket), log.c_str(), offer, options.verbose);
+  int status = pump_streams(std::move(connection.socket), log.c_str(), offer, options.verbose);
+  if (options.verbose && connection.spawned) say_coverage(options, state.socket_path(id));
+  return status;
 }
 
 int client_command(const std::string& socket_path) {

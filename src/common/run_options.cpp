@@ -84,6 +84,7 @@ std::vector<std::string> identity_args(const RunOptions& o) {
   if (o.pipe) args.push_back("--pipe");
   for (const auto& path : o.watch) args.insert(args.end(), {"--watch", path});
   for (const auto& name : o.env) args.insert(args.end(), {"--env", name});
+  if (o.no_track) args.push_back("--no-track");
   return args;
 }
 

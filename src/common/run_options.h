@@ -24,6 +24,7 @@ struct RunOptions {
   bool pipe = false;           // --pipe: the tool flushes on a pipe; learn nothing
   std::vector<std::string> watch;  // --watch
   std::vector<std::string> env;    // --env
+  bool no_track = false;           // --no-track: not the files the tool reads at start
 
   // Operational: a call with other values shares the daemon. -W and -j
   // raise a running daemon's limits, -w applies to the call's own records.

@@ -2,7 +2,6 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,6 +10,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "common/file_state.h"
 #include "common/wire.h"
 
 extern char** environ;
@@ -43,20 +43,10 @@ class Hasher {
     EVP_DigestUpdate(ctx_, value.data(), value.size());
   }
 
-  // Size, modification time, inode and change time of `path`, or nothing
-  // when it does not exist. Size and mtime alone miss a file replaced by one
-  // of the same size whose mtime was set back (`cp -p`, `touch -r`,
-  // `touch -d`): a rename gives it another inode, a rewrite in place a new
-  // ctime, which no unprivileged call can set back.
+  // The state of `path` (file_state.h), or nothing when it does not exist.
   void file_state(std::string_view tag, const std::string& path) {
-    struct stat st;
-    if (lstat(path.c_str(), &st) != 0) return;
-    if (S_ISLNK(st.st_mode) && stat(path.c_str(), &st) != 0) return;
-    auto nanoseconds = [](const struct timespec& time) {
-      return std::to_string(static_cast<long long>(time.tv_sec) * 1000000000LL + time.tv_nsec);
-    };
-    field(tag, path + "|" + std::to_string(st.st_size) + "|" + nanoseconds(st.st_mtim) + "|" +
-                   std::to_string(st.st_ino) + "|" + nanoseconds(st.st_ctim));
+    FileState state = read_file_state(path);
+    if (state.exists) field(tag, path + "|" + state.text());
   }
 
   std::string hex() {

@@ -15,6 +15,7 @@
 #include "common/exit_codes.h"
 #include "common/tool_path.h"
 #include "server/scheduler.h"
+#include "server/start_tracker.h"
 
 
 namespace viasock {
@@ -53,7 +54,8 @@ bool make_terminal(UniqueFd* master, UniqueFd* slave) {
 // start it. (posix_spawn cannot do this: glibc leaves its two internal
 // signals ignored in the child, and an ignored signal stays ignored across
 // exec.) A process group of its own, so that the whole of it can be ended.
-[[noreturn]] void exec_child(const ToolCommand& command, char* const* argv, int in, int out, int err, int report) {
+[[noreturn]] void exec_child(const ToolCommand& command, char* const* argv, int in, int out, int err, int report,
+                             int track) {
   for (int sig = 1; sig < NSIG; ++sig) signal(sig, SIG_DFL);
   sigset_t none;
   sigemptyset(&none);
@@ -64,6 +66,7 @@ bool make_terminal(UniqueFd* master, UniqueFd* slave) {
     (void)!write(report, &error, sizeof error);
     _exit(127);
   }
+  if (track >= 0) StartTracker::install_in_child(track);
   // Everything else of the daemon (sockets, log, other instances' pipes)
   // stays out of the tool, even descriptors a library opened without
   // close-on-exec; only the report pipe stays until exec closes it.
@@ -87,7 +90,8 @@ ChildProcess::ChildProcess(ChildProcess&& other) noexcept
       wait_status_(other.wait_status_),
       stdin_inode_(other.stdin_inode_),
       cpu_clock_(other.cpu_clock_),
-      has_cpu_clock_(std::exchange(other.has_cpu_clock_, false)) {}
+      has_cpu_clock_(std::exchange(other.has_cpu_clock_, false)),
+      tracker_(std::exchange(other.tracker_, nullptr)) {}
 
 ChildProcess::~ChildProcess() {
   if (pid_ <= 0 || reaped_) return;
@@ -120,13 +124,19 @@ bool ChildProcess::spawn(const ToolCommand& command, StdoutKind stdout_kind, int
     *error = std::string("cannot create a pipe: ") + std::strerror(errno);
     return false;
   }
+  TrackChannel track;
+  if (command.tracker && command.tracker->prepare(command.path, &track)) tracker_ = command.tracker;
   pid_ = fork();
   if (pid_ < 0) {
     *exit_code = kExitDaemon;
     *error = std::string("cannot fork: ") + std::strerror(errno);
     return false;
   }
-  if (pid_ == 0) exec_child(command, argv.data(), in_read.get(), out_write.get(), err_write.get(), report_write.get());
+  if (pid_ == 0)
+    exec_child(command, argv.data(), in_read.get(), out_write.get(), err_write.get(), report_write.get(),
+               tracker_ ? track.child.get() : -1);
+  // Before waiting for exec, which the filter holds until the tracker answers.
+  if (tracker_) tracker_->adopt(std::move(track));
   // Also from here, so that a kill of the group cannot race the child.
   setpgid(pid_, pid_);
   report_write.reset();
@@ -150,6 +160,10 @@ bool ChildProcess::spawn(const ToolCommand& command, StdoutKind stdout_kind, int
   stdout_fd = std::move(out_read);
   stderr_fd = std::move(err_read);
   return true;
+}
+
+void ChildProcess::start_up_done() {
+  if (tracker_) std::exchange(tracker_, nullptr)->start_up_done();
 }
 
 void ChildProcess::kill_group() {

@@ -15,9 +15,13 @@
 
 namespace viasock {
 
+class StartTracker;
+
 struct ToolCommand {
   std::string path;               // absolute path to execute
   std::vector<std::string> argv;  // argv[0] is the name the user gave
+  // Records what the tool reads at start (null: --no-track).
+  StartTracker* tracker = nullptr;
 };
 
 enum class StdoutKind { kPipe, kTerminal };
@@ -49,6 +53,9 @@ class ChildProcess {
   // Our ends of the standard streams; the caller takes them once.
   UniqueFd stdin_fd, stdout_fd, stderr_fd;
 
+  // The tool waits for input for the first time: its start-up is over.
+  void start_up_done();
+
   // SIGKILL to the whole process group.
   void kill_group();
   // Non-blocking waitpid; true once the child was reaped.
@@ -61,6 +68,7 @@ class ChildProcess {
   ino_t stdin_inode_ = 0;
   clockid_t cpu_clock_{};
   bool has_cpu_clock_ = false;
+  StartTracker* tracker_ = nullptr;  // set when this start is tracked
 };
 
 // The command to run: the tool itself with `extra_args` first, or with -L

@@ -4,7 +4,6 @@
 #include <malloc.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -121,7 +120,8 @@ bool Daemon::prepare(int* status, std::string* error) {
     return false;
   if (!flush_args.empty()) spdlog::info("the tool flushes each line with its own option: adding it");
   identity_ = compute_server_id(options, current_context(resolve_tool(options.tool).path));
-  identity_check_ = std::make_unique<IdentityCheck>(io_, options, identity_);
+  identity_check_ = std::make_unique<IdentityCheck>(io_, options, identity_, config_.state_dir);
+  pool_config.command.tracker = identity_check_->tracker();
   pool_config.output_format = options.output_format;
   pool_config.prelude_records = options.prelude_records;
   pool_config.prelude_lines = options.prelude_lines;
@@ -130,8 +130,7 @@ bool Daemon::prepare(int* status, std::string* error) {
   pool_config.flush_hint = flush_option_hint(options.tool);
   pool_config.min_instances = options.min_instances;
   pool_config.max_records = options.max_records;
-  // Cheap without --watch (a few stat calls and one SHA-256); a watched
-  // tree is walked off the loop (watch_identity), and its verdict used.
+  // A few stat calls and one SHA-256; watched trees and files read at start go off the loop (watch_identity).
   pool_config.identity_current = [this] {
     if (identity_changed_) return false;
     const RunOptions& options = config_.options;
@@ -334,6 +333,7 @@ std::string Daemon::status_json() const {
   status["instances"] = pool_->current_instances();
   status["min_instances"] = pool_->min_instances();
   status["max_instances"] = pool_->max_instances();
+  identity_check_->describe(status);
   return status.dump() + "\n";
 }
 
@@ -367,10 +367,10 @@ void Daemon::arm_idle_timer(double idle) {
   });
 }
 
-// A changed tool or argument file means new calls compute a new ID and go to
-// a new daemon; this one finishes its clients and leaves. So does a daemon
-// whose socket was removed or replaced: no client can reach it any more, and
-// `list` would not show it.
+// A changed tool or argument file gives new calls a new ID; a changed file
+// the tool read at start, a new daemon for the same ID once this one has
+// removed its socket. Either way this one finishes its clients and leaves, as
+// does one whose socket was removed or replaced (no client can reach it).
 void Daemon::watch_identity() {
   identity_timer_.expires_after(kIdentityInterval);
   identity_timer_.async_wait([this](const boost::system::error_code& error) {

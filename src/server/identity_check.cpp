@@ -1,27 +1,70 @@
 #include "server/identity_check.h"
 
+#include <spdlog/spdlog.h>
+
+#include <nlohmann/json.hpp>
+
 #include "common/server_id.h"
 #include "common/tool_path.h"
+#include "server/start_tracker.h"
 
 namespace viasock {
+namespace {
 
-IdentityCheck::IdentityCheck(asio::io_context& io, RunOptions options, std::string identity)
-    : io_(io), options_(std::move(options)), identity_(std::move(identity)) {}
+// The status lists at most this many tracked files (a status is one frame).
+constexpr size_t kMaxListed = 10000;
+
+const char* state_name(TrackState state) {
+  switch (state) {
+    case TrackState::kRecording: return "recording";
+    case TrackState::kDone: return "done";
+    case TrackState::kRefused: return "refused";
+  }
+  return "refused";
+}
+
+}  // namespace
+
+IdentityCheck::IdentityCheck(asio::io_context& io, RunOptions options, std::string identity, const std::string& own_dir)
+    : io_(io), options_(std::move(options)), identity_(std::move(identity)) {
+  if (!options_.no_track) tracker_ = std::make_unique<StartTracker>(own_dir);
+}
 
 IdentityCheck::~IdentityCheck() { worker_.join(); }
 
 void IdentityCheck::start(std::function<void(bool unchanged)> done) {
   if (running_) return;
   running_ = true;
-  // Only const members are read on the worker; the answer comes back by post.
-  asio::post(worker_, [this, done = std::move(done)]() mutable {
+  // The files are copied on the loop: the worker reads only const members.
+  std::vector<FileState> tracked;
+  if (tracker_ && tracker_->state() == TrackState::kDone) tracked = tracker_->files();
+  asio::post(worker_, [this, tracked = std::move(tracked), done = std::move(done)]() mutable {
     ResolvedTool tool = resolve_tool(options_.tool);
     bool unchanged = !tool.path.empty() && compute_server_id(options_, current_context(tool.path)) == identity_;
+    if (const FileState* changed = unchanged ? first_changed(tracked) : nullptr) {
+      spdlog::info("{}, which the tool read at start, changed", changed->path);
+      unchanged = false;
+    }
     asio::post(io_, [this, unchanged, done = std::move(done)] {
       running_ = false;
       done(unchanged);
     });
   });
+}
+
+void IdentityCheck::describe(nlohmann::json& status) const {
+  if (!tracker_) {
+    status["tracking"] = "off";
+    return;
+  }
+  status["tracking"] = state_name(tracker_->state());
+  if (tracker_->state() == TrackState::kRefused) status["tracking_problem"] = tracker_->problem();
+  if (tracker_->state() != TrackState::kDone) return;
+  std::vector<FileState> files = tracker_->files();
+  status["tracked_count"] = files.size();
+  nlohmann::json paths = nlohmann::json::array();
+  for (size_t i = 0; i < files.size() && i < kMaxListed; ++i) paths.push_back(files[i].path);
+  status["tracked"] = std::move(paths);
 }
 
 }  // namespace viasock

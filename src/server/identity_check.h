@@ -1,9 +1,12 @@
 // Whether the tool or one of its files changed since the daemon started,
-// checked off the event loop: --watch may name a large directory tree, and a
-// walk over it must not hold up every client.
+// checked off the event loop: --watch may name a large directory tree, and
+// a tool may have read thousands of files at start (start_tracker.h); a walk
+// over them must not hold up every client.
 #pragma once
 
 #include <functional>
+#include <memory>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 
 #include "common/run_options.h"
@@ -11,22 +14,32 @@
 
 namespace viasock {
 
+class StartTracker;
+
 class IdentityCheck {
  public:
-  IdentityCheck(asio::io_context& io, RunOptions options, std::string identity);
+  // `own_dir`: the daemon's state directory, never tracked.
+  IdentityCheck(asio::io_context& io, RunOptions options, std::string identity, const std::string& own_dir);
   // Waits for a walk in progress.
   ~IdentityCheck();
   IdentityCheck(const IdentityCheck&) = delete;
   IdentityCheck& operator=(const IdentityCheck&) = delete;
 
-  // Computes the server ID again on a worker thread, then calls
-  // done(unchanged) on the loop. Ignored while a check is running.
+  // Computes the server ID again and compares the files the tool read at
+  // start on a worker thread, then calls done(unchanged) on the loop.
+  // Ignored while a check is running.
   void start(std::function<void(bool unchanged)> done);
+
+  // What records the files the tool reads at start; null with --no-track.
+  StartTracker* tracker() const { return tracker_.get(); }
+  // Adds what the identity covers beyond the command line to a status.
+  void describe(nlohmann::json& status) const;
 
  private:
   asio::io_context& io_;
   const RunOptions options_;
   const std::string identity_;
+  std::unique_ptr<StartTracker> tracker_;
   bool running_ = false;
   asio::thread_pool worker_{1};
 };

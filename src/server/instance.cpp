@@ -127,6 +127,7 @@ void Instance::watch_start_up() {
 
 void Instance::on_start_up_quiet(ToolActivity activity) {
   if (finished_ || activity == ToolActivity::kGone) return;
+  process_.start_up_done();
   if (activity == ToolActivity::kUnobservable && learns())
     return pool_.cannot_learn("cannot observe the tool through /proc/PID/syscall on this system");
   // A learning instance's prelude is all it printed so far: -P must find

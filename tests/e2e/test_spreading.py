@@ -121,9 +121,10 @@ class SpreadingTest(ViasockTestCase):
             self.assertEqual(result.returncode, 3, result.stderr[-500:])
             self.assertErrorLine(result, "exited with status 3")
         # The instances that died are replaced, and nothing of theirs is left
-        # open (a parked stdout included).
+        # open (a parked stdout included). Fewer is fine: the first instances'
+        # start-up tracking listeners go with them, their replacements have none.
         self.assertOk(self.run_vs(command, input=short, timeout=60))
-        self.assertTrue(wait_until(lambda: len(child_pids(daemon)) == 2 and fd_count(daemon) == settled, 10),
+        self.assertTrue(wait_until(lambda: len(child_pids(daemon)) == 2 and fd_count(daemon) <= settled, 10),
                         "descriptors: %d, settled at %d" % (fd_count(daemon), settled))
 
 

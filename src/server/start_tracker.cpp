@@ -1,0 +1,280 @@
+#include "server/start_tracker.h"
+
+#include <fcntl.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/openat2.h>
+#include <linux/seccomp.h>
+#include <poll.h>
+#include <spdlog/spdlog.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstddef>
+#include <cstring>
+
+#include "common/descriptor_passing.h"
+
+// Linux 6.6: the tool's wait for an answer hands the CPU straight to the
+// answering thread and back, instead of two wake-ups through the scheduler.
+#ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
+#define SECCOMP_IOCTL_NOTIF_SET_FLAGS SECCOMP_IOW(4, __u64)
+#define SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP 1UL
+#endif
+
+namespace viasock {
+namespace {
+
+// Every other call, and every call of another architecture (x32 or i386
+// numbers mean other calls), is allowed without a word.
+constexpr sock_filter kFilter[] = {
+    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_open, 5, 0),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_openat, 4, 0),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_openat2, 3, 0),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_execve, 2, 0),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_execveat, 1, 0),
+    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
+};
+
+int install_filter() {
+  sock_fprog program{static_cast<unsigned short>(sizeof kFilter / sizeof kFilter[0]),
+                     const_cast<sock_filter*>(kFilter)};
+  return static_cast<int>(syscall(__NR_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &program));
+}
+
+// Reads a NUL-terminated string from the tracee, a page at a time (a read
+// across an unmapped page fails as a whole).
+bool read_tracee_string(pid_t pid, uint64_t address, std::string* out) {
+  out->clear();
+  constexpr uint64_t kPage = 4096;
+  char buffer[kPage];
+  while (out->size() < PATH_MAX) {
+    size_t chunk = kPage - address % kPage;
+    iovec local{buffer, chunk}, remote{reinterpret_cast<void*>(address), chunk};
+    ssize_t n = process_vm_readv(pid, &local, 1, &remote, 1, 0);
+    if (n <= 0) return false;
+    const char* end = static_cast<const char*>(memchr(buffer, '\0', static_cast<size_t>(n)));
+    out->append(buffer, end ? static_cast<size_t>(end - buffer) : static_cast<size_t>(n));
+    if (end) return true;
+    address += static_cast<uint64_t>(n);
+  }
+  return false;
+}
+
+std::string read_link(const std::string& path) {
+  char target[PATH_MAX];
+  ssize_t n = readlink(path.c_str(), target, sizeof target);
+  return n > 0 ? std::string(target, static_cast<size_t>(n)) : std::string();
+}
+
+// The absolute path a tracked call names, or "" for one that does not read
+// a file (written, O_PATH) or that cannot be read back.
+std::string requested_path(const seccomp_notif& request) {
+  const seccomp_data& call = request.data;
+  int dir = AT_FDCWD;
+  uint64_t path_at = call.args[0], flags = 0;
+  if (call.nr == __NR_open) {
+    flags = call.args[1];
+  } else if (call.nr == __NR_openat || call.nr == __NR_openat2 || call.nr == __NR_execveat) {
+    dir = static_cast<int>(call.args[0]);
+    path_at = call.args[1];
+    if (call.nr == __NR_openat) flags = call.args[2];
+    open_how how{};
+    iovec local{&how.flags, sizeof how.flags}, remote{reinterpret_cast<void*>(call.args[2]), sizeof how.flags};
+    if (call.nr == __NR_openat2 && process_vm_readv(static_cast<pid_t>(request.pid), &local, 1, &remote, 1, 0) > 0)
+      flags = how.flags;
+  }
+  // A file opened for writing is an output; one opened for reading and
+  // writing would make the daemon stale by the tool's own writes.
+  if ((flags & O_ACCMODE) != O_RDONLY || (flags & O_PATH)) return "";
+  std::string path;
+  if (!read_tracee_string(static_cast<pid_t>(request.pid), path_at, &path)) return "";
+  std::string proc = "/proc/" + std::to_string(request.pid);
+  if (path.empty()) return call.nr == __NR_execveat ? read_link(proc + "/fd/" + std::to_string(dir)) : "";
+  if (path.front() == '/') return absolute_path("/", path);
+  std::string base = read_link(dir == AT_FDCWD ? proc + "/cwd" : proc + "/fd/" + std::to_string(dir));
+  return base.empty() ? "" : absolute_path(base, path);
+}
+
+struct NotificationBuffers {
+  std::vector<unsigned char> request, response;
+  NotificationBuffers() {
+    seccomp_notif_sizes sizes{};
+    syscall(__NR_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes);
+    request.resize(std::max<size_t>(sizes.seccomp_notif, sizeof(seccomp_notif)));
+    response.resize(std::max<size_t>(sizes.seccomp_notif_resp, sizeof(seccomp_notif_resp)));
+  }
+};
+
+}  // namespace
+
+StartTracker::StartTracker(std::string own_dir)
+    : own_dir_(std::move(own_dir)), wake_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
+  thread_ = std::thread([this] { serve(); });
+}
+
+StartTracker::~StartTracker() {
+  stopping_ = true;
+  uint64_t one = 1;
+  (void)!write(wake_.get(), &one, sizeof one);
+  thread_.join();
+}
+
+bool StartTracker::prepare(const std::string& tool_path, TrackChannel* channel) {
+  if (state_ != TrackState::kRecording) return false;
+  struct stat st;
+  if (stat(tool_path.c_str(), &st) == 0 && (st.st_mode & (S_ISUID | S_ISGID))) {
+    refuse("the tool " + tool_path + " is setuid or setgid, and tracing it is not allowed");
+    return false;
+  }
+  int fds[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
+    refuse(std::string("cannot create a socket pair: ") + std::strerror(errno));
+    return false;
+  }
+  channel->parent.reset(fds[0]);
+  channel->child.reset(fds[1]);
+  return true;
+}
+
+void StartTracker::install_in_child(int channel) {
+  int listener = install_filter();
+  // Unprivileged, a filter needs no_new_privs: the tool then cannot gain
+  // privileges through exec (prepare() refuses setuid tools beforehand).
+  if (listener < 0 && errno == EACCES && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0) listener = install_filter();
+  int error = listener < 0 ? errno : 0;
+  iovec part{&error, sizeof error};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr message{};
+  message.msg_iov = &part;
+  message.msg_iovlen = 1;
+  if (listener >= 0) {
+    message.msg_control = control;
+    message.msg_controllen = sizeof control;
+    cmsghdr* header = CMSG_FIRSTHDR(&message);
+    header->cmsg_level = SOL_SOCKET;
+    header->cmsg_type = SCM_RIGHTS;
+    header->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(header), &listener, sizeof listener);
+  }
+  (void)!sendmsg(channel, &message, MSG_NOSIGNAL);
+  if (listener >= 0) close(listener);
+}
+
+void StartTracker::adopt(TrackChannel channel) {
+  channel.child.reset();
+  int error = 0;
+  iovec part{&error, sizeof error};
+  std::vector<UniqueFd> fds;
+  bool truncated = false;
+  ssize_t n;
+  while ((n = receive_with_descriptors(channel.parent.get(), &part, 1, &fds, &truncated)) < 0 && errno == EINTR) {
+  }
+  if (n < static_cast<ssize_t>(sizeof error)) return;  // the child ended before exec: nothing to track
+  if (error != 0 || fds.empty()) {
+    refuse(std::string("the kernel refused a seccomp filter: ") + std::strerror(error ? error : EBADF));
+    return;
+  }
+  ioctl(fds.front().get(), SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP);  // older kernels: not needed
+  std::lock_guard lock(mutex_);
+  listeners_.push_back(std::move(fds.front()));
+  uint64_t one = 1;
+  (void)!write(wake_.get(), &one, sizeof one);
+}
+
+void StartTracker::start_up_done() {
+  TrackState recording = TrackState::kRecording;
+  if (!state_.compare_exchange_strong(recording, TrackState::kDone)) return;
+  std::lock_guard lock(mutex_);
+  std::sort(files_.begin(), files_.end(), [](const FileState& a, const FileState& b) { return a.path < b.path; });
+  spdlog::info("the tool read {} files at start; they are part of the identity now", files_.size());
+}
+
+TrackState StartTracker::state() const { return state_; }
+
+std::string StartTracker::problem() const {
+  std::lock_guard lock(mutex_);
+  return problem_;
+}
+
+std::vector<FileState> StartTracker::files() const {
+  std::lock_guard lock(mutex_);
+  return files_;
+}
+
+// Said once, in the log and (through the status) to `run -v` and `list -v`.
+void StartTracker::refuse(const std::string& problem) {
+  TrackState recording = TrackState::kRecording;
+  if (!state_.compare_exchange_strong(recording, TrackState::kRefused)) return;
+  std::lock_guard lock(mutex_);
+  problem_ = problem;
+  files_.clear();
+  spdlog::warn("cannot track the files the tool reads at start: {}; the identity covers only the tool, the files "
+               "its arguments name and the variables",
+               problem);
+}
+
+void StartTracker::serve() {
+  std::vector<pollfd> polled;
+  std::vector<int> gone;
+  while (!stopping_) {
+    {
+      std::lock_guard lock(mutex_);
+      std::erase_if(listeners_, [&](const UniqueFd& fd) { return std::find(gone.begin(), gone.end(), fd.get()) != gone.end(); });
+      gone.clear();
+      polled.assign(1, pollfd{wake_.get(), POLLIN, 0});
+      for (const UniqueFd& fd : listeners_) polled.push_back(pollfd{fd.get(), POLLIN, 0});
+    }
+    if (poll(polled.data(), polled.size(), -1) < 0) continue;
+    uint64_t count;
+    if (polled[0].revents) (void)!read(wake_.get(), &count, sizeof count);
+    for (size_t i = 1; i < polled.size(); ++i) {
+      // Answered before a hang-up is seen: the last tool may still wait.
+      if (polled[i].revents & POLLIN) answer(polled[i].fd);
+      else if (polled[i].revents & (POLLHUP | POLLERR | POLLNVAL)) gone.push_back(polled[i].fd);
+    }
+  }
+}
+
+// The tool waits until this answers: the path is read while it waits, the
+// answer goes at once, and the file's state is taken after.
+void StartTracker::answer(int listener) {
+  static thread_local NotificationBuffers buffers;
+  std::fill(buffers.request.begin(), buffers.request.end(), 0);
+  auto* request = reinterpret_cast<seccomp_notif*>(buffers.request.data());
+  if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, request) != 0) return;  // the call was withdrawn
+  std::string path = state_ == TrackState::kRecording ? requested_path(*request) : std::string();
+  std::fill(buffers.response.begin(), buffers.response.end(), 0);
+  auto* response = reinterpret_cast<seccomp_notif_resp*>(buffers.response.data());
+  response->id = request->id;
+  response->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+  ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, response);
+  if (!path.empty()) record(path);
+}
+
+void StartTracker::record(const std::string& path) {
+  if (!tracks_path(path, own_dir_)) return;
+  {
+    std::lock_guard lock(mutex_);
+    if (seen_.count(path)) return;
+  }
+  FileState state = read_file_state(path);
+  if (!state.regular) return;  // not there (a failed open), a directory, a pipe
+  std::lock_guard lock(mutex_);
+  if (state_ == TrackState::kRecording && seen_.insert(path).second) files_.push_back(std::move(state));
+}
+
+}  // namespace viasock

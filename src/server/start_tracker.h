@@ -1,0 +1,90 @@
+// Records the regular files a tool instance (and its children) opens for
+// reading or executes from its start until it first waits for input, so that
+// they join the identity check (identity_check.h): a changed module, config
+// or model then makes the daemon stale as a changed tool does.
+//
+// How: the child installs, between fork and exec, a seccomp filter that
+// sends open, openat, openat2, execve and execveat to the daemon as user
+// notifications (SECCOMP_RET_USER_NOTIF); a thread of the daemon reads each
+// call's path from the tool's memory, answers "continue" at once, and
+// records the file's state. The filter cannot be removed, and without a
+// listener those calls would fail, so once recording ends the thread goes on
+// answering "continue", for the life of the tool (about 5 us per open; see
+// "Files the tool reads at start" in docs/DESIGN.md for the measurements and
+// the other candidates). Only tools started while recording carry the
+// filter: instances started later (a crash, --max-records, a growing pool)
+// run as before.
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/file_state.h"
+#include "common/unique_fd.h"
+
+namespace viasock {
+
+enum class TrackState {
+  kRecording,  // no tracked instance has waited for input yet
+  kDone,       // files() is what the tool read at start
+  kRefused,    // tracing not allowed here: problem() says why
+};
+
+// The two ends of the socket pair a child sends its listener through.
+struct TrackChannel {
+  UniqueFd parent, child;
+};
+
+class StartTracker {
+ public:
+  // `own_dir`: the daemon's state directory, whose files are never tracked.
+  explicit StartTracker(std::string own_dir);
+  // Stops the thread; tools still carrying the filter are gone by then
+  // (their instances end before the daemon).
+  ~StartTracker();
+  StartTracker(const StartTracker&) = delete;
+  StartTracker& operator=(const StartTracker&) = delete;
+
+  // Before fork: whether to track the tool about to start, and the channel
+  // for it. False once recording ended, or when `tool_path` is setuid or
+  // setgid (the filter would cost it its privileges).
+  bool prepare(const std::string& tool_path, TrackChannel* channel);
+  // In the child between fork and exec (async-signal-safe): installs the
+  // filter and sends its listener, or the errno that refused it.
+  static void install_in_child(int channel);
+  // In the parent after fork: takes the listener (or the refusal) before
+  // the child execs, which the filter holds until the thread answers.
+  void adopt(TrackChannel channel);
+  // A tracked instance waits for input: recording ends.
+  void start_up_done();
+
+  TrackState state() const;
+  std::string problem() const;
+  // Sorted by path; complete once state() is kDone.
+  std::vector<FileState> files() const;
+
+ private:
+  void refuse(const std::string& problem);
+  void serve();
+  void answer(int listener);
+  void record(const std::string& path);
+
+  const std::string own_dir_;
+  UniqueFd wake_;  // eventfd: a new listener, or time to stop
+  mutable std::mutex mutex_;
+  std::vector<UniqueFd> listeners_;  // guarded by mutex_
+  std::vector<FileState> files_;     // guarded by mutex_
+  std::set<std::string> seen_;       // guarded by mutex_
+  std::string problem_;              // guarded by mutex_
+  std::atomic<TrackState> state_{TrackState::kRecording};
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;
+};
+
+}  // namespace viasock
