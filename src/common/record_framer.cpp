@@ -1,5 +1,7 @@
 #include "common/record_framer.h"
 
+#include "common/regex_size.h"
+
 #include <algorithm>
 #include <cstring>
 #include <stdexcept>
@@ -87,7 +89,7 @@ class ByteFramer : public RecordFramer {
 class RegexFramer : public RecordFramer {
  public:
   explicit RegexFramer(const std::string& pattern) {
-    if (regcomp(&regex_, pattern.c_str(), REG_EXTENDED | REG_NOSUB) != 0)
+    if (!check_regex_size(pattern).empty() || regcomp(&regex_, pattern.c_str(), REG_EXTENDED | REG_NOSUB) != 0)
       throw std::invalid_argument("invalid regular expression: " + pattern);
     matches_empty_ = line_matches("");
   }
@@ -149,6 +151,8 @@ size_t RecordFramer::count(std::string_view data, size_t max_records, size_t* en
 
 std::string check_record_format(const RecordFormat& format) {
   if (format.kind != RecordFormat::kRegex || format.regex.empty()) return "";
+  std::string too_large = check_regex_size(format.regex);
+  if (!too_large.empty()) return "regular expression '" + format.regex + "' is refused: " + too_large;
   regex_t probe;
   int rc = regcomp(&probe, format.regex.c_str(), REG_EXTENDED | REG_NOSUB);
   if (rc == 0) {

@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "common/record_framer.h"
+#include "common/regex_size.h"
 
 using namespace viasock;
 
@@ -117,4 +118,29 @@ TEST_CASE("count over many blocks agrees with one record at a time") {
 TEST_CASE("an invalid regex is reported") {
   CHECK_FALSE(check_record_format({RecordFormat::kRegex, "("}).empty());
   CHECK(check_record_format({RecordFormat::kRegex, "^EOS$"}).empty());
+}
+
+TEST_CASE("a regex that glibc would expand beyond reason is refused before it is compiled") {
+  // Each stacked '+' doubles the compiled pattern; a large interval copies
+  // its item: both took gigabytes before they were measured.
+  CHECK_FALSE(check_regex_size("N++++++++++++++++++++++").empty());
+  CHECK(check_regex_size("a**").find("follow one another") != std::string::npos);
+  CHECK(check_regex_size("x{2}?").find("follow one another") != std::string::npos);
+  CHECK(check_regex_size("a{1,32767}").find("repeats too much") != std::string::npos);
+  CHECK(check_regex_size("a{,32767}").find("repeats too much") != std::string::npos);
+  CHECK(check_regex_size("(a{1,10}){1,101}").find("repeats too much") != std::string::npos);
+  CHECK(check_regex_size("((((((((((((((a+)+)+)+)+)+)+)+)+)+)+)+)+)+)+").find("repeats too much") !=
+        std::string::npos);
+  // What record separators look like stays accepted.
+  for (const char* usual : {"^$", "^EOS$", "^# sent_id = ", "^(---|===)$", "^[[:space:]]*$", "^[]x]+$", "a{3}b{2,}c{1,5}",
+                            "^\\+$", "(a|b)+c*", "*a", "a{,}", "[[:alpha:]]{1,999}"})
+    CHECK(check_regex_size(usual).empty());
+  // Brackets are one position whatever they hold, a '+' inside one is a member.
+  CHECK(check_regex_size("[+*?]+").empty());
+  CHECK(check_regex_size("a{1,1000}").empty());
+  CHECK_FALSE(check_regex_size("ab{1,1000}").empty());
+  // check_record_format says which pattern it refused; the framer refuses it too.
+  std::string problem = check_record_format({RecordFormat::kRegex, "a{1,32767}"});
+  CHECK(problem.find("'a{1,32767}' is refused") != std::string::npos);
+  CHECK_THROWS(make_framer({RecordFormat::kRegex, "a{1,32767}"}));
 }
