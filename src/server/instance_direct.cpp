@@ -23,7 +23,7 @@ void Instance::pump_direct() {
   // A caller that is gone or failed: the tool sees the end of its input.
   if (!owner || !owner->open()) return close_input();
   std::string bytes;
-  if (auto batch = owner->take_batch(kDirectChunk, SIZE_MAX, &bytes)) {
+  if (auto batch = owner->take_direct_batch(kDirectChunk, &bytes)) {
     // Output printed so far belongs to the batches written before: they
     // are done, and what comes next goes to this one. Their concatenation
     // is the tool's output in the order it was printed.

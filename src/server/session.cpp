@@ -243,7 +243,9 @@ void Session::end_input() {
   scan_input();
   if (!open()) return;
   if (ready_end_ < in_.size()) {
-    in_.append(framer_.terminate(in_.view().substr(ready_end_)));
+    std::string terminator = framer_.terminate(in_.view().substr(ready_end_));
+    completion_ = terminator.size();
+    in_.append(terminator);
     scan_input();
     if (ready_end_ < in_.size()) {  // a sentinel-ended format cannot be completed: send it as it is
       ready_end_ = in_.size();
@@ -254,6 +256,16 @@ void Session::end_input() {
   finish_if_done();
   // An instance serving this call directly closes the tool's input now.
   pool_.kick();
+}
+
+std::shared_ptr<Batch> Session::take_direct_batch(size_t max_bytes, std::string* bytes) {
+  std::shared_ptr<Batch> batch = take_batch(max_bytes, SIZE_MAX, bytes);
+  // Batches end with whole records, so the completed one ends this batch.
+  if (batch && input_done_ && ready_records_ == 0 && completion_ > 0 && bytes->size() >= completion_) {
+    bytes->resize(bytes->size() - completion_);
+    completion_ = 0;
+  }
+  return batch;
 }
 
 std::shared_ptr<Batch> Session::take_batch(size_t max_bytes, size_t max_records, std::string* bytes) {

@@ -59,6 +59,10 @@ class Session : public std::enable_shared_from_this<Session> {
   // Cuts the next batch (at least one record, else about max_bytes) and
   // appends its bytes to *bytes.
   std::shared_ptr<Batch> take_batch(size_t max_bytes, size_t max_records, std::string* bytes);
+  // The same for a direct run (instance_direct.cpp), which gives the tool
+  // the caller's bytes as they are: the terminator that completed an
+  // unterminated last record is left out.
+  std::shared_ptr<Batch> take_direct_batch(size_t max_bytes, std::string* bytes);
   // A batch of ours received answers; pass on what is now in order.
   void on_answers();
   // The prelude is known; fill our prelude batch.
@@ -149,6 +153,8 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string read_buffer_;
   ByteBuffer in_;
   size_t ready_end_ = 0, scan_resume_ = 0, ready_records_ = 0;
+  // Bytes end_input() added to complete the last record, still in in_.
+  size_t completion_ = 0;
   bool reading_ = false, greeted_ = false, input_done_ = false;
   uint64_t max_record_ = UINT64_MAX;
   uint64_t records_in_ = 0;

@@ -136,6 +136,22 @@ class OwnBytesTest(ViasockTestCase):
             self.assertOk(r, "caller %d" % i)
             self.assertBytesEqual(r.stdout, self.direct(tool, datas[i]).stdout, "caller %d" % i)
 
+    def test_a_call_served_as_a_direct_run_gets_its_input_as_it_is(self):
+        # `cat -n` numbers lines (state): every call after the one it is
+        # learned on is a direct run, and a direct run's last line without a
+        # newline stays without one, also where -t '^$' would complete a
+        # record with a blank line. (The call it is learned on shares its
+        # instance's output framing: its last line is completed.)
+        tool = ["cat", "-n"]
+        for args in (["run"], ["run", "-t", "^$"]):
+            self.assertOk(self.run_vs(args + tool, b"learn\n"))
+        for args, data in ((["run"], b"a\nb"), (["run"], b"one line"), (["run", "-t", "^$"], b"a\n\nb")):
+            expected = self.direct(tool, data)
+            for call in ("first", "second"):
+                r = self.run_vs(args + tool, data)
+                self.assertOk(r, "%s %r, %s" % (args, data, call))
+                self.assertBytesEqual(r.stdout, expected.stdout, "%s %r, %s" % (args, data, call))
+
 
 if __name__ == "__main__":
     unittest.main()
