@@ -233,6 +233,13 @@ std::shared_ptr<Session> Pool::claim_session() {
 
 std::shared_ptr<Batch> Pool::take_work_for(Instance& instance, size_t max_bytes, size_t max_records,
                                            std::string* bytes) {
+  std::shared_ptr<Batch> batch = choose_work_for(instance, max_bytes, max_records, bytes);
+  if (batch && learner_ && learner_->owns(&instance)) learner_->saw_batch(*batch, *bytes);
+  return batch;
+}
+
+std::shared_ptr<Batch> Pool::choose_work_for(Instance& instance, size_t max_bytes, size_t max_records,
+                                             std::string* bytes) {
   if (!may_take_work(instance)) return nullptr;
   // Learned framing: one caller's records at a time (instance.h, segments).
   if (instance.in_segments() && !exclusive_) {

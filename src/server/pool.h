@@ -183,6 +183,8 @@ class Pool {
   void stop(std::function<void()> done);
 
  private:
+  // take_work_for() but for the learner's look at the batch.
+  std::shared_ptr<Batch> choose_work_for(Instance& instance, size_t max_bytes, size_t max_records, std::string* bytes);
   void log_spreading_change();
   void apply_profile(const ToolProfile& profile);
   // The ID went stale (checked only when an instance is to start).

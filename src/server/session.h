@@ -84,6 +84,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void end_direct_run(int status, const std::string& message);
   // The client ended its input and every record went to the tool.
   bool input_finished() const { return input_done_ && ready_records_ == 0; }
+  const RecordFramer& framer() const { return framer_; }
 
   // --retry: removes from the batch's kept input the records the tool
   // answered before it died; the rest is sent again.

@@ -20,10 +20,26 @@ constexpr size_t kMaxCompared = 64 << 20;
 // Each repeat delays the first call's success by one record's time.
 constexpr int kProbes = 3;
 
-// An answer of a whole number of 512-byte blocks may be a stdio buffer that
-// filled up rather than an answer: glibc, Python and Perl buffer 4 or 8 KiB
-// on a pipe. Such a tool is learned the safe way (a direct run first).
-bool may_be_full_buffer(const std::string& answer) { return !answer.empty() && answer.size() % 512 == 0; }
+// An answer may come from a tool that buffers on a pipe: glibc writes a
+// buffer that filled up (4 KiB on a pipe) and whole blocks of what does
+// not fit; Python, Java and Rust write anything larger than their 8 KiB
+// buffer straight through. So an answer of a whole number of 512-byte
+// blocks, or of 8 KiB or more, proves no flushing, and such a tool is
+// learned the safe way (a direct run first).
+constexpr size_t kWriteThrough = 8 << 10;
+
+bool may_be_buffered(const std::string& answer) {
+  return !answer.empty() && (answer.size() % 512 == 0 || answer.size() >= kWriteThrough);
+}
+
+// The first record may show no state where a longer one does (an empty
+// line, or any record for a tool that numbers only some of its output): the
+// longest record among the first call's first kSecondScan bytes, if longer
+// than the first and at most kMaxSecondRecord, goes in kSecondProbes times
+// after the first's repeats, and its answers must agree.
+constexpr int kSecondProbes = 2;
+constexpr size_t kSecondScan = 1 << 20;
+constexpr size_t kMaxSecondRecord = 64 << 10;
 
 }  // namespace
 
@@ -65,6 +81,26 @@ std::shared_ptr<Batch> StdoutLearner::copy_of_record() {
   copy->records = 1;
   copy->input_bytes = record_bytes_->size();  // room for a 1:1 answer up front
   return copy;
+}
+
+void StdoutLearner::saw_batch(const Batch& batch, std::string_view bytes) {
+  if (stage_ != Stage::kFirstCall || second_scanned_ >= kSecondScan) return;
+  std::shared_ptr<Session> first = first_call_.lock();
+  if (!first || batch.session != first) return;
+  bytes = bytes.substr(0, kSecondScan - second_scanned_);
+  second_scanned_ += bytes.size();
+  // Batches hold whole records (the last one may be cut by the scan limit).
+  size_t longest = second_record_ ? second_record_->size() : record_bytes_->size();
+  for (size_t start = 0; start < bytes.size();) {
+    size_t resume = 0;
+    size_t end = first->framer().find_end(bytes.substr(start), &resume);
+    if (end == RecordFramer::npos) return;
+    if (end > longest && end <= kMaxSecondRecord) {
+      longest = end;
+      second_record_ = std::make_shared<const std::string>(bytes.substr(start, end));
+    }
+    start += end;
+  }
 }
 
 void StdoutLearner::candidate_ready(Instance& candidate, const std::string& prelude) {
@@ -122,7 +158,7 @@ void StdoutLearner::on_batch_answered(Batch& batch) {
 }
 
 void StdoutLearner::on_first_answer(std::string answer) {
-  if (answer.empty() || may_be_full_buffer(answer)) return serve_first_call_directly(std::move(answer));
+  if (answer.empty() || may_be_buffered(answer)) return serve_first_call_directly(std::move(answer));
   spdlog::info("the tool answers on a pipe: serving through pipes");
   first_answer_ = fingerprint(answer);
   stage_ = Stage::kFirstCall;
@@ -207,9 +243,14 @@ void StdoutLearner::on_terminal_answer(std::string answer) {
 }
 
 void StdoutLearner::probe(const std::shared_ptr<Instance>& instance) {
-  probes_left_ = kProbes;
+  probes_left_ = kProbes + (second_record_ ? kSecondProbes : 0);
+  feed_probe(*instance);
+}
+
+void StdoutLearner::feed_probe(Instance& instance) {
   copy_ = copy_of_record();
-  instance->feed(copy_, record_bytes_);
+  bool second = second_record_ && probes_left_ <= kSecondProbes;
+  instance.feed(copy_, second ? second_record_ : record_bytes_);
 }
 
 void StdoutLearner::call_over(Session* session) {
@@ -224,11 +265,17 @@ void StdoutLearner::call_over(Session* session) {
 }
 
 void StdoutLearner::on_probe_answer(const std::string& answer) {
-  bool stateful = fingerprint(answer) != first_answer_;
-  if (!stateful && --probes_left_ > 0) {
-    copy_ = copy_of_record();
-    return (stage_ == Stage::kTerminalProbe ? terminal_ : pipe_)->feed(copy_, record_bytes_);
+  bool stateful = false;
+  if (second_record_ && probes_left_ <= kSecondProbes) {
+    // The second record's answers are compared with each other.
+    stateful = second_answer_ && fingerprint(answer) != *second_answer_;
+    second_answer_ = fingerprint(answer);
+  } else {
+    stateful = fingerprint(answer) != first_answer_;
   }
+  if (!stateful && --probes_left_ > 0) return feed_probe(stage_ == Stage::kTerminalProbe ? *terminal_ : *pipe_);
+  second_record_.reset();
+  second_answer_.reset();
   if (stage_ == Stage::kTerminalProbe) {
     stage_ = Stage::kDone;
     record_bytes_.reset();

@@ -38,6 +38,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -69,6 +70,9 @@ class StdoutLearner : public BatchSink, public std::enable_shared_from_this<Stdo
   void start_up_stderr(Instance& candidate, std::string_view line);
   // The first call has all its answers (it waits to succeed), or is gone.
   void call_over(Session* session);
+  // A batch the instance serving the first call took: its longest record
+  // may become a second probe record.
+  void saw_batch(const Batch& batch, std::string_view bytes);
   void reap();
   // Shutdown: closes the candidates' input; true once they are gone.
   void close();
@@ -102,6 +106,8 @@ class StdoutLearner : public BatchSink, public std::enable_shared_from_this<Stdo
   void on_probe_answer(const std::string& answer);
   void finish_closing(std::string late_output);
   void probe(const std::shared_ptr<Instance>& instance);
+  // Feeds the next repeat: the first record, then the second probe record.
+  void feed_probe(Instance& instance);
   std::shared_ptr<Batch> copy_of_record();
   std::string terminal_differs_message() const;
 
@@ -128,7 +134,12 @@ class StdoutLearner : public BatchSink, public std::enable_shared_from_this<Stdo
   };
   static Fingerprint fingerprint(std::string_view bytes);
   Fingerprint first_answer_;
-  int probes_left_ = 0;  // repeats of the first record still to come
+  int probes_left_ = 0;  // repeats still to come, of both records
+  // A second probe record, where the first may show no state (the .cpp
+  // says which), the first call's bytes looked at for it, and its answer.
+  std::shared_ptr<const std::string> second_record_;
+  size_t second_scanned_ = 0;
+  std::optional<Fingerprint> second_answer_;
 };
 
 }  // namespace viasock

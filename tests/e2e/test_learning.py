@@ -20,6 +20,11 @@ UP_PY = "import sys\nfor l in sys.stdin: sys.stdout.write(l.upper())\n"
 TWO_PY = ("import sys\nfor l in sys.stdin:\n"
           "    sys.stdout.write('A:' + l + 'B:' + l); sys.stdout.flush()\n")
 PREFIX_PY = "import sys\nfor l in sys.stdin: print(sys.prefix)\n"
+# Numbers the words of its input across records (state), and ends every
+# answer with ".": a blank record is answered the same each time.
+WORDS_PY = ("import sys\nn = 0\nfor l in sys.stdin:\n"
+            "    for w in l.split():\n        n += 1; print(n, w)\n"
+            "    print('.', flush=True)\n")
 
 
 def lines(n):
@@ -60,6 +65,31 @@ class UnbufferedToolsTest(ViasockTestCase):
         for tool in (["perl", "-pe", "$_=uc"], ["sed", "s/a/b/"]):
             with self.subTest(tool=tool[0]):
                 self.check_cold_and_warm(tool, data)
+
+    def test_first_answer_written_through_the_buffer(self):
+        # Python writes anything larger than its 8 KiB buffer straight
+        # through, so a long first record is answered on a pipe at once
+        # although the tool buffers: later small calls must still get their
+        # bytes, not an empty output with status 0.
+        tool = [python3(), self.write_file("up.py", UP_PY)]
+        first = b"a" * 100000 + b"\n" + lines(3)
+        r = self.run_vs(["run"] + tool, first)
+        self.assertOk(r, "cold")
+        self.assertBytesEqual(r.stdout, self.direct(tool, first).stdout, "cold")
+        for call in range(3):
+            data = lines(5 + call)
+            r = self.run_vs(["run"] + tool, data)
+            self.assertOk(r, "warm call %d" % call)
+            self.assertBytesEqual(r.stdout, self.direct(tool, data).stdout, "warm call %d" % call)
+
+    def test_state_that_a_blank_first_record_does_not_show(self):
+        # The first record is blank, so repeating it shows no state; the
+        # longest record of the first call, repeated, does.
+        tool = [python3(), self.write_file("words.py", WORDS_PY)]
+        for call, data in enumerate((b"\nthe cat\nsat on the mat\n", b"a b\n", b"\nc\n")):
+            r = self.run_vs(["run"] + tool, data)
+            self.assertOk(r, "call %d" % call)
+            self.assertBytesEqual(r.stdout, self.direct(tool, data).stdout, "call %d" % call)
 
     @unittest.skipUnless(have("mawk"), "mawk is not installed")
     def test_mawk_that_counts_records(self):
