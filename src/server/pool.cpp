@@ -329,7 +329,10 @@ void Pool::set_stateful(bool stateful) {
   stateful_ = stateful;
   state_known_ = true;
   if (stateful) {
-    spdlog::info("the tool answers a repeated record differently (it keeps state): every call gets a fresh instance");
+    spdlog::info("the tool keeps state, or viasock cannot tell: every call gets a fresh instance");
+    // Set by adopt() when a candidate served its first call; a tool whose
+    // first call was a direct run with framing given had none adopted.
+    exclusive_ = true;
   } else {
     exclusive_ = false;
     for (auto& instance : instances_)

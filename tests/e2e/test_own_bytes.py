@@ -152,6 +152,21 @@ class OwnBytesTest(ViasockTestCase):
                 self.assertOk(r, "%s %r, %s" % (args, data, call))
                 self.assertBytesEqual(r.stdout, expected.stdout, "%s %r, %s" % (args, data, call))
 
+    def test_a_tool_that_buffers_under_framing_given_gets_an_instance_per_call(self):
+        # -L says how answers end, not that the tool flushes: this one
+        # buffers on a pipe (and numbers its lines), so every call is a
+        # direct run on an instance of its own, concurrent callers too.
+        tool = ["python3", self.write_file("number.py", "import sys\nfor n, l in enumerate(sys.stdin, 1):\n"
+                                                      "    sys.stdout.write('%d: %s' % (n, l))\n")]
+        datas = [b"".join(b"c%d r%d\n" % (i, j) for j in range(3)) for i in range(4)]
+        for i in range(2):
+            r = self.run_vs(["run", "-L"] + tool, datas[i])
+            self.assertOk(r, "call %d" % i)
+            self.assertBytesEqual(r.stdout, self.direct(tool, datas[i]).stdout, "call %d" % i)
+        for i, r in enumerate(self.concurrently(["run", "-L"] + tool, datas)):
+            self.assertOk(r, "caller %d" % i)
+            self.assertBytesEqual(r.stdout, self.direct(tool, datas[i]).stdout, "caller %d" % i)
+
 
 if __name__ == "__main__":
     unittest.main()

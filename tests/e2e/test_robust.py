@@ -118,9 +118,10 @@ class BoundedMemoryTest(RobustTestCase):
         self.assertEqual(self.the_daemon(), daemon, "the same daemon serves on")
 
     def test_large_record_memory_is_returned(self):
-        # The first record of a new daemon goes to two candidates (a pipe and
-        # a terminal); later ones to the one instance that serves. Either way
-        # nothing of the record stays once it is answered.
+        # The first record of a new daemon goes to the pipe candidate and,
+        # when its answer proves no flushing, to a terminal candidate after
+        # it; later ones to the one instance that serves. Either way nothing
+        # of the record stays once it is answered.
         record = b"r" * (32 * MiB) + b"\n"
         path = os.path.join(self.tmp, "record")
         with open(path, "wb") as f:
@@ -142,8 +143,11 @@ class BoundedMemoryTest(RobustTestCase):
             if SANITIZED:
                 continue
             self.assertTrue(settled, "the daemon kept %d bytes resident" % proc_status(daemon, "VmRSS"))
-            # Learning holds two candidates' answers besides the record.
-            self.assertLess(peak, (4 if which == "learning" else 2.5) * len(record) + 8 * MiB, which)
+            # An answer this large proves no flushing (a buffering tool may
+            # write it straight through): the learning call is a direct run,
+            # whose output is kept for the comparison with the terminal
+            # candidate, which then answers the record too.
+            self.assertLess(peak, (6 if which == "learning" else 2.5) * len(record) + 8 * MiB, which)
 
     def test_data_frames_are_bounded(self):
         # A raw client reads the frames themselves: one 3 MiB answer comes in
