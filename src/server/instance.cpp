@@ -73,7 +73,7 @@ bool Instance::start(int* status, std::string* error) {
   stderr_.non_blocking(true, ignored);
   const PoolConfig& config = pool_.config();
   prelude_in_lines_ = config.prelude_lines > 0;
-  if (!learns() || pool_.framing_given()) prelude_left_ = prelude_in_lines_ ? config.prelude_lines : config.prelude_records;
+  if (pool_.framing_given()) prelude_left_ = prelude_in_lines_ ? config.prelude_lines : config.prelude_records;
   spdlog::info("instance {} started the tool, pid {}, stdout a {}", index_, pid(),
                stdout_kind_ == StdoutKind::kPipe ? "pipe" : "terminal");
   read_stdout();

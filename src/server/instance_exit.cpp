@@ -97,8 +97,6 @@ void Instance::finish() {
   // A segment whose records were all answered is over with the tool.
   end_segment_hold();
   if (std::shared_ptr<Session> owner = std::exchange(segment_, {}).lock()) {
-    owner->want_settle(false);
-    owner->on_answers();
     owner->segment_settled();
   }
   pool_.instance_exited(this, expected, killed_by_us_, status, message + detail);

@@ -111,11 +111,7 @@ void Instance::on_segment_quiet(ToolActivity activity) {
   }
   end_segment_hold();
   bool wanted = owner && owner->settle_wanted();
-  if (owner) {
-    owner->want_settle(false);
-    owner->on_answers();
-    owner->segment_settled();
-  }
+  if (owner) owner->segment_settled();
   // Another instance waited for this settle to take the caller's records.
   if (wanted) return pool_.kick();
   pump();

@@ -335,6 +335,9 @@ void Session::send_answers() {
 }
 
 void Session::segment_settled() {
+  settle_wanted_ = false;
+  // What the settled segment printed last is now in order.
+  on_answers();
   if (unsettled_segments_ > 0) --unsettled_segments_;
   finish_if_done();
 }

@@ -96,6 +96,8 @@ class Session : public std::enable_shared_from_this<Session> {
   // the tool waited for input with everything it printed for them passed on.
   void segment_opened() { ++unsettled_segments_; }
   int segments_open() const { return unsettled_segments_; }
+  // A segment of ours settled: what it printed is passed on, and a call
+  // whose segments all settled may end.
   void segment_settled();
   // The batch taken last (Instance::took_in_segment), and whether an
   // instance waits for the segment that holds it to settle before it takes
