@@ -32,14 +32,15 @@ bool may_be_buffered(const std::string& answer) {
   return !answer.empty() && (answer.size() % 512 == 0 || answer.size() >= kWriteThrough);
 }
 
-// The first record may show no state where a longer one does (an empty
-// line, or any record for a tool that numbers only some of its output): the
-// longest record among the first call's first kSecondScan bytes, if longer
-// than the first and at most kMaxSecondRecord, goes in kSecondProbes times
-// after the first's repeats, and its answers must agree.
-constexpr int kSecondProbes = 2;
-constexpr size_t kSecondScan = 1 << 20;
-constexpr size_t kMaxSecondRecord = 64 << 10;
+// The first record may show no state where other records do: an empty
+// line, a record a tool that numbers only some output answers the same each
+// time, or a tool that holds its last word when the first record has none.
+// So the two longest records among the first call's first kScan bytes (at
+// most kMaxProbeRecord each, longer than the first), X and Y, go in as X, Y,
+// X after the first record's repeats, and X must be answered the same both
+// times: Y in between changes what a tool that looks ahead or back holds.
+constexpr size_t kScan = 1 << 20;
+constexpr size_t kMaxProbeRecord = 64 << 10;
 
 }  // namespace
 
@@ -84,23 +85,28 @@ std::shared_ptr<Batch> StdoutLearner::copy_of_record() {
 }
 
 void StdoutLearner::saw_batch(const Batch& batch, std::string_view bytes) {
-  if (stage_ != Stage::kFirstCall || second_scanned_ >= kSecondScan) return;
+  if (stage_ != Stage::kFirstCall || scanned_ >= kScan) return;
   std::shared_ptr<Session> first = first_call_.lock();
   if (!first || batch.session != first) return;
-  bytes = bytes.substr(0, kSecondScan - second_scanned_);
-  second_scanned_ += bytes.size();
+  bytes = bytes.substr(0, kScan - scanned_);
+  scanned_ += bytes.size();
   // Batches hold whole records (the last one may be cut by the scan limit).
-  size_t longest = second_record_ ? second_record_->size() : record_bytes_->size();
   for (size_t start = 0; start < bytes.size();) {
     size_t resume = 0;
     size_t end = first->framer().find_end(bytes.substr(start), &resume);
     if (end == RecordFramer::npos) return;
-    if (end > longest && end <= kMaxSecondRecord) {
-      longest = end;
-      second_record_ = std::make_shared<const std::string>(bytes.substr(start, end));
-    }
+    keep_if_longer(bytes.substr(start, end));
     start += end;
   }
+}
+
+void StdoutLearner::keep_if_longer(std::string_view record) {
+  if (record.size() <= record_bytes_->size() || record.size() > kMaxProbeRecord) return;
+  if (longest_[1] && record.size() <= longest_[1]->size()) return;
+  for (const auto& kept : longest_)
+    if (kept && *kept == record) return;
+  longest_[1] = std::make_shared<const std::string>(record);
+  if (!longest_[0] || longest_[1]->size() > longest_[0]->size()) std::swap(longest_[0], longest_[1]);
 }
 
 void StdoutLearner::candidate_ready(Instance& candidate, const std::string& prelude) {
@@ -243,14 +249,20 @@ void StdoutLearner::on_terminal_answer(std::string answer) {
 }
 
 void StdoutLearner::probe(const std::shared_ptr<Instance>& instance) {
-  probes_left_ = kProbes + (second_record_ ? kSecondProbes : 0);
+  probe_steps_.clear();
+  for (int i = 0; i < kProbes; ++i) probe_steps_.push_back({record_bytes_, ProbeStep::kLikeFirstAnswer});
+  if (const auto& x = longest_[0]) {
+    probe_steps_.push_back({x, ProbeStep::kReference});
+    if (longest_[1]) probe_steps_.push_back({longest_[1], ProbeStep::kIgnored});
+    probe_steps_.push_back({x, ProbeStep::kLikeReference});
+  }
+  longest_ = {};
   feed_probe(*instance);
 }
 
 void StdoutLearner::feed_probe(Instance& instance) {
   copy_ = copy_of_record();
-  bool second = second_record_ && probes_left_ <= kSecondProbes;
-  instance.feed(copy_, second ? second_record_ : record_bytes_);
+  instance.feed(copy_, probe_steps_.front().record);
 }
 
 void StdoutLearner::call_over(Session* session) {
@@ -265,17 +277,18 @@ void StdoutLearner::call_over(Session* session) {
 }
 
 void StdoutLearner::on_probe_answer(const std::string& answer) {
+  ProbeStep step = probe_steps_.front();
+  probe_steps_.pop_front();
+  Fingerprint seen = fingerprint(answer);
   bool stateful = false;
-  if (second_record_ && probes_left_ <= kSecondProbes) {
-    // The second record's answers are compared with each other.
-    stateful = second_answer_ && fingerprint(answer) != *second_answer_;
-    second_answer_ = fingerprint(answer);
-  } else {
-    stateful = fingerprint(answer) != first_answer_;
+  switch (step.check) {
+    case ProbeStep::kLikeFirstAnswer: stateful = seen != first_answer_; break;
+    case ProbeStep::kReference: probe_reference_ = seen; break;
+    case ProbeStep::kIgnored: break;
+    case ProbeStep::kLikeReference: stateful = seen != probe_reference_; break;
   }
-  if (!stateful && --probes_left_ > 0) return feed_probe(stage_ == Stage::kTerminalProbe ? *terminal_ : *pipe_);
-  second_record_.reset();
-  second_answer_.reset();
+  if (!stateful && !probe_steps_.empty()) return feed_probe(stage_ == Stage::kTerminalProbe ? *terminal_ : *pipe_);
+  probe_steps_.clear();
   if (stage_ == Stage::kTerminalProbe) {
     stage_ = Stage::kDone;
     record_bytes_.reset();

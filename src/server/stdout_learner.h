@@ -37,8 +37,9 @@
 // nothing about that.
 #pragma once
 
+#include <array>
+#include <deque>
 #include <memory>
-#include <optional>
 #include <string>
 #include <string_view>
 
@@ -106,8 +107,9 @@ class StdoutLearner : public BatchSink, public std::enable_shared_from_this<Stdo
   void on_probe_answer(const std::string& answer);
   void finish_closing(std::string late_output);
   void probe(const std::shared_ptr<Instance>& instance);
-  // Feeds the next repeat: the first record, then the second probe record.
   void feed_probe(Instance& instance);
+  // Keeps `record` if it is among the two longest seen (saw_batch).
+  void keep_if_longer(std::string_view record);
   std::shared_ptr<Batch> copy_of_record();
   std::string terminal_differs_message() const;
 
@@ -134,12 +136,18 @@ class StdoutLearner : public BatchSink, public std::enable_shared_from_this<Stdo
   };
   static Fingerprint fingerprint(std::string_view bytes);
   Fingerprint first_answer_;
-  int probes_left_ = 0;  // repeats still to come, of both records
-  // A second probe record, where the first may show no state (the .cpp
-  // says which), the first call's bytes looked at for it, and its answer.
-  std::shared_ptr<const std::string> second_record_;
-  size_t second_scanned_ = 0;
-  std::optional<Fingerprint> second_answer_;
+  // The state probe: records to feed, and what each answer is checked
+  // against (the .cpp says why these records).
+  struct ProbeStep {
+    std::shared_ptr<const std::string> record;
+    enum Check { kLikeFirstAnswer, kReference, kIgnored, kLikeReference } check;
+  };
+  std::deque<ProbeStep> probe_steps_;
+  Fingerprint probe_reference_;
+  // The two longest records of the first call seen so far, longest first,
+  // and how many of its bytes were looked at.
+  std::array<std::shared_ptr<const std::string>, 2> longest_;
+  size_t scanned_ = 0;
 };
 
 }  // namespace viasock
