@@ -196,10 +196,10 @@ void StdoutLearner::serve_first_call_directly(std::string printed) {
 
 // Where framing was given, the tool's stdout is what the user chose: a
 // tool that did not answer its first record there is served the way that
-// is always right, each call as a direct run on an instance of its own.
-void StdoutLearner::serve_each_call_directly() {
-  spdlog::warn("the tool did not answer its first record with the options given: every call gets an instance of "
-               "its own, served as a direct run");
+// is always right, each call as a direct run on an instance of its own. So
+// is a tool whose terminal answer to a long first record proves nothing.
+void StdoutLearner::serve_each_call_directly(const char* why) {
+  spdlog::warn("{}: every call gets an instance of its own, served as a direct run", why);
   stage_ = Stage::kDone;
   record_bytes_.reset();
   pipe_output_.clear();
@@ -234,6 +234,12 @@ void StdoutLearner::on_terminal_answer(std::string answer) {
     spdlog::error("pipe output ({} bytes) differs from terminal output ({} bytes)", pipe_output.size(),
                   expected.size());
     message = terminal_differs_message();
+  }
+  if (message.empty() && may_be_buffered(answer)) {
+    // As on the pipe: an answer this long may have gone through a buffer
+    // that keeps shorter ones.
+    terminal_->kill();
+    return serve_each_call_directly("the tool's answer to its first record is too long to show whether it flushes");
   }
   if (!message.empty()) {
     stage_ = Stage::kDone;
@@ -341,7 +347,8 @@ void StdoutLearner::candidate_exited(Instance* candidate, bool expected, int sta
       case Stage::kDirectRun:
         // The first call ended with the tool's own status (Instance::finish_direct).
         pipe_output_ = pipe_->release_direct_prefix(&pipe_output_complete_);
-        if (pool_.framing_given()) return serve_each_call_directly();
+        if (pool_.framing_given())
+          return serve_each_call_directly("the tool did not answer its first record with the options given");
         return start_terminal();
       case Stage::kClosing:
         return finish_closing(pipe_->release_late_output());

@@ -102,7 +102,7 @@ class StdoutLearner : public BatchSink, public std::enable_shared_from_this<Stdo
   void on_first_answer(std::string answer);
   void serve_first_call_directly(std::string printed);
   void start_terminal();
-  void serve_each_call_directly();
+  void serve_each_call_directly(const char* why);
   void on_terminal_answer(std::string answer);
   void on_probe_answer(const std::string& answer);
   void finish_closing(std::string late_output);

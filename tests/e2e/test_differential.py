@@ -334,7 +334,8 @@ class DifferentialTest(ViasockTestCase):
             # The next groups reuse this tool when their option set allows.
             if groups and rng.random() < 0.5 and groups[-1].framing == group.framing \
                     and groups[-1].tool["sep"] == group.tool["sep"] \
-                    and groups[-1].tool["prelude"] == group.tool["prelude"]:
+                    and groups[-1].tool["prelude"] == group.tool["prelude"] \
+                    and not (group.option_name == "pty" and groups[-1].tool["colour"]):
                 group.tool, group.tool_number = groups[-1].tool, groups[-1].tool_number
             else:
                 tools += 1
