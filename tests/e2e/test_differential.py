@@ -96,6 +96,7 @@ class Call:
         self.stdout = self.stderr = b""
         self.status = None
         self.timed_out = False
+        self.log = ""  # the daemon's log, when the call hung
 
 
 class Group:
@@ -231,6 +232,8 @@ class DifferentialTest(ViasockTestCase):
             call.stdout, call.stderr = p.communicate(rest, timeout=CALL_TIMEOUT)
         except subprocess.TimeoutExpired:
             call.timed_out = True
+            # What the daemon did meanwhile, for the report.
+            call.log = self.log_tails(40, p.args[p.args.index("--state-dir") + 1])
             p.kill()
             call.stdout, call.stderr = p.communicate()
         call.status = p.returncode
@@ -382,7 +385,7 @@ class DifferentialTest(ViasockTestCase):
             "first difference at byte %d: viasock %r, direct %r" % (
                 i, call.stdout[max(0, i - 30):i + 50], direct.stdout[max(0, i - 30):i + 50]),
             "viasock stderr: %r" % call.stderr[-400:],
-        ])
+        ] + (["daemon log:\n" + call.log] if call.log else []))
 
     def check(self, seed, cases):
         groups = [g for g in self.make_groups(seed, cases) if not ONLY or g.number in ONLY]
