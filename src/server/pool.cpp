@@ -212,7 +212,16 @@ std::shared_ptr<Batch> Pool::take_work(size_t max_bytes, size_t max_records, std
 // soon: it may be idle.
 bool Pool::may_join(Session& session) {
   std::shared_ptr<Batch> last = session.last_taken();
-  if (!last || last->segment != Batch::Segment::kOpen) return true;
+  if (!last) {
+    // Passed on and freed already: an instance may still hold the segment
+    // that batch ended, as if it were here and passed on. It must settle
+    // first, or, idle, it is never pumped again and the call never ends.
+    if (session.segments_open() == 0) return true;
+    session.want_settle(true);
+    asio::post(io_, [this] { kick(); });
+    return false;
+  }
+  if (last->segment != Batch::Segment::kOpen) return true;
   bool held = !last->passed_on;
   if (held)
     last->segment = Batch::Segment::kHeld;
