@@ -334,7 +334,12 @@ void Instance::route_framed() {
     // left belongs to it.
     if (stepping_) break;
     if (in_flight_.empty()) {
-      if (!give_to_segment(rest.size())) on_unattributed_output(rest.size());
+      // Printed once its input closed (retiring, or the daemon stopping):
+      // a summary of everything it read, no caller's answer.
+      if (input_closed_)
+        pool_.prints_at_end(rest.size());
+      else if (!give_to_segment(rest.size()))
+        on_unattributed_output(rest.size());
       pos = out_.size();
       out_resume_ = 0;
       break;

@@ -471,6 +471,20 @@ void Pool::learn_answer(const std::string& answer) {
   kick();
 }
 
+// What a shared instance prints after its input closed belongs to no call
+// that is still there to receive it; only a direct run would have given it.
+void Pool::prints_at_end(size_t bytes) {
+  if (stateful_) {
+    spdlog::info("an instance printed {} bytes once its input closed, after its call ended", bytes);
+    return;
+  }
+  spdlog::warn("the tool printed {} bytes once its input closed (a summary at the end of its input): calls it served "
+               "beside others did not get them{}",
+               bytes, state_known_ ? "; every call now gets an instance of its own, served as a direct run" : "");
+  // While its state is still being probed, the probe decides.
+  if (state_known_) set_stateful(true);
+}
+
 // Output nobody asked for: what was learned is wrong. A tool whose answers
 // vary in length would only be misframed again by the next shape learned
 // from a few answers, so it is served one record at a time for good.

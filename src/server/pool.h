@@ -109,6 +109,11 @@ class Pool {
   void instance_exited(Instance* instance, bool expected, bool killed_by_us, int status, const std::string& message);
   void adopt(std::shared_ptr<Instance> instance, const std::shared_ptr<Session>& session);
   void learn_answer(const std::string& answer);
+  // A shared instance printed `bytes` once its input closed: the tool
+  // prints at the end of its input, which only a direct run gives its call.
+  // Every call gets an instance of its own from now on, and later daemons
+  // of this ID from the start (the profile says "stateful").
+  void prints_at_end(size_t bytes);
   // Output answered no record: the learned shape is wrong, and the tool is
   // served one record at a time for good.
   void shape_broken();

@@ -76,7 +76,8 @@ KNOWN_BROKEN = [
     (lambda g, s, c: g.tool["at_eof"] is not None,
      "what the tool prints once its input closes (a summary, text at exit) "
      "cannot reach a call served by an instance that outlives it: dropped, "
-     "status 0 (docs/DESIGN.md, 'What viasock cannot serve')"),
+     "status 0, until an instance's input closes once and the tool is "
+     "remembered as stateful (docs/DESIGN.md, 'What viasock cannot serve')"),
     (lambda g, s, c: g.tool["prelude"] and g.tool["flush"] != "always" and g.option_name != "P",
      "a banner the tool buffers on a pipe comes out only at its exit, like "
      "text printed at the end of its input: calls without records lose it"),
