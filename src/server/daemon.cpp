@@ -225,6 +225,10 @@ void Daemon::on_accept(const boost::system::error_code& error, LocalSocket socke
     spdlog::info("descriptors to spare again");
   }
   fcntl(socket.native_handle(), F_SETFD, FD_CLOEXEC);
+  // A file the tool read at start changed before this client connected: it
+  // must not get the old answers. Closed before HELLO, it starts a new
+  // daemon (client/connector.cpp).
+  if (identity_check_->tracked_file_changed()) return go_stale();
   // This client may have taken the last free descriptors: then the reserve
   // goes back before anything else runs, and no more clients are taken.
   int full = DescriptorReserve::pipe_error();
@@ -376,13 +380,17 @@ void Daemon::watch_identity() {
   identity_timer_.async_wait([this](const boost::system::error_code& error) {
     if (error || draining_) return;
     if (!files_->socket_is_ours()) return drain("the socket " + config_.socket_path + " was removed or replaced");
+    if (identity_check_->tracked_file_changed()) return go_stale();
     identity_check_->start([this](bool unchanged) {
-      if (unchanged) return;
-      identity_changed_ = true;
-      drain("the tool or one of its files changed");
+      if (!unchanged) go_stale();
     });
     watch_identity();
   });
+}
+
+void Daemon::go_stale() {
+  identity_changed_ = true;
+  drain("the tool or one of its files changed");
 }
 
 bool Daemon::write_metadata(std::string* error) {

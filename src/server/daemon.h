@@ -62,6 +62,8 @@ class Daemon : public SessionHost {
   void arm_idle_timer(double seconds);
   void trim_when_idle();
   void watch_identity();
+  // The tool or a file of its identity changed: finish the clients, leave.
+  void go_stale();
   void wait_signals();
   void on_fatal(int status, const std::string& message);
   void drain(const std::string& reason);

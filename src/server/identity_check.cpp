@@ -7,6 +7,7 @@
 #include "common/server_id.h"
 #include "common/tool_path.h"
 #include "server/start_tracker.h"
+#include "server/tracked_files_watch.h"
 
 namespace viasock {
 namespace {
@@ -27,7 +28,16 @@ const char* state_name(TrackState state) {
 
 IdentityCheck::IdentityCheck(asio::io_context& io, RunOptions options, std::string identity, const std::string& own_dir)
     : io_(io), options_(std::move(options)), identity_(std::move(identity)) {
-  if (!options_.no_track) tracker_ = std::make_unique<StartTracker>(own_dir);
+  if (options_.no_track) return;
+  tracker_ = std::make_unique<StartTracker>(own_dir);
+  // Watched from the end of start-up on, not from the next client: the
+  // watch's descriptor is the daemon's for good, as soon as it can be.
+  tracker_->set_on_done([this] {
+    watch_ = std::make_unique<TrackedFilesWatch>(tracker_->files());
+    if (!watch_->available())
+      spdlog::warn("cannot watch the files the tool read at start ({}): a change shows within a second, not at once",
+                   watch_->problem());
+  });
 }
 
 IdentityCheck::~IdentityCheck() { worker_.join(); }
@@ -50,6 +60,13 @@ void IdentityCheck::start(std::function<void(bool unchanged)> done) {
       done(unchanged);
     });
   });
+}
+
+bool IdentityCheck::tracked_file_changed() {
+  if (!watch_) return false;
+  const FileState* changed = watch_->changed();
+  if (changed) spdlog::info("{}, which the tool read at start, changed", changed->path);
+  return changed != nullptr;
 }
 
 void IdentityCheck::describe(nlohmann::json& status) const {

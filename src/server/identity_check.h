@@ -15,6 +15,7 @@
 namespace viasock {
 
 class StartTracker;
+class TrackedFilesWatch;
 
 class IdentityCheck {
  public:
@@ -30,6 +31,12 @@ class IdentityCheck {
   // Ignored while a check is running.
   void start(std::function<void(bool unchanged)> done);
 
+  // On the loop, without waiting: whether a file the tool read at start
+  // changed, from what inotify queued so far (tracked_files_watch.h). Asked
+  // when a client connects, so that no call made after a change is served
+  // by this daemon.
+  bool tracked_file_changed();
+
   // What records the files the tool reads at start; null with --no-track.
   StartTracker* tracker() const { return tracker_.get(); }
   // Adds what the identity covers beyond the command line to a status.
@@ -40,6 +47,7 @@ class IdentityCheck {
   const RunOptions options_;
   const std::string identity_;
   std::unique_ptr<StartTracker> tracker_;
+  std::unique_ptr<TrackedFilesWatch> watch_;  // once recording is done
   bool running_ = false;
   asio::thread_pool worker_{1};
 };

@@ -33,18 +33,22 @@
 namespace viasock {
 namespace {
 
-// Every other call, and every call of another architecture (x32 or i386
+// Opens and execs say what the tool reads; renames (and opens for writing),
+// what it writes itself. Every other call, and every call of another architecture (x32 or i386
 // numbers mean other calls), is allowed without a word.
 constexpr sock_filter kFilter[] = {
     BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)),
     BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
     BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
     BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
-    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_open, 5, 0),
-    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_openat, 4, 0),
-    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_openat2, 3, 0),
-    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_execve, 2, 0),
-    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_execveat, 1, 0),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_open, 8, 0),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_openat, 7, 0),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_openat2, 6, 0),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_execve, 5, 0),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_execveat, 4, 0),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_rename, 3, 0),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_renameat, 2, 0),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_renameat2, 1, 0),
     BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
     BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
 };
@@ -80,14 +84,28 @@ std::string read_link(const std::string& path) {
   return n > 0 ? std::string(target, static_cast<size_t>(n)) : std::string();
 }
 
-// The absolute path a tracked call names, or "" for one that does not read
-// a file (written, O_PATH) or that cannot be read back.
-std::string requested_path(const seccomp_notif& request) {
+// What a tracked call names: a file read, or one the tool writes itself
+// (opened for writing, or the target of a rename). The path is "" for an
+// O_PATH open and for one that cannot be read back.
+struct TrackedCall {
+  std::string path;
+  bool written = false;
+};
+
+TrackedCall tracked_call(const seccomp_notif& request) {
   const seccomp_data& call = request.data;
+  TrackedCall result;
   int dir = AT_FDCWD;
   uint64_t path_at = call.args[0], flags = 0;
   if (call.nr == __NR_open) {
     flags = call.args[1];
+  } else if (call.nr == __NR_rename) {
+    path_at = call.args[1];
+    result.written = true;
+  } else if (call.nr == __NR_renameat || call.nr == __NR_renameat2) {
+    dir = static_cast<int>(call.args[2]);
+    path_at = call.args[3];
+    result.written = true;
   } else if (call.nr == __NR_openat || call.nr == __NR_openat2 || call.nr == __NR_execveat) {
     dir = static_cast<int>(call.args[0]);
     path_at = call.args[1];
@@ -97,16 +115,24 @@ std::string requested_path(const seccomp_notif& request) {
     if (call.nr == __NR_openat2 && process_vm_readv(static_cast<pid_t>(request.pid), &local, 1, &remote, 1, 0) > 0)
       flags = how.flags;
   }
-  // A file opened for writing is an output; one opened for reading and
-  // writing would make the daemon stale by the tool's own writes.
-  if ((flags & O_ACCMODE) != O_RDONLY || (flags & O_PATH)) return "";
+  if (flags & O_PATH) return result;
+  // Opened for reading and writing counts as written: the tool's own writes
+  // must not make the daemon stale.
+  if ((flags & O_ACCMODE) != O_RDONLY) result.written = true;
   std::string path;
-  if (!read_tracee_string(static_cast<pid_t>(request.pid), path_at, &path)) return "";
+  if (!read_tracee_string(static_cast<pid_t>(request.pid), path_at, &path)) return result;
   std::string proc = "/proc/" + std::to_string(request.pid);
-  if (path.empty()) return call.nr == __NR_execveat ? read_link(proc + "/fd/" + std::to_string(dir)) : "";
-  if (path.front() == '/') return absolute_path("/", path);
+  if (path.empty()) {
+    if (call.nr == __NR_execveat) result.path = read_link(proc + "/fd/" + std::to_string(dir));
+    return result;
+  }
+  if (path.front() == '/') {
+    result.path = absolute_path("/", path);
+    return result;
+  }
   std::string base = read_link(dir == AT_FDCWD ? proc + "/cwd" : proc + "/fd/" + std::to_string(dir));
-  return base.empty() ? "" : absolute_path(base, path);
+  if (!base.empty()) result.path = absolute_path(base, path);
+  return result;
 }
 
 struct NotificationBuffers {
@@ -198,9 +224,16 @@ void StartTracker::adopt(TrackChannel channel) {
 void StartTracker::start_up_done() {
   TrackState recording = TrackState::kRecording;
   if (!state_.compare_exchange_strong(recording, TrackState::kDone)) return;
-  std::lock_guard lock(mutex_);
-  std::sort(files_.begin(), files_.end(), [](const FileState& a, const FileState& b) { return a.path < b.path; });
-  spdlog::info("the tool read {} files at start; they are part of the identity now", files_.size());
+  {
+    std::lock_guard lock(mutex_);
+    // A file the tool read and then wrote itself (Python reads a stale
+    // compiled module and replaces it) is taken as the tool left it.
+    for (FileState& file : files_)
+      if (written_.count(file.path)) file = read_file_state(file.path);
+    std::sort(files_.begin(), files_.end(), [](const FileState& a, const FileState& b) { return a.path < b.path; });
+    spdlog::info("the tool read {} files at start; they are part of the identity now", files_.size());
+  }
+  if (on_done_) on_done_();
 }
 
 TrackState StartTracker::state() const { return state_; }
@@ -256,13 +289,18 @@ void StartTracker::answer(int listener) {
   std::fill(buffers.request.begin(), buffers.request.end(), 0);
   auto* request = reinterpret_cast<seccomp_notif*>(buffers.request.data());
   if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, request) != 0) return;  // the call was withdrawn
-  std::string path = state_ == TrackState::kRecording ? requested_path(*request) : std::string();
+  TrackedCall call = state_ == TrackState::kRecording ? tracked_call(*request) : TrackedCall{};
+  // Noted before the answer: start-up cannot end before the write is known.
+  if (call.written && !call.path.empty()) {
+    std::lock_guard lock(mutex_);
+    written_.insert(call.path);
+  }
   std::fill(buffers.response.begin(), buffers.response.end(), 0);
   auto* response = reinterpret_cast<seccomp_notif_resp*>(buffers.response.data());
   response->id = request->id;
   response->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
   ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, response);
-  if (!path.empty()) record(path);
+  if (!call.written && !call.path.empty()) record(call.path);
 }
 
 void StartTracker::record(const std::string& path) {

@@ -4,7 +4,7 @@
 // or model then makes the daemon stale as a changed tool does.
 //
 // How: the child installs, between fork and exec, a seccomp filter that
-// sends open, openat, openat2, execve and execveat to the daemon as user
+// sends open, openat, openat2, execve, execveat and the renames to the daemon as user
 // notifications (SECCOMP_RET_USER_NOTIF); a thread of the daemon reads each
 // call's path from the tool's memory, answers "continue" at once, and
 // records the file's state. The filter cannot be removed, and without a
@@ -19,6 +19,7 @@
 #include <sys/types.h>
 
 #include <atomic>
+#include <functional>
 #include <mutex>
 #include <set>
 #include <string>
@@ -61,8 +62,10 @@ class StartTracker {
   // In the parent after fork: takes the listener (or the refusal) before
   // the child execs, which the filter holds until the thread answers.
   void adopt(TrackChannel channel);
-  // A tracked instance waits for input: recording ends.
+  // A tracked instance waits for input: recording ends, and `on_done` (set
+  // by the owner, called on the same thread) learns it.
   void start_up_done();
+  void set_on_done(std::function<void()> on_done) { on_done_ = std::move(on_done); }
 
   TrackState state() const;
   std::string problem() const;
@@ -81,9 +84,11 @@ class StartTracker {
   std::vector<UniqueFd> listeners_;  // guarded by mutex_
   std::vector<FileState> files_;     // guarded by mutex_
   std::set<std::string> seen_;       // guarded by mutex_
+  std::set<std::string> written_;    // by the tool while recording; guarded by mutex_
   std::string problem_;              // guarded by mutex_
   std::atomic<TrackState> state_{TrackState::kRecording};
   std::atomic<bool> stopping_{false};
+  std::function<void()> on_done_;
   std::thread thread_;
 };
 

@@ -95,10 +95,43 @@ class TrackedFilesTest(ViasockTestCase):
         for restore, (a, b) in ((False, (old, new)), (True, (new, old))):
             pids = self.live_daemon_pids()
             self.rewrite(path, a, b, restore_mtime=restore)
-            self.wait_stale(pids)
+            # At once: no call made after the change may get the old answers.
             out = self.assert_like_direct(tool)
             self.assertNotEqual(out, first) if not restore else self.assertEqual(out, first)
+            self.wait_stale(pids)
         self.assertEqual(self.start_count(), 3)
+
+    def test_a_module_replaced_by_a_rename_gives_a_fresh_daemon_at_once(self):
+        # As editors and `cp` over a temporary name do: a new inode under
+        # the old name, seen in the directory's events.
+        os.mkdir(os.path.join(self.tmp, "lib"))
+        conf = self.write_file("lib/conf.py", "SUFFIX = '!'\n")
+        tool = self.tool(MODULE_TOOL)
+        self.assertEqual(self.assert_like_direct(tool), b"a!\nb!\n")
+        pids = self.live_daemon_pids()
+        fresh = self.write_file("lib/.conf.py.new", "SUFFIX = '?'\n")
+        os.rename(fresh, conf)
+        self.assertEqual(self.assert_like_direct(tool), b"a?\nb?\n")
+        self.wait_stale(pids)
+        self.assertEqual(self.start_count(), 2)
+
+    def test_a_compiled_module_the_tool_replaces_at_start_is_its_own_write(self):
+        # Python reads the stale compiled module of an edited one and
+        # replaces it while it starts: one start per edit, not two.
+        del self.env["PYTHONDONTWRITEBYTECODE"]
+        os.mkdir(os.path.join(self.tmp, "lib"))
+        conf = self.write_file("lib/conf.py", "SUFFIX = '!'\n")
+        tool = self.tool(MODULE_TOOL)
+        self.assertEqual(self.assert_like_direct(tool), b"a!\nb!\n")
+        self.assertTrue(os.listdir(os.path.join(self.tmp, "lib", "__pycache__")))
+        self.write_file("lib/conf.py", "SUFFIX = '?!'\n")
+        self.assertEqual(self.assert_like_direct(tool), b"a?!\nb?!\n")
+        self.assertEqual(self.start_count(), 2)
+        pids = self.live_daemon_pids()
+        time.sleep(STALE_WAIT)
+        self.assertEqual(self.live_daemon_pids(), pids, self.log_tails())
+        self.assertEqual(self.assert_like_direct(tool), b"a?!\nb?!\n")
+        self.assertEqual(self.start_count(), 2)
 
     def test_a_changed_module_next_to_the_tool_gives_a_fresh_daemon(self):
         os.mkdir(os.path.join(self.tmp, "lib"))
