@@ -33,6 +33,9 @@ IdentityCheck::IdentityCheck(asio::io_context& io, RunOptions options, std::stri
   // Watched from the end of start-up on, not from the next client: the
   // watch's descriptor is the daemon's for good, as soon as it can be.
   tracker_->set_on_done([this] {
+    changed_at_start_ = tracker_->changed_at_start();
+    if (!changed_at_start_.empty())
+      spdlog::info("{}, which the tool read at start, changed while it started", changed_at_start_);
     watch_ = std::make_unique<TrackedFilesWatch>(tracker_->files());
     if (!watch_->available())
       spdlog::warn("cannot watch the files the tool read at start ({}): a change shows within a second, not at once",
@@ -63,6 +66,7 @@ void IdentityCheck::start(std::function<void(bool unchanged)> done) {
 }
 
 bool IdentityCheck::tracked_file_changed() {
+  if (!changed_at_start_.empty()) return true;
   if (!watch_) return false;
   const FileState* changed = watch_->changed();
   if (changed) spdlog::info("{}, which the tool read at start, changed", changed->path);

@@ -48,6 +48,7 @@ class IdentityCheck {
   const std::string identity_;
   std::unique_ptr<StartTracker> tracker_;
   std::unique_ptr<TrackedFilesWatch> watch_;  // once recording is done
+  std::string changed_at_start_;              // a file changed while the tool started
   bool running_ = false;
   asio::thread_pool worker_{1};
 };

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -33,30 +34,44 @@
 namespace viasock {
 namespace {
 
-// Opens and execs say what the tool reads; renames (and opens for writing),
-// what it writes itself. Every other call, and every call of another architecture (x32 or i386
-// numbers mean other calls), is allowed without a word.
+// Opens for reading and execs say what the tool reads; renames and opens
+// for writing, what it writes itself. Opens of directories and O_PATH are
+// let through (a module search lists many directories).
+// Every other call, and every call of another architecture (x32 or i386
+// numbers mean other calls), is allowed without a word: each notification
+// costs the tool a round trip to the daemon.
+constexpr uint32_t kNoFile = O_DIRECTORY | O_PATH;
 constexpr sock_filter kFilter[] = {
-    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)),
-    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
-    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
-    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_open, 8, 0),
-    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_openat, 7, 0),
-    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_openat2, 6, 0),
-    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_execve, 5, 0),
-    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_execveat, 4, 0),
-    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_rename, 3, 0),
-    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_renameat, 2, 0),
-    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_renameat2, 1, 0),
-    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
+    /* 0 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)),
+    /* 1 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+    /* 2 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    /* 3 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+    /* 4 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_open, 9, 0),     // to 14
+    /* 5 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_openat, 10, 0),  // to 16
+    /* 6 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_openat2, 6, 0),  // flags in memory: to 13
+    /* 7 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_execve, 5, 0),
+    /* 8 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_execveat, 4, 0),
+    /* 9 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_rename, 3, 0),
+    /* 10 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_renameat, 2, 0),
+    /* 11 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_renameat2, 1, 0),
+    /* 12 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    /* 13 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
+    /* 14 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, args[1])),  // open's flags (low word)
+    /* 15 */ BPF_JUMP(BPF_JMP | BPF_JA | BPF_K, 1, 0, 0),
+    /* 16 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, args[2])),  // openat's flags (low word)
+    /* 17 */ BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, kNoFile, 1, 0),
+    /* 18 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
+    /* 19 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
 };
 
 int install_filter() {
   sock_fprog program{static_cast<unsigned short>(sizeof kFilter / sizeof kFilter[0]),
                      const_cast<sock_filter*>(kFilter)};
-  return static_cast<int>(syscall(__NR_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &program));
+  // SPEC_ALLOW: a filter forces the speculative store bypass mitigation on
+  // the tool for its life on some kernels, which slows it; this filter
+  // guards nothing, so the tool keeps the machine's setting.
+  return static_cast<int>(syscall(__NR_seccomp, SECCOMP_SET_MODE_FILTER,
+                                  SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_SPEC_ALLOW, &program));
 }
 
 // Reads a NUL-terminated string from the tracee, a page at a time (a read
@@ -116,8 +131,8 @@ TrackedCall tracked_call(const seccomp_notif& request) {
       flags = how.flags;
   }
   if (flags & O_PATH) return result;
-  // Opened for reading and writing counts as written: the tool's own writes
-  // must not make the daemon stale.
+  // Opened for writing or for reading and writing counts as written: the
+  // tool's own writes must not make the daemon stale.
   if ((flags & O_ACCMODE) != O_RDONLY) result.written = true;
   std::string path;
   if (!read_tracee_string(static_cast<pid_t>(request.pid), path_at, &path)) return result;
@@ -165,6 +180,13 @@ bool StartTracker::prepare(const std::string& tool_path, TrackChannel* channel) 
   if (stat(tool_path.c_str(), &st) == 0 && (st.st_mode & (S_ISUID | S_ISGID))) {
     refuse("the tool " + tool_path + " is setuid or setgid, and tracing it is not allowed");
     return false;
+  }
+  // The clock file systems stamp change times with, so that a change made
+  // after this moment has a change time no earlier than it.
+  if (started_ns_ == 0) {
+    timespec now{};
+    clock_gettime(CLOCK_REALTIME_COARSE, &now);
+    started_ns_ = static_cast<int64_t>(now.tv_sec) * 1000000000LL + now.tv_nsec;
   }
   int fds[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
@@ -226,10 +248,16 @@ void StartTracker::start_up_done() {
   if (!state_.compare_exchange_strong(recording, TrackState::kDone)) return;
   {
     std::lock_guard lock(mutex_);
-    // A file the tool read and then wrote itself (Python reads a stale
-    // compiled module and replaces it) is taken as the tool left it.
-    for (FileState& file : files_)
-      if (written_.count(file.path)) file = read_file_state(file.path);
+    for (const std::string& path : paths_) {
+      FileState file = read_file_state(path);
+      if (!file.regular) continue;  // not there (a failed open), a directory, a pipe
+      // Changed since the tool started, and not by the tool itself (Python
+      // replaces the stale compiled module of an edited one): what the tool
+      // read may be the old contents. The change time cannot be set back.
+      if (file.ctime_ns >= started_ns_ && !written_.count(path) && changed_at_start_.empty())
+        changed_at_start_ = path;
+      files_.push_back(std::move(file));
+    }
     std::sort(files_.begin(), files_.end(), [](const FileState& a, const FileState& b) { return a.path < b.path; });
     spdlog::info("the tool read {} files at start; they are part of the identity now", files_.size());
   }
@@ -243,6 +271,11 @@ std::string StartTracker::problem() const {
   return problem_;
 }
 
+std::string StartTracker::changed_at_start() const {
+  std::lock_guard lock(mutex_);
+  return changed_at_start_;
+}
+
 std::vector<FileState> StartTracker::files() const {
   std::lock_guard lock(mutex_);
   return files_;
@@ -254,6 +287,7 @@ void StartTracker::refuse(const std::string& problem) {
   if (!state_.compare_exchange_strong(recording, TrackState::kRefused)) return;
   std::lock_guard lock(mutex_);
   problem_ = problem;
+  paths_.clear();
   files_.clear();
   spdlog::warn("cannot track the files the tool reads at start: {}; the identity covers only the tool, the files "
                "its arguments name and the variables",
@@ -303,16 +337,12 @@ void StartTracker::answer(int listener) {
   if (!call.written && !call.path.empty()) record(call.path);
 }
 
+// Only the path, while the tool may be waiting for this thread to answer
+// its next call: the files' states are taken when start-up ends.
 void StartTracker::record(const std::string& path) {
   if (!tracks_path(path, own_dir_)) return;
-  {
-    std::lock_guard lock(mutex_);
-    if (seen_.count(path)) return;
-  }
-  FileState state = read_file_state(path);
-  if (!state.regular) return;  // not there (a failed open), a directory, a pipe
   std::lock_guard lock(mutex_);
-  if (state_ == TrackState::kRecording && seen_.insert(path).second) files_.push_back(std::move(state));
+  if (state_ == TrackState::kRecording && seen_.insert(path).second) paths_.push_back(path);
 }
 
 }  // namespace viasock

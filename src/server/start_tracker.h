@@ -4,21 +4,24 @@
 // or model then makes the daemon stale as a changed tool does.
 //
 // How: the child installs, between fork and exec, a seccomp filter that
-// sends open, openat, openat2, execve, execveat and the renames to the daemon as user
-// notifications (SECCOMP_RET_USER_NOTIF); a thread of the daemon reads each
-// call's path from the tool's memory, answers "continue" at once, and
-// records the file's state. The filter cannot be removed, and without a
-// listener those calls would fail, so once recording ends the thread goes on
-// answering "continue", for the life of the tool (about 5 us per open; see
-// "Files the tool reads at start" in docs/DESIGN.md for the measurements and
-// the other candidates). Only tools started while recording carry the
-// filter: instances started later (a crash, --max-records, a growing pool)
-// run as before.
+// sends the opens of files, execve, execveat and the renames to the daemon
+// as user notifications (SECCOMP_RET_USER_NOTIF); a thread of the daemon
+// reads each call's path from the tool's memory, answers "continue" at once
+// and notes the path. The files' states are taken when start-up ends; one
+// whose change time is later than the tool's start changed while the tool
+// read it, unless the tool wrote it itself. The filter cannot be removed,
+// and without a listener those calls would fail, so once recording ends the
+// thread goes on answering "continue", for the life of the tool (tens of
+// microseconds per open; see "Files the tool reads at start" in
+// docs/DESIGN.md for the measurements and the other candidates). Only tools
+// started while recording carry the filter: instances started later (a
+// crash, --max-records, a growing pool) run as before.
 #pragma once
 
 #include <sys/types.h>
 
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <mutex>
 #include <set>
@@ -69,8 +72,12 @@ class StartTracker {
 
   TrackState state() const;
   std::string problem() const;
-  // Sorted by path; complete once state() is kDone.
+  // Sorted by path, their states as start-up ended; complete once state()
+  // is kDone.
   std::vector<FileState> files() const;
+  // A file the tool read that changed after the tool started (not by the
+  // tool itself), or "": the daemon is stale from the start.
+  std::string changed_at_start() const;
 
  private:
   void refuse(const std::string& problem);
@@ -82,7 +89,10 @@ class StartTracker {
   UniqueFd wake_;  // eventfd: a new listener, or time to stop
   mutable std::mutex mutex_;
   std::vector<UniqueFd> listeners_;  // guarded by mutex_
-  std::vector<FileState> files_;     // guarded by mutex_
+  std::vector<std::string> paths_;   // in the order read; guarded by mutex_
+  std::vector<FileState> files_;     // at the end of start-up; guarded by mutex_
+  std::string changed_at_start_;     // guarded by mutex_
+  int64_t started_ns_ = 0;           // when the first tracked tool started (set on the loop)
   std::set<std::string> seen_;       // guarded by mutex_
   std::set<std::string> written_;    // by the tool while recording; guarded by mutex_
   std::string problem_;              // guarded by mutex_

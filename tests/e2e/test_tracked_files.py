@@ -6,6 +6,7 @@ its size and its mtime is set back; a file read per record does not; and
 import json
 import os
 import stat
+import subprocess
 import sys
 import time
 import unittest
@@ -146,6 +147,33 @@ class TrackedFilesTest(ViasockTestCase):
     def test_a_config_file_read_at_start(self):
         config = self.write_file("tagger.conf", "upper\n")
         self.check_changes(self.tool(CONFIG_TOOL), config, "upper", "lower")
+
+    def test_a_model_changed_while_the_tool_starts_gives_a_fresh_daemon(self):
+        # The tool reads its model, then goes on starting until the test
+        # has rewritten the model: the first call is served by what the
+        # tool read, the next one by a fresh daemon.
+        model = self.write_file("model.tsv", "alpha\n")
+        read = os.path.join(self.tmp, "model-read")
+        go = os.path.join(self.tmp, "go")
+        self.env["TAGGER_MODEL"] = model
+        tool = self.tool(PRELUDE + (
+            "model = open(os.environ['TAGGER_MODEL']).read().strip()\n"
+            "import time\n"
+            "if not os.path.exists(%r):\n"
+            "    open(%r, 'w').close()\n"
+            "    for _ in range(1000):\n"
+            "        if os.path.exists(%r): break\n"
+            "        time.sleep(0.01)\n"
+            "for line in sys.stdin:\n"
+            "    print(line.rstrip('\\n') + '/' + model, flush=True)\n") % (go, read, go))
+        first = self.spawn_vs(["run"] + tool, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self.assertTrue(wait_until(lambda: os.path.exists(read), 30 * TIME_SCALE), self.log_tails())
+        self.rewrite(model, "alpha", "omega", restore_mtime=True)
+        open(go, "w").close()
+        out, _ = first.communicate(b"a\n", timeout=30 * TIME_SCALE)
+        self.assertEqual((first.returncode, out), (0, b"a/alpha\n"))
+        self.assertEqual(self.assert_like_direct(tool), b"a/omega\nb/omega\n")
+        self.assertEqual(self.start_count(), 2)
 
     def test_a_file_read_per_record_is_data(self):
         data = self.write_file("data.txt", "one\n")
