@@ -31,6 +31,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -59,6 +60,38 @@ pid_t peer_pid(int fd) {
   ucred peer{};
   socklen_t length = sizeof peer;
   return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &length) == 0 ? peer.pid : 0;
+}
+
+// Whether the process listening on `fd` may be sent the caller's input: it
+// runs as the caller (or as root, who could read the input anyway). Another
+// user listening where the caller looks (a socket in /tmp, a path from a
+// script) would receive the input and could forge the output. In a
+// directory others may write, the socket file must also be the caller's
+// (or root's), as the kernel's protected_symlinks asks of a link there.
+bool trusted_peer(int fd, const SocketAddress& address, std::string* error) {
+  ucred peer{};
+  socklen_t length = sizeof peer;
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &length) != 0) {
+    *error = "cannot tell who listens at '" + address.path() + "': " + std::strerror(errno);
+    return false;
+  }
+  uid_t me = geteuid();
+  if (peer.uid != me && peer.uid != 0) {
+    *error = "'" + address.path() + "' is served by another user (uid " + std::to_string(peer.uid) + ", pid " +
+             std::to_string(peer.pid) + "): viasock sends input only to a daemon of your own; start yours at "
+             "a path only you can write";
+    return false;
+  }
+  struct stat dir, file;
+  bool shared_dir = fstat(address.dir_fd(), &dir) != 0 || (dir.st_uid != me && dir.st_uid != 0) ||
+                    (dir.st_mode & (S_IWGRP | S_IWOTH));
+  if (!shared_dir) return true;
+  if (fstatat(address.dir_fd(), address.name().c_str(), &file, AT_SYMLINK_NOFOLLOW) == 0 &&
+      (file.st_uid == me || file.st_uid == 0))
+    return true;
+  *error = "'" + address.path() + "' is in a directory others may write and is not your own socket: viasock "
+           "sends input only to a daemon of your own; start yours at a path only you can write";
+  return false;
 }
 
 // Whether the daemon on `fd` is stopped (state T in /proc/PID/stat).
@@ -131,6 +164,7 @@ UniqueFd try_connect(const SocketAddress& address, const std::string& path, std:
                      std::string* error) {
   UniqueFd fd = connect_unix(address.address());
   if (!fd) return fd;
+  if (!trusted_peer(fd.get(), address, error)) return UniqueFd();
   std::string refusal;
   switch (greet(fd.get(), request, &refusal)) {
     case Greeting::kGreeted: return fd;
@@ -152,6 +186,7 @@ UniqueFd connect_and_greet(const std::string& path, std::string_view request, st
     *error = "cannot connect to '" + path + "': " + std::strerror(errno);
     return fd;
   }
+  if (!trusted_peer(fd.get(), address, error)) return UniqueFd();
   std::string refusal;
   switch (greet(fd.get(), request, &refusal)) {
     case Greeting::kGreeted: return fd;

@@ -146,8 +146,12 @@ class BoundedMemoryTest(RobustTestCase):
             # An answer this large proves no flushing (a buffering tool may
             # write it straight through): the learning call is a direct run,
             # whose output is kept for the comparison with the terminal
-            # candidate, which then answers the record too.
-            self.assertLess(peak, (6 if which == "learning" else 2.5) * len(record) + 8 * MiB, which)
+            # candidate, which then answers the record too. Once learned,
+            # at most three copies are alive at once: the record as read,
+            # the bytes being written to the tool, and its answer (on a
+            # loaded machine the answer fills before the record's bytes
+            # are let go: 2.8 copies were seen).
+            self.assertLess(peak, (6 if which == "learning" else 3.2) * len(record) + 8 * MiB, which)
 
     def test_data_frames_are_bounded(self):
         # A raw client reads the frames themselves: one 3 MiB answer comes in
@@ -371,6 +375,36 @@ class CallerMistakesTest(RobustTestCase):
         self.assertTrue(os.path.exists(rotated), "the log did not rotate")
         for path in (log_path, rotated):
             self.assertEqual(os.stat(path).st_mode & 0o777, 0o600, path)
+
+
+class NoHangTest(RobustTestCase):
+    """Calls that once never ended: each ends, with the direct run's bytes
+    and status or a loud failure, well within its bound."""
+
+    def assert_direct_or_loud(self, tool, data, args=()):
+        vs = self.run_vs(["run"] + list(args) + tool, data, timeout=60)
+        if vs.returncode == 0:
+            self.assertSameAsDirect(vs, self.direct(tool, data))
+        else:
+            self.assertErrorLine(vs)
+        return vs
+
+    def test_w_with_max_records_on_a_stateful_tool(self):
+        # Used to print five lines and hang for ever.
+        tool = ["gawk", "{print NR\": \"$0}"]
+        data = b"".join(b"%d\n" % i for i in range(1, 9))
+        for _ in range(2):
+            self.assertOk(self.assert_direct_or_loud(tool, data, ["-w", "3", "--max-records", "3"]))
+
+    def test_a_tool_that_closes_its_stdout_after_its_first_answer(self):
+        # Used to hang the first call of a fresh daemon for ever.
+        tool = ["python3", self.write_file("closes.py", "import os, sys\n"
+                                                        "print(sys.stdin.readline(), end='', flush=True)\n"
+                                                        "os.close(1)\n"
+                                                        "for line in sys.stdin:\n"
+                                                        "    pass\n")]
+        for data in (b"a\n", b"a\nb\n", b"a\nb\nc\n"):
+            self.assert_direct_or_loud(tool, data)
 
 
 if __name__ == "__main__":
