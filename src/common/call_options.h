@@ -1,10 +1,11 @@
 // What one `viasock run` call tells its daemon besides its records: the
 // operational options that never fork a daemon. They travel in the HELLO
-// request ("run idle=60 timeout=2.5 instances=4 quiet=1 retry=1"), so a later call
-// may raise a running daemon's idle timeout or instance limit and give its
-// own records a timeout.
+// request ("run idle=60 timeout=2.5 instances=4 quiet=1 retry=1 record=67108864"),
+// so a later call may raise a running daemon's idle timeout or instance
+// limit and give its own records a timeout and a size limit.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -19,6 +20,7 @@ struct CallOptions {
   bool quiet_tool = false;    // --quiet-tool: no STDERR frames for this call
   int retries = 0;            // --retry: resend this call's records in flight on a tool that died
   bool attach = false;        // an ATTACH frame follows the greeting: hold answers until it came
+  uint64_t max_record = 0;    // --max-record for this call's records; 0 = not said
 
   static CallOptions from(const RunOptions& options);
 };

@@ -11,6 +11,9 @@ enum ExitCode : int {
   // The tool exited with status 0 (or closed its output) while records were
   // still waiting for answers.
   kExitToolQuit = 1,
+  // An input record is larger than --max-record: the call cannot be served
+  // as it is (the status of a tool that cannot be served as it is).
+  kExitRecordTooLarge = 1,
   // Bad command line: unknown option, invalid regex, negative number.
   kExitUsage = 2,
   // A record was not answered within -w seconds; the instance was killed.

@@ -173,6 +173,8 @@ void Session::on_hello(std::string_view request) {
   if (greeted_ || input_done_) return;
   if (decode_run_request(request, &call_)) {
     awaiting_attach_ = call_.attach;
+    // Each call's records have its own limit, as -w is its own.
+    if (call_.max_record > 0) max_record_ = call_.max_record;
     int status = 0;
     std::string message;
     if (host_.tool_failed(&status, &message)) return fail(status, message);
@@ -229,8 +231,8 @@ void Session::scan_input() {
 bool Session::record_fits(size_t size) {
   if (size <= max_record_) return true;
   spdlog::warn("refusing a client's record of more than {} bytes (--max-record)", max_record_);
-  fail(kExitDaemon, "an input record is larger than --max-record " + size_text(max_record_) +
-                        "; check the record terminator or raise --max-record");
+  fail(kExitRecordTooLarge, "an input record is larger than --max-record " + size_text(max_record_) +
+                                "; check the record terminator or raise --max-record");
   in_.clear();
   in_.release_if_large(0);
   ready_end_ = scan_resume_ = 0;

@@ -377,6 +377,22 @@ class CallerMistakesTest(RobustTestCase):
             self.assertEqual(os.stat(path).st_mode & 0o777, 0o600, path)
 
 
+class RecordLimitTest(RobustTestCase):
+    def test_a_call_raises_a_running_daemons_record_limit(self):
+        # The daemon was started with 64K; a later call asks for 1M.
+        self.assertOk(self.run_vs(["run", "--max-record", "64K", "cat"], b"warm\n"))
+        daemon = self.the_daemon()
+        record = b"r" * (300 * 1024) + b"\n"
+        r = self.run_vs(["run", "--max-record", "1M", "cat"], record)
+        self.assertOk(r)
+        self.assertBytesEqual(r.stdout, record)
+        # Its own limit is the default or what it says; refused, status 1.
+        r = self.run_vs(["run", "--max-record", "100K", "cat"], record)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertErrorLine(r, "--max-record 100K")
+        self.assertEqual(self.live_daemon_pids(), [daemon])
+
+
 class NoHangTest(RobustTestCase):
     """Calls that once never ended: each ends, with the direct run's bytes
     and status or a loud failure, well within its bound."""
