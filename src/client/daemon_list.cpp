@@ -110,7 +110,9 @@ bool find_daemons(const DaemonScope& scope, std::vector<KnownDaemon>* daemons, s
     return false;
   if (scope.everywhere) {
     Registry registry;
-    if (registry.open_existing(error))
+    bool opened = registry.open_existing(error);
+    if (!registry.note().empty()) std::fprintf(stderr, "viasock: note: %s\n", registry.note().c_str());
+    if (opened)
       add_registered(registry, host, daemons);
     else if (!error->empty())
       return false;

@@ -26,12 +26,43 @@ std::string runtime_dir() {
   return dir;
 }
 
+// The shared temporary directory: $TMPDIR when it is an absolute path.
+std::string temp_dir() {
+  const char* dir = getenv("TMPDIR");
+  return dir && dir[0] == '/' ? dir : "/tmp";
+}
+
+// Why the registry in the temporary directory cannot be ours, or "".
+// Anybody may create /tmp/viasock-UID first.
+std::string foreign(const std::string& path) {
+  struct stat st;
+  if (lstat(path.c_str(), &st) != 0) return "";  // not there: ours to create
+  if (!S_ISDIR(st.st_mode)) return path + " is not a directory";
+  if (st.st_uid != geteuid()) return path + " belongs to uid " + std::to_string(st.st_uid);
+  if (st.st_mode & 077) return path + " is open to others";
+  return "";
+}
+
+// A place only the user controls, for when the temporary one is taken.
+std::string home_registry() {
+  const char* home = getenv("HOME");
+  if (!home || home[0] != '/') return "";
+  std::string cache = std::string(home) + "/.cache";
+  mkdir(cache.c_str(), 0700);
+  return cache + "/viasock-registry";
+}
+
 }  // namespace
 
-std::string registry_path() {
+std::string registry_path(std::string* note) {
   std::string runtime = runtime_dir();
   if (!runtime.empty()) return runtime + "/viasock";
-  return "/tmp/viasock-" + std::to_string(geteuid());
+  std::string temp = temp_dir() + "/viasock-" + std::to_string(geteuid());
+  std::string why = foreign(temp);
+  if (why.empty()) return temp;
+  std::string home = home_registry();
+  if (note) *note = why + "; the registry of your daemons is " + (home.empty() ? "unavailable ($HOME unset)" : home) + " instead";
+  return home.empty() ? temp : home;
 }
 
 bool Registry::open_existing(std::string* error) { return open(false, error); }
@@ -39,7 +70,8 @@ bool Registry::open_or_create(std::string* error) { return open(true, error); }
 
 bool Registry::open(bool create, std::string* error) {
   error->clear();
-  path_ = registry_path();
+  note_.clear();
+  path_ = registry_path(&note_);
   if (create && mkdir(path_.c_str(), 0700) != 0 && errno != EEXIST) {
     *error = "cannot create the registry '" + path_ + "': " + std::strerror(errno);
     return false;

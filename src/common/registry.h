@@ -3,8 +3,10 @@
 // `viasock list --all` and `viasock stop --all --everywhere` find them all.
 //
 // It lives in $XDG_RUNTIME_DIR/viasock (private to the user, emptied at
-// logout), else in /tmp/viasock-UID, which is refused unless it is a real
-// directory owned by the user and closed to group and others. An entry is
+// logout), else in $TMPDIR/viasock-UID (/tmp by default) when it is a real
+// directory owned by the user and closed to group and others, or not there
+// yet; else, since anybody may create that name first, in
+// $HOME/.cache/viasock-registry. An entry is
 // <ID>.<PID>.json with the content of run/<ID>.json; only the process named
 // in it removes it while it runs (`prune` removes entries of dead processes).
 #pragma once
@@ -18,8 +20,10 @@
 
 namespace viasock {
 
-// Where the registry is (whether or not it exists).
-std::string registry_path();
+// Where the registry is (whether or not it exists). When the temporary
+// directory's place is taken by someone else, the registry is in the
+// user's home instead, and *note says why.
+std::string registry_path(std::string* note = nullptr);
 
 class Registry {
  public:
@@ -30,6 +34,8 @@ class Registry {
   bool open_or_create(std::string* error);
 
   const std::string& path() const { return path_; }
+  // Why the registry is not where it would be, or "" (see registry_path).
+  const std::string& note() const { return note_; }
   int fd() const { return fd_.get(); }
 
   // Entry file names (*.json).
@@ -43,7 +49,7 @@ class Registry {
  private:
   bool open(bool create, std::string* error);
 
-  std::string path_;
+  std::string path_, note_;
   UniqueFd fd_;
 };
 

@@ -36,6 +36,20 @@ bool check_owned(int fd, const std::string& path, std::string* error) {
   return true;
 }
 
+// The state directory may be reached through a symbolic link the user (or
+// root) made (VIASOCK_DIR=/scratch/me/vs); one that another user made, such
+// as a `.viasock` planted in /tmp, could point us at any directory of ours
+// and is refused, as the kernel's protected_symlinks refuses to follow it
+// in a sticky directory.
+bool check_link(const std::string& path, std::string* error) {
+  struct stat st;
+  if (lstat(path.c_str(), &st) != 0 || !S_ISLNK(st.st_mode) || st.st_uid == geteuid() || st.st_uid == 0)
+    return true;
+  *error = "state directory '" + path + "' is a symbolic link made by uid " + std::to_string(st.st_uid) +
+           ", not by you; remove it or choose another with --state-dir or VIASOCK_DIR";
+  return false;
+}
+
 // Opens (creating it 0700 when missing) the directory `name` under `parent`,
 // never following a symbolic link.
 UniqueFd open_subdir(int parent, const std::string& name, const std::string& path, std::string* error) {
@@ -87,6 +101,7 @@ std::string choose_state_dir(const std::string& option) {
 bool StateDir::open_existing(const std::string& root, std::string* error) {
   root_ = absolute(root);
   error->clear();
+  if (!check_link(root_, error)) return false;
   root_fd_.reset(::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!root_fd_) {
     if (errno != ENOENT) *error = failure("cannot open state directory", root_);
@@ -103,6 +118,7 @@ bool StateDir::open(const std::string& root, std::string* error) {
   root_ = absolute(root);
   // The root itself may be reached through symbolic links the user chose
   // (VIASOCK_DIR=/scratch/me/vs); nothing inside it is followed.
+  if (!check_link(root_, error)) return false;
   if (mkdir(root_.c_str(), 0700) != 0 && errno != EEXIST) {
     *error = failure("cannot create state directory", root_);
     return false;

@@ -2,6 +2,7 @@
 listening at the path it is given receives nothing (not even the request),
 and the call fails with status 125 and one line saying why."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -90,6 +91,51 @@ class TrustTest(ViasockTestCase):
         sock, report, server = self.start_fake_server("upper.sock", as_nobody=False)
         os.chown(sock, 65534, 65534, follow_symlinks=False)
         self.assert_refused(sock, report, server, b"in a directory others may write")
+
+    def test_a_registry_another_user_made_first_is_not_used(self):
+        # Without $XDG_RUNTIME_DIR the registry would be $TMPDIR/viasock-UID,
+        # a name anybody may take first.
+        temp = os.path.join(self.tmp, "temp")
+        os.mkdir(temp)
+        os.chmod(temp, 0o1777)
+        taken = os.path.join(temp, "viasock-%d" % os.geteuid())
+        os.mkdir(taken, 0o700)
+        os.chown(taken, 65534, 65534)
+        home = os.path.join(self.tmp, "home")
+        os.mkdir(home, 0o700)
+        env = {"XDG_RUNTIME_DIR": None, "TMPDIR": temp, "HOME": home}
+        self.assertOk(self.run_vs(["run", "cat"], b"x\n", env=env))
+        [daemon] = self.live_daemon_pids()
+        listed = self.run_vs(["list", "--all", "--json"], env=env)
+        self.assertOk(listed)
+        self.assertIn(daemon, [d["pid"] for d in json.loads(listed.stdout)])
+        self.assertIn(b"belongs to uid 65534", listed.stderr)
+        self.assertIn(os.path.join(home, ".cache", "viasock-registry").encode(), listed.stderr)
+        self.assertEqual(os.listdir(taken), [])
+        stopped = self.run_vs(["stop", "--all", "--everywhere"], env=env, cwd=home)
+        self.assertOk(stopped)
+        self.assertIn(b"stopped", stopped.stdout)
+        self.assertTrue(wait_until(lambda: not self.live_daemon_pids(), 30 * TIME_SCALE))
+
+    def test_a_state_directory_link_another_user_planted_is_refused(self):
+        # In a sticky directory anybody may create `.viasock` as a link to a
+        # directory of the victim's.
+        target = os.path.join(self.tmp, "victims-dir")
+        os.mkdir(target, 0o700)
+        planted = os.path.join(self.shared, ".viasock")
+        os.symlink(target, planted)
+        os.lchown(planted, 65534, 65534)
+        r = self.run_vs(["run", "cat"], b"x\n", cwd=self.shared)
+        self.assertEqual(r.returncode, 125, r.stderr)
+        self.assertErrorLine(r, "symbolic link made by uid 65534")
+        self.assertEqual(os.listdir(target), [])
+        # A link of the caller's own is the caller's choice.
+        os.unlink(planted)
+        os.symlink(target, planted)
+        self.state_dirs.append(planted)
+        r = self.run_vs(["run", "cat"], b"x\n", cwd=self.shared)
+        self.assertOk(r)
+        self.assertEqual(r.stdout, b"x\n")
 
     def test_the_callers_own_server_in_a_shared_directory_is_used(self):
         sock = os.path.join(self.shared, "own.sock")
