@@ -6,6 +6,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
+#include <sstream>
+#include <fstream>
 #include <cerrno>
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -15,6 +18,7 @@
 #include "common/registry.h"
 #include "common/server_id.h"
 #include "common/state_dir.h"
+#include "common/unique_fd.h"
 
 namespace viasock {
 namespace {
@@ -101,6 +105,46 @@ bool process_alive(pid_t pid) {
   return state != 'Z' && state != 'X';
 }
 
+namespace {
+
+// When process `pid` started, in seconds since the epoch, or -1.
+double process_start_time(pid_t pid) {
+  UniqueFd fd(open(("/proc/" + std::to_string(pid) + "/stat").c_str(), O_RDONLY | O_CLOEXEC));
+  char text[1024];
+  ssize_t n = fd ? read(fd.get(), text, sizeof text - 1) : -1;
+  if (n <= 0) return -1;
+  text[n] = '\0';
+  const char* paren = strrchr(text, ')');
+  if (!paren) return -1;
+  // Field 22, starttime, is the 20th after the command's closing parenthesis.
+  std::istringstream fields(paren + 1);
+  std::string field;
+  for (int i = 0; i < 20 && fields >> field; ++i) {
+  }
+  if (!fields) return -1;
+  std::ifstream proc_stat("/proc/stat");
+  std::string key;
+  double boot_time = -1;
+  while (proc_stat >> key)
+    if (key == "btime" && proc_stat >> boot_time) break;
+  if (boot_time < 0) return -1;
+  char* end = nullptr;
+  double ticks = std::strtod(field.c_str(), &end);
+  if (end == field.c_str()) return -1;
+  return boot_time + ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// A pid recorded for a daemon may belong to another process by now (the
+// daemon was killed with -9 and the pid reused): one that started after the
+// daemon registered is not it. (Boot time is known to the second.)
+bool is_that_daemon(const KnownDaemon& d) {
+  if (!process_alive(d.info.pid)) return false;
+  double started = process_start_time(d.info.pid);
+  return started < 0 || d.info.started == 0 || started <= static_cast<double>(d.info.started) + 2;
+}
+
+}  // namespace
+
 bool find_daemons(const DaemonScope& scope, std::vector<KnownDaemon>* daemons, std::string* error) {
   std::string host = current_context("").host;
   StateDir state;
@@ -117,7 +161,7 @@ bool find_daemons(const DaemonScope& scope, std::vector<KnownDaemon>* daemons, s
     else if (!error->empty())
       return false;
   }
-  for (KnownDaemon& d : *daemons) d.alive = process_alive(d.info.pid);
+  for (KnownDaemon& d : *daemons) d.alive = is_that_daemon(d);
   std::stable_sort(daemons->begin(), daemons->end(), [](const KnownDaemon& a, const KnownDaemon& b) {
     return std::tie(a.info.cwd, a.info.started, a.info.id) < std::tie(b.info.cwd, b.info.started, b.info.id);
   });

@@ -83,7 +83,7 @@ void print_daemon_json(const std::vector<KnownDaemon>& daemons) {
         {"tool", d.info.options.tool},
         {"args", d.info.options.args},
         {"options", d.info.behaviour},
-        {"instances", d.info.options.instances},
+        {"instances_option", d.info.options.instances},
         {"cwd", d.info.cwd},
         {"host", d.info.host},
         {"state_dir", d.info.state_dir},

@@ -2,12 +2,14 @@
 and --env, -L for tools that buffer their output, the man page, and the
 examples Makefile."""
 
+import json
 import os
 import re
 import shutil
 import signal
 import subprocess
 import sys
+import time
 import unittest
 
 from harness import REPO, ViasockTestCase, have, log, pid_alive, wait_dead, wait_until
@@ -191,6 +193,30 @@ class PruneTest(ViasockTestCase):
         r = self.run_vs(["run", "cat"], b"after prune\n")
         self.assertOk(r)
         self.assertEqual(r.stdout, b"after prune\n")
+
+    def test_a_reused_pid_is_not_taken_for_the_daemon(self):
+        # The daemon was killed with -9 and its pid went to another process
+        # (here: the metadata is made to name a process started after it).
+        self.assertOk(self.run_vs(["run", "cat"], b"x\n"))
+        (run_path, data), = self.run_jsons().items()
+        os.kill(data["pid"], signal.SIGKILL)
+        self.assertEqual(wait_dead([data["pid"]]), [])
+        time.sleep(2.5)  # boot time is known to the second: the stranger starts clearly later
+        stranger = subprocess.Popen(["sleep", "60"])
+        self.extra_pids.append(stranger.pid)
+        data["pid"] = stranger.pid
+        with open(run_path, "w") as f:
+            json.dump(data, f)
+        listed = json.loads(self.run_vs(["list", "--json"]).stdout)
+        self.assertEqual([(e["pid"], e["running"]) for e in listed], [(stranger.pid, False)])
+        r = self.run_vs(["stop", "--all"])
+        self.assertOk(r, "stop --all")
+        self.assertNotIn(str(stranger.pid).encode(), r.stderr)
+        self.assertOk(self.run_vs(["prune"]))
+        self.assertEqual(self.run_jsons(), {})
+        self.assertIsNone(stranger.poll(), "a process that is not the daemon was signalled")
+        stranger.kill()
+        stranger.wait(timeout=10)
 
 
 class ManPageTest(ViasockTestCase):

@@ -74,8 +74,10 @@ class PoolTest(ViasockTestCase):
         # the first call's two longest records X, Y as X, Y, X).
         total = 100000 + sum(5000 + 100 * c for c in range(8)) + 6
         self.assertEqual(sum(counts.values()), total, counts)
-        for pid, count in counts.items():
-            self.assertGreater(count, 0, "instance %s did no work: %s" % (pid, counts))
+        # The work spread. (Not necessarily to all three: on a loaded
+        # machine the last instance may finish loading after the work is
+        # done, which is the pool doing its job.)
+        self.assertGreaterEqual(len([c for c in counts.values() if c > 0]), 2, counts)
 
 
 # A waiting tool: sleeps START_DELAY at start and RECORD_DELAY per record,

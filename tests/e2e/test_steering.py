@@ -30,7 +30,9 @@ class RegistryTest(ViasockTestCase):
         self.assertEqual(sorted(e["cwd"] for e in entries), [one, two])
         self.assertEqual({e["state"] for e in entries}, {"ready"})
         self.assertEqual({e["draining"] for e in entries}, {False})
-        self.assertEqual(sorted(e["instances"] for e in entries), [1, 1])
+        self.assertEqual(sorted(e["instances_option"] for e in entries), [1, 1])
+        self.assertEqual(sorted(e["current_instances"] for e in entries), [1, 1])
+        self.assertNotIn("instances", entries[0])
         self.assertFalse(os.path.exists(os.path.join(three, ".viasock")),
                          "list --all created a state directory")
         r = self.run_vs(["list", "--all"], cwd=three)
