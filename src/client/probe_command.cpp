@@ -9,10 +9,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <string>
 #include <thread>
 #include <vector>
@@ -34,6 +36,41 @@ namespace {
 // Bounds: a probe is for a sample, and must not hang on a tool that does.
 constexpr size_t kMaxSample = 64 << 20;
 constexpr auto kRunLimit = std::chrono::seconds(60);
+
+// Ctrl-C (or a TERM, or a hang-up) while probing: the children run in
+// process groups of their own and would not see it, so the waits below look
+// at this, end what they started, and the probe cleans up and dies of the
+// same signal.
+volatile sig_atomic_t interrupted = 0;
+
+void on_interrupt(int signal_number) { interrupted = signal_number; }
+
+class InterruptWatch {
+ public:
+  InterruptWatch() {
+    struct sigaction action {};
+    action.sa_handler = on_interrupt;
+    sigemptyset(&action.sa_mask);
+    for (size_t i = 0; i < kSignals.size(); ++i) sigaction(kSignals[i], &action, &previous_[i]);
+  }
+  ~InterruptWatch() {
+    for (size_t i = 0; i < kSignals.size(); ++i) sigaction(kSignals[i], &previous_[i], nullptr);
+  }
+  InterruptWatch(const InterruptWatch&) = delete;
+  InterruptWatch& operator=(const InterruptWatch&) = delete;
+
+  // Dies of the signal that interrupted, as if it had not been caught.
+  [[noreturn]] static void die() {
+    int signal_number = interrupted;
+    signal(signal_number, SIG_DFL);
+    raise(signal_number);
+    _exit(128 + signal_number);
+  }
+
+ private:
+  static constexpr std::array<int, 3> kSignals = {SIGINT, SIGTERM, SIGHUP};
+  std::array<struct sigaction, 3> previous_{};
+};
 
 struct Outcome {
   std::string out, err;
@@ -80,7 +117,7 @@ Outcome run_with_sample(const std::vector<std::string>& args, int sample_fd) {
   auto deadline = std::chrono::steady_clock::now() + kRunLimit;
   int wait_status = 0;
   while (waitpid(pid, &wait_status, WNOHANG) == 0) {
-    if (std::chrono::steady_clock::now() > deadline) {
+    if (interrupted || std::chrono::steady_clock::now() > deadline) {
       kill(-pid, SIGKILL);
       waitpid(pid, &wait_status, 0);
       outcome.err = read_whole(err.get());
@@ -117,7 +154,7 @@ nlohmann::json status_and_stop(const std::string& state_dir) {
   // A daemon may still be learning once the sample's call is over (a tool
   // whose first call was a direct run is then tried on a terminal).
   nlohmann::json status = nlohmann::json::object();
-  for (int i = 0; i < 500; ++i) {
+  for (int i = 0; i < 500 && !interrupted; ++i) {
     auto reply = ask_daemons(socket, wire::kRequestStatus, std::chrono::seconds(5))[0];
     status = nlohmann::json::parse(reply.value_or("{}"), nullptr, false);
     if (!status.is_object()) status = nlohmann::json::object();
@@ -129,6 +166,12 @@ nlohmann::json status_and_stop(const std::string& state_dir) {
   pid_t pid = status.value("pid", 0);
   for (int i = 0; pid > 0 && i < 250 && kill(pid, 0) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   return status;
+}
+
+// $TMPDIR when it is an absolute path, else /tmp.
+std::string temp_dir() {
+  const char* dir = getenv("TMPDIR");
+  return dir && dir[0] == '/' ? dir : "/tmp";
 }
 
 std::string command_line(const RunOptions& options, const std::vector<std::string>& run_args) {
@@ -186,6 +229,7 @@ int report(const RunOptions& options, const Outcome& direct, const Outcome& serv
 }  // namespace
 
 int probe_command(const RunOptions& options) {
+  InterruptWatch watch;
   UniqueFd sample = memory_file("sample");
   std::string text;
   char buffer[65536];
@@ -199,19 +243,24 @@ int probe_command(const RunOptions& options) {
   std::vector<std::string> direct_args = {options.tool};
   direct_args.insert(direct_args.end(), options.args.begin(), options.args.end());
   Outcome direct = run_with_sample(direct_args, sample.get());
+  if (interrupted) InterruptWatch::die();
   if (direct.status == -1) return print_error(kExitToolQuit, "the tool did not finish within 60 s on this sample");
 
-  char pattern[] = "/tmp/viasock-probe-XXXXXX";
-  if (!mkdtemp(pattern)) return print_error(kExitDaemon, std::string("cannot create a directory: ") + std::strerror(errno));
-  std::string state_dir = std::string(pattern) + "/state";
+  std::string pattern = temp_dir() + "/viasock-probe-XXXXXX";
+  if (!mkdtemp(pattern.data()))
+    return print_error(kExitDaemon, std::string("cannot create a directory: ") + std::strerror(errno));
+  std::string state_dir = pattern + "/state";
   std::vector<std::string> given = identity_args(options);
   std::vector<std::string> run_args = {self_executable(), "run", "--state-dir", state_dir, "-W", "120"};
   run_args.insert(run_args.end(), given.begin(), given.end());
   run_args.push_back("--");
   run_args.insert(run_args.end(), direct_args.begin(), direct_args.end());
   Outcome served = run_with_sample(run_args, sample.get());
+  // Also when interrupted: the daemon is stopped and its directory goes.
   nlohmann::json status = status_and_stop(state_dir);
-  std::system(("rm -rf '" + std::string(pattern) + "'").c_str());
+  std::error_code ignored;
+  std::filesystem::remove_all(pattern, ignored);
+  if (interrupted) InterruptWatch::die();
   return report(options, direct, served, status, given);
 }
 

@@ -5,12 +5,13 @@ caller; `viasock probe`."""
 import concurrent.futures
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
 import unittest
 
-from harness import TIME_SCALE, TOOLS, ViasockTestCase, have, log, wait_until
+from harness import TIME_SCALE, TOOLS, ViasockTestCase, have, log, wait_dead, wait_until
 
 CHATTY = os.path.join(TOOLS, "chatty")
 
@@ -284,6 +285,41 @@ class ProbeTest(ViasockTestCase):
         served = self.run_vs(["run"] + args, data)
         self.assertOk(served)
         self.assertBytesEqual(served.stdout, self.direct(["hunspell", "-a", "-d", "en_US"], data).stdout)
+
+    def test_an_interrupted_probe_leaves_nothing_behind(self):
+        # The direct run is quick; the tool started through viasock then
+        # takes its time, and the probe is interrupted as Ctrl-C would.
+        temp = os.path.join(self.tmp, "temp")
+        os.mkdir(temp)
+        starts = self.starts_file()
+        marker = os.path.join(self.tmp, "direct-done")
+        tool = [sys.executable, self.write_file("slow.py", (
+            "import os, sys, time\n"
+            "open(%r, 'a').write('%%d\\n' %% os.getpid())\n"
+            "if os.path.exists(%r):\n"
+            "    time.sleep(30)\n"
+            "open(%r, 'w').close()\n"
+            "for line in sys.stdin:\n"
+            "    print(line, end='', flush=True)\n") % (starts, marker, marker))]
+        probe = self.spawn_vs(["probe"] + tool, env={"TMPDIR": temp})
+        probe.stdin.write(b"a\n")
+        probe.stdin.close()
+        self.assertTrue(wait_until(lambda: len(self.started_pids(starts)) == 2, 30 * TIME_SCALE),
+                        "the tool was not started through viasock")
+        [probe_dir] = os.listdir(temp)
+        state = os.path.join(temp, probe_dir, "state")
+        self.state_dirs.append(state)
+        self.assertTrue(wait_until(lambda: self.daemon_pids(state), 10 * TIME_SCALE))
+        daemons = self.daemon_pids(state)
+        probe.send_signal(signal.SIGINT)
+        try:
+            probe.wait(timeout=30 * TIME_SCALE)
+        except subprocess.TimeoutExpired:
+            self.fail("the interrupted probe did not exit")
+        self.assertEqual(probe.returncode, -signal.SIGINT)
+        self.assertEqual(os.listdir(temp), [], "the probe's directory was left behind")
+        self.assertEqual(wait_dead(daemons + self.started_pids(starts), 10 * TIME_SCALE), [],
+                         "a daemon or tool of the probe was left running")
 
     def test_probe_of_sort_says_why(self):
         r = self.run_vs(["probe", "sort"], b"b\na\n", timeout=60)
