@@ -200,6 +200,7 @@ bool make_tool_command(const std::string& tool, const std::vector<std::string>& 
     return false;
   }
   command->argv.clear();
+  command->name = tool;
   if (line_buffered) {
     ResolvedTool stdbuf = resolve_tool("stdbuf");
     if (stdbuf.path.empty()) {

@@ -19,7 +19,8 @@ class StartTracker;
 
 struct ToolCommand {
   std::string path;               // absolute path to execute
-  std::vector<std::string> argv;  // argv[0] is the name the user gave
+  std::vector<std::string> argv;  // argv[0] is the name the user gave, or stdbuf with -L
+  std::string name;               // the tool as the user named it, for messages
   // Records what the tool reads at start (null: --no-track).
   StartTracker* tracker = nullptr;
 };

@@ -426,7 +426,7 @@ void Instance::prelude_incomplete() {
   const PoolConfig& config = pool_.config();
   int expected = prelude_in_lines_ ? config.prelude_lines : config.prelude_records;
   std::string unit = prelude_in_lines_ ? " line(s) (--prelude-lines " : " record(s) (-P ";
-  std::string message = "tool '" + config.command.argv[0] + "' waits for input after printing " +
+  std::string message = "tool '" + config.command.name + "' waits for input after printing " +
                         std::to_string(expected - prelude_left_) + " of its " + std::to_string(expected) + unit +
                         std::to_string(expected) + "): its prelude is shorter, or it buffers its output (-L, " +
                         "--pty); 'viasock probe' finds options that work";
@@ -544,7 +544,7 @@ void Instance::remember_answered(const std::shared_ptr<Batch>& batch) {
 // thinks, so the calls answered last may have received wrong bytes. They
 // fail (those still open), and a learned shape is unlearned.
 void Instance::on_unattributed_output(size_t bytes) {
-  std::string message = "tool '" + pool_.config().command.argv[0] + "' printed " + std::to_string(bytes) +
+  std::string message = "tool '" + pool_.config().command.name + "' printed " + std::to_string(bytes) +
                         " bytes that answer no record, so its answers cannot be matched to records; " +
                         pool_.framing_hint();
   spdlog::error("instance {}: {}", index_, message);

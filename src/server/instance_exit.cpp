@@ -33,7 +33,7 @@ void Instance::on_timeout() {
     return arm_timeout();
   char text[64];
   snprintf(text, sizeof text, "%g", seconds);
-  std::string message = "tool '" + pool_.config().command.argv[0] + "' did not answer a record within " + text +
+  std::string message = "tool '" + pool_.config().command.name + "' did not answer a record within " + text +
                         " s (-w); it was killed, and a new instance serves later calls";
   spdlog::warn("instance {}: {}", index_, message);
   fail_in_flight(kExitTimeout, message);
@@ -86,7 +86,7 @@ void Instance::finish() {
   int wait_status = process_.wait_status();
   bool expected = retiring_ || (input_closed_ && in_flight_.empty());
   int status = exit_code_for_wait_status(wait_status);
-  std::string message = "tool '" + pool_.config().command.argv[0] + "' " + describe_wait_status(wait_status);
+  std::string message = "tool '" + pool_.config().command.name + "' " + describe_wait_status(wait_status);
   message += answered_ ? " while records were waiting for answers" : " before it answered anything";
   std::string tail = stderr_lines_.tail();
   std::string detail = tail.empty() ? "" : "; its stderr ends with:\n" + tail;

@@ -93,7 +93,7 @@ void Pool::answers_missing() {
   remembered_ = false;
   last_remembered_.reset();
   if (config_.forget) config_.forget();
-  cannot_serve(kExitToolQuit, "what viasock remembered about tool '" + config_.command.argv[0] +
+  cannot_serve(kExitToolQuit, "what viasock remembered about tool '" + config_.command.name +
                                   "' no longer holds (it took records without answering); it forgot it: run the "
                                   "call again to learn the tool afresh");
 }
@@ -142,7 +142,7 @@ bool Pool::stale() {
 }
 
 std::string Pool::stale_message() const {
-  return "tool '" + config_.command.argv[0] +
+  return "tool '" + config_.command.name +
          "' or a file it reads changed while this call waited for a new instance of it, which would have loaded "
          "the new files; run the call again";
 }
@@ -514,7 +514,7 @@ void Pool::cannot_serve(int status, const std::string& message) {
 }
 
 void Pool::cannot_learn(const std::string& reason) {
-  cannot_serve(kExitDaemon, reason + "; viasock cannot learn how '" + config_.command.argv[0] +
+  cannot_serve(kExitDaemon, reason + "; viasock cannot learn how '" + config_.command.name +
                                 " answers: give its framing options (-T, -P) and -L or --pty");
 }
 
@@ -530,7 +530,7 @@ void Pool::learning_failed(int status, const std::string& message, bool on_a_rec
 }
 
 std::string Pool::no_answer_message(size_t records) const {
-  std::string tool = config_.command.argv[0];
+  std::string tool = config_.command.name;
   return "tool '" + tool + "' read " + (records == 1 ? "a record" : std::to_string(records) + " records") +
          " and waits for more input without answering: it may answer only at the end of its input (like sort "
          "or tac, which viasock cannot serve), need records of several lines (-t REGEX), or buffer its output" +
@@ -543,7 +543,7 @@ std::string Pool::framing_broken_message(size_t extra_bytes, size_t unanswered) 
   std::string framing = format.kind == RecordFormat::kNull    ? "-0: one NUL-terminated answer per record"
                         : format.kind == RecordFormat::kRegex ? "-T '" + format.regex + "'"
                                                               : "one line per record";
-  std::string tool = "tool '" + config_.command.argv[0] + "'";
+  std::string tool = "tool '" + config_.command.name + "'";
   std::string what =
       extra_bytes > 0
           ? tool + " printed " + std::to_string(extra_bytes) + " bytes more than the answers the framing given (" +
@@ -556,7 +556,7 @@ std::string Pool::framing_broken_message(size_t extra_bytes, size_t unanswered) 
 }
 
 std::string Pool::unobservable_message() const {
-  return "cannot tell when tool '" + config_.command.argv[0] +
+  return "cannot tell when tool '" + config_.command.name +
          "' waits for input on this system (no /proc/PID/syscall), so its answers cannot be matched to calls";
 }
 

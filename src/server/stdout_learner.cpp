@@ -228,7 +228,7 @@ void StdoutLearner::on_terminal_answer(std::string answer) {
   if (answer.empty()) {
     message = pool_.no_answer_message(1) + " (its first call was served as a direct run)";
   } else if (!pipe_output_complete_ && pipe_output.size() < expected.size()) {
-    message = "tool '" + pool_.config().command.argv[0] +
+    message = "tool '" + pool_.config().command.name +
               "' answered its first record with more than viasock compares; give -L or --pty";
   } else if (!std::string_view(pipe_output).starts_with(expected)) {
     spdlog::error("pipe output ({} bytes) differs from terminal output ({} bytes)", pipe_output.size(),
@@ -319,7 +319,7 @@ void StdoutLearner::finish_closing(std::string late_output) {
   std::shared_ptr<Session> first = first_call_.lock();
   if (!late_output.empty() && first) {
     first->fail(kExitToolQuit,
-                "tool '" + pool_.config().command.argv[0] +
+                "tool '" + pool_.config().command.name +
                     "' keeps state between records and prints more when its input ends, which viasock "
                     "learned only after this call was answered: the end of its output is lost; run the call "
                     "again (every call now gets an instance of its own, as in a direct run)");
@@ -415,7 +415,7 @@ StdoutLearner::Fingerprint StdoutLearner::fingerprint(std::string_view bytes) {
 }
 
 std::string StdoutLearner::terminal_differs_message() const {
-  const std::string& tool = pool_.config().command.argv[0];
+  const std::string& tool = pool_.config().command.name;
   std::string message = "tool '" + tool +
                         "' buffers its output on a pipe and prints differently on a terminal (colour, a banner), "
                         "so viasock can serve it neither way; make it flush on a pipe";

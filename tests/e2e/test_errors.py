@@ -46,6 +46,13 @@ class ToolErrorsTest(ViasockTestCase):
                 self.assertOneErrorLine(r, "notexec.sh")
         self.assertNothingLeft()
 
+    def test_messages_name_the_tool_not_stdbuf(self):
+        # -L runs the tool under stdbuf; the user named the tool.
+        r = self.run_vs(["run", "-L", "sh", "-c", "exit 3"], b"x\n")
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertOneErrorLine(r, "tool 'sh'")
+        self.assertNotIn(b"stdbuf", r.stderr)
+
 
 class UsageErrorsTest(ViasockTestCase):
     def check_usage_error(self, options):
