@@ -279,6 +279,7 @@ size_t Instance::read_available() {
     reserve_for_answer(kReadChunk);
     ssize_t n = ::read(stdout_fd(), out_.prepare(kReadChunk), kReadChunk);
     if (n > 0) {
+      printed_ = true;
       out_.commit(static_cast<size_t>(n));
       pulled += static_cast<size_t>(n);
       // A short read emptied a pipe: asking again would only be told so. A

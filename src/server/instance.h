@@ -228,6 +228,8 @@ class Instance : public std::enable_shared_from_this<Instance> {
   ToolStderr stderr_lines_;
   bool stdout_closed_ = false, finished_ = false, ready_ = false, retiring_ = false;
   bool answered_ = false, killed_by_us_ = false, timeout_armed_ = false, talkative_ = false;
+  bool printed_ = false;                 // any byte on its stdout, answer or not
+  const char* kill_reason_ = nullptr;    // why viasock killed it, for the call's message
   sched::InstanceSchedule schedule_;
 };
 

@@ -62,6 +62,7 @@ void Instance::check_exit() {
     if (!self->process_.try_reap()) {
       self->process_.kill_group();
       self->killed_by_us_ = true;
+      if (self->stdout_closed_) self->kill_reason_ = "closed its output but kept running, and viasock killed it";
     }
     self->stdout_closed_ = true;
     self->check_exit();
@@ -85,9 +86,12 @@ void Instance::finish() {
 
   int wait_status = process_.wait_status();
   bool expected = retiring_ || (input_closed_ && in_flight_.empty());
-  int status = exit_code_for_wait_status(wait_status);
-  std::string message = "tool '" + pool_.config().command.name + "' " + describe_wait_status(wait_status);
-  message += answered_ ? " while records were waiting for answers" : " before it answered anything";
+  // A kill of ours is no signal from elsewhere: not 128+9, but the status
+  // of a tool that cannot be served as it is.
+  int status = kill_reason_ ? static_cast<int>(kExitToolQuit) : exit_code_for_wait_status(wait_status);
+  std::string message = "tool '" + pool_.config().command.name + "' " +
+                        (kill_reason_ ? std::string(kill_reason_) : describe_wait_status(wait_status));
+  message += answered_ || printed_ ? " while records were waiting for answers" : " before it printed anything";
   std::string tail = stderr_lines_.tail();
   std::string detail = tail.empty() ? "" : "; its stderr ends with:\n" + tail;
   spdlog::info("instance {}: tool pid {} {}", index_, pid(), describe_wait_status(wait_status));

@@ -53,6 +53,19 @@ class ToolErrorsTest(ViasockTestCase):
         self.assertOneErrorLine(r, "tool 'sh'")
         self.assertNotIn(b"stdbuf", r.stderr)
 
+    def test_a_tool_viasock_killed_is_not_reported_as_killed_by_a_signal(self):
+        # It answers, closes its stdout and keeps running: the daemon ends
+        # it, and says so (not "killed by signal 9", status 137).
+        tool = ["python3", self.write_file("closes.py", "import os, sys, time\n"
+                                                        "print(sys.stdin.readline(), end='', flush=True)\n"
+                                                        "os.close(1)\n"
+                                                        "time.sleep(30)\n")]
+        r = self.run_vs(["run"] + tool, b"a\nb\n", timeout=60)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertEqual(r.stdout, b"a\n")
+        self.assertErrorLine(r, "closed its output but kept running, and viasock killed it")
+        self.assertNotIn(b"signal", r.stderr)
+
 
 class UsageErrorsTest(ViasockTestCase):
     def check_usage_error(self, options):
