@@ -3,12 +3,12 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
 #include <sstream>
-#include <fstream>
 #include <cerrno>
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -122,12 +122,12 @@ double process_start_time(pid_t pid) {
   for (int i = 0; i < 20 && fields >> field; ++i) {
   }
   if (!fields) return -1;
-  std::ifstream proc_stat("/proc/stat");
-  std::string key;
-  double boot_time = -1;
-  while (proc_stat >> key)
-    if (key == "btime" && proc_stat >> boot_time) break;
-  if (boot_time < 0) return -1;
+  // The start is counted on the boot-time clock: the boot's moment on the
+  // wall clock, to the microsecond, is the difference of the two clocks now.
+  timespec wall{}, boot{};
+  clock_gettime(CLOCK_REALTIME, &wall);
+  clock_gettime(CLOCK_BOOTTIME, &boot);
+  double boot_time = static_cast<double>(wall.tv_sec - boot.tv_sec) + (wall.tv_nsec - boot.tv_nsec) / 1e9;
   char* end = nullptr;
   double ticks = std::strtod(field.c_str(), &end);
   if (end == field.c_str()) return -1;
@@ -136,7 +136,7 @@ double process_start_time(pid_t pid) {
 
 // A pid recorded for a daemon may belong to another process by now (the
 // daemon was killed with -9 and the pid reused): one that started after the
-// daemon registered is not it. (Boot time is known to the second.)
+// daemon registered is not it. (The registration time is in whole seconds.)
 bool is_that_daemon(const KnownDaemon& d) {
   if (!process_alive(d.info.pid)) return false;
   double started = process_start_time(d.info.pid);

@@ -81,18 +81,35 @@ bool same_file(int fd, const std::string& path) {
          held.st_dev == named.st_dev;
 }
 
+// Which rotated file the descriptor's file has become (1 is the newest),
+// or one past the oldest when it was rotated out of existence.
+int rotation_index(int fd, const std::string& path) {
+  for (int index = 1; index <= StateDir::kRotatedLogs; ++index)
+    if (same_file(fd, rotated(path, index))) return index;
+  return StateDir::kRotatedLogs + 1;
+}
+
 // Prints what is appended to `path` until the daemon `pid` has exited,
-// following the log across rotation.
+// following the log across rotation: a busy daemon may rotate more than
+// once between two looks, so the files rotated after the one held are
+// printed too, oldest first, before the new log.
 void follow(UniqueFd fd, const std::string& path, pid_t pid) {
-  while (pid > 0 && process_alive(pid)) {
+  for (bool alive = true; alive;) {
     std::this_thread::sleep_for(kFollowInterval);
+    // Looked at before reading: what it wrote before it exited is read below.
+    alive = pid > 0 && process_alive(pid);
     if (!copy_out(fd.get())) return;
-    if (!same_file(fd.get(), path)) {
+    while (!same_file(fd.get(), path)) {
+      for (int index = rotation_index(fd.get(), path) - 1; index >= 1; --index) {
+        UniqueFd between(open(rotated(path, index).c_str(), O_RDONLY | O_CLOEXEC));
+        if (between && !copy_out(between.get())) return;
+      }
       UniqueFd next(open(path.c_str(), O_RDONLY | O_CLOEXEC));
-      if (next) fd = std::move(next);
+      if (!next) break;
+      fd = std::move(next);
+      if (!copy_out(fd.get())) return;
     }
   }
-  copy_out(fd.get());
 }
 
 }  // namespace
@@ -103,7 +120,7 @@ int logs_command(const ManageOptions& options) {
   pid_t pid = 0;
   int code = kExitOk;
   if (!find_log(options, options.ids[0], &log, &pid, &code)) return code;
-  for (int index = 3; index >= 1; --index) {
+  for (int index = StateDir::kRotatedLogs; index >= 1; --index) {
     UniqueFd old(open(rotated(log, index).c_str(), O_RDONLY | O_CLOEXEC));
     if (old) copy_out(old.get());
   }

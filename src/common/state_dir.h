@@ -26,6 +26,8 @@ class StateDir {
   const std::string& root() const { return root_; }
   std::string socket_path(const std::string& id) const { return root_ + "/sockets/" + id; }
   std::string log_path(const std::string& id) const { return root_ + "/logs/" + id + ".log"; }
+  // How many rotated logs (<ID>.1.log, the newest, to <ID>.3.log) a daemon keeps.
+  static constexpr int kRotatedLogs = 3;
   std::string run_path(const std::string& id) const { return root_ + "/run/" + id + ".json"; }
   std::string lock_path(const std::string& id) const { return root_ + "/locks/" + id + ".lock"; }
   int sockets_fd() const { return sockets_.get(); }

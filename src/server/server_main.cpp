@@ -8,13 +8,14 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "common/state_dir.h"
 #include "server/daemon.h"
 
 namespace viasock {
 namespace {
 
 constexpr size_t kLogBytes = 1 << 20;
-constexpr size_t kLogFiles = 3;
+constexpr size_t kLogFiles = StateDir::kRotatedLogs;
 
 // Every log file, the rotated ones too, is readable by its owner only: it
 // holds command lines and the tool's error messages. (A umask would do it

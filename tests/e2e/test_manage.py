@@ -201,7 +201,7 @@ class PruneTest(ViasockTestCase):
         (run_path, data), = self.run_jsons().items()
         os.kill(data["pid"], signal.SIGKILL)
         self.assertEqual(wait_dead([data["pid"]]), [])
-        time.sleep(2.5)  # boot time is known to the second: the stranger starts clearly later
+        time.sleep(3.5)  # the daemon's registration time is in whole seconds: start clearly later
         stranger = subprocess.Popen(["sleep", "60"])
         self.extra_pids.append(stranger.pid)
         data["pid"] = stranger.pid
@@ -217,6 +217,36 @@ class PruneTest(ViasockTestCase):
         self.assertIsNone(stranger.poll(), "a process that is not the daemon was signalled")
         stranger.kill()
         stranger.wait(timeout=10)
+
+
+class LogsFollowTest(ViasockTestCase):
+    def test_follow_keeps_every_line_across_several_rotations(self):
+        # Each record makes the tool write 20 KB to stderr, which the daemon
+        # logs: 120 records rotate the 1 MiB log twice or more between two
+        # of the follower's looks.
+        tool = ["python3", self.write_file("noisy.py", "import sys\n"
+                                                       "for line in sys.stdin:\n"
+                                                       "    n = line.strip()\n"
+                                                       "    for i in range(40):\n"
+                                                       "        sys.stderr.write('burst %s part %d ' % (n, i) + 'x' * 480 + '\\n')\n"
+                                                       "    sys.stderr.flush()\n"
+                                                       "    print(line, end='', flush=True)\n")]
+        self.assertOk(self.run_vs(["run", "--quiet-tool", "-W", "60"] + tool, b"warm\n"))
+        [data] = self.run_jsons().values()
+        follower = self.spawn_vs(["logs", "-f", data["id"][:12]], stdin=subprocess.DEVNULL)
+        time.sleep(0.5)  # the follower is past what was logged before
+        records = b"".join(b"%d\n" % i for i in range(120))
+        self.assertOk(self.run_vs(["run", "--quiet-tool", "-W", "60"] + tool, records))
+        self.assertOk(self.run_vs(["stop", "--all"]))
+        out, _ = follower.communicate(timeout=30)
+        seen = set()
+        for line in out.split(b"\n"):
+            fields = line.split(b"burst ", 1)
+            if len(fields) == 2 and b" part " in fields[1]:
+                seen.add(fields[1].split(b" x")[0].split(b"x")[0].strip())
+        missing = [(n, i) for n in range(120) for i in range(40)
+                   if b"%d part %d" % (n, i) not in seen]
+        self.assertEqual(missing[:5], [], "%d of 4,800 lines missing" % len(missing))
 
 
 class ManPageTest(ViasockTestCase):
