@@ -46,20 +46,22 @@ IdentityCheck::IdentityCheck(asio::io_context& io, RunOptions options, std::stri
 IdentityCheck::~IdentityCheck() { worker_.join(); }
 
 void IdentityCheck::start(std::function<void(bool unchanged)> done) {
-  if (running_) return;
+  double started = sched::now_seconds();
+  if (running_ || !pace_.due(started)) return;
   running_ = true;
   // The files are copied on the loop: the worker reads only const members.
   std::vector<FileState> tracked;
   if (tracker_ && tracker_->state() == TrackState::kDone) tracked = tracker_->files();
-  asio::post(worker_, [this, tracked = std::move(tracked), done = std::move(done)]() mutable {
+  asio::post(worker_, [this, started, tracked = std::move(tracked), done = std::move(done)]() mutable {
     ResolvedTool tool = resolve_tool(options_.tool);
     bool unchanged = !tool.path.empty() && compute_server_id(options_, current_context(tool.path)) == identity_;
     if (const FileState* changed = unchanged ? first_changed(tracked) : nullptr) {
       spdlog::info("{}, which the tool read at start, changed", changed->path);
       unchanged = false;
     }
-    asio::post(io_, [this, unchanged, done = std::move(done)] {
+    asio::post(io_, [this, started, unchanged, done = std::move(done)] {
       running_ = false;
+      pace_.ran(started, sched::now_seconds());
       done(unchanged);
     });
   });

@@ -11,6 +11,7 @@
 
 #include "common/run_options.h"
 #include "server/asio.h"
+#include "server/scheduler.h"
 
 namespace viasock {
 
@@ -28,7 +29,8 @@ class IdentityCheck {
 
   // Computes the server ID again and compares the files the tool read at
   // start on a worker thread, then calls done(unchanged) on the loop.
-  // Ignored while a check is running.
+  // Ignored while a check is running, and while the last one's cost says
+  // to wait (sched::CheckPace: at most 5 % of a core).
   void start(std::function<void(bool unchanged)> done);
 
   // On the loop, without waiting: whether a file the tool read at start
@@ -50,6 +52,7 @@ class IdentityCheck {
   std::unique_ptr<TrackedFilesWatch> watch_;  // once recording is done
   std::string changed_at_start_;              // a file changed while the tool started
   bool running_ = false;
+  sched::CheckPace pace_{1.0, 0.05};
   asio::thread_pool worker_{1};
 };
 

@@ -263,3 +263,16 @@ TEST_CASE("a stream that is not spread gets long slices") {
   CostMeter gawk = measured(3, 135, 0.0012);
   CHECK(s.next_batch(gawk, 0, false).records == 50);
 }
+
+TEST_CASE("a costly check runs no more than its share of the time") {
+  CheckPace pace(1.0, 0.05);
+  CHECK(pace.due(0));
+  pace.ran(0, 0.002);  // a cheap check: once a second
+  CHECK_FALSE(pace.due(0.9));
+  CHECK(pace.due(1.0));
+  pace.ran(1.0, 1.4);  // a walk of 0.4 s: 5 % means every 8 s
+  CHECK_FALSE(pace.due(8.9));
+  CHECK(pace.due(9.0));
+  pace.ran(9.0, 9.01);  // cheap again: back to once a second
+  CHECK(pace.due(10.0));
+}
