@@ -99,14 +99,6 @@ std::string read_link(const std::string& path) {
   return n > 0 ? std::string(target, static_cast<size_t>(n)) : std::string();
 }
 
-// What a tracked call names: a file read, or one the tool writes itself
-// (opened for writing, or the target of a rename). The path is "" for an
-// O_PATH open and for one that cannot be read back.
-struct TrackedCall {
-  std::string path;
-  bool written = false;
-};
-
 TrackedCall tracked_call(const seccomp_notif& request) {
   const seccomp_data& call = request.data;
   TrackedCall result;
@@ -324,25 +316,25 @@ void StartTracker::answer(int listener) {
   auto* request = reinterpret_cast<seccomp_notif*>(buffers.request.data());
   if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, request) != 0) return;  // the call was withdrawn
   TrackedCall call = state_ == TrackState::kRecording ? tracked_call(*request) : TrackedCall{};
-  // Noted before the answer: start-up cannot end before the write is known.
-  if (call.written && !call.path.empty()) {
-    std::lock_guard lock(mutex_);
-    written_.insert(call.path);
-  }
+  // Noted before the answer (a set insertion, no stat): start-up, which
+  // ends once the tool waits for input, cannot end before the path is known.
+  if (!call.path.empty()) note(call);
   std::fill(buffers.response.begin(), buffers.response.end(), 0);
   auto* response = reinterpret_cast<seccomp_notif_resp*>(buffers.response.data());
   response->id = request->id;
   response->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
   ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, response);
-  if (!call.written && !call.path.empty()) record(call.path);
 }
 
-// Only the path, while the tool may be waiting for this thread to answer
-// its next call: the files' states are taken when start-up ends.
-void StartTracker::record(const std::string& path) {
-  if (!tracks_path(path, own_dir_)) return;
+// Only the path, while the tool waits for this thread's answer: the files'
+// states are taken when start-up ends.
+void StartTracker::note(const TrackedCall& call) {
   std::lock_guard lock(mutex_);
-  if (state_ == TrackState::kRecording && seen_.insert(path).second) paths_.push_back(path);
+  if (state_ != TrackState::kRecording) return;
+  if (call.written)
+    written_.insert(call.path);
+  else if (tracks_path(call.path, own_dir_) && seen_.insert(call.path).second)
+    paths_.push_back(call.path);
 }
 
 }  // namespace viasock

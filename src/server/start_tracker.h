@@ -40,6 +40,14 @@ enum class TrackState {
   kRefused,    // tracing not allowed here: problem() says why
 };
 
+// What a call the filter sent names: a file read, or one the tool writes
+// itself (opened for writing, or the target of a rename). The path is ""
+// for an O_PATH open and for one that cannot be read back.
+struct TrackedCall {
+  std::string path;
+  bool written = false;
+};
+
 // The two ends of the socket pair a child sends its listener through.
 struct TrackChannel {
   UniqueFd parent, child;
@@ -83,7 +91,7 @@ class StartTracker {
   void refuse(const std::string& problem);
   void serve();
   void answer(int listener);
-  void record(const std::string& path);
+  void note(const TrackedCall& call);
 
   const std::string own_dir_;
   UniqueFd wake_;  // eventfd: a new listener, or time to stop
