@@ -98,6 +98,13 @@ void Instance::finish() {
   if (role_ == Role::kDirect) return finish_direct(status, message + detail);
   // A tool we killed (-w, stuck) has already failed the records concerned.
   fail_in_flight(status, message, !killed_by_us_, detail);
+  // A tool that exits on its own while it serves a call ends that call, as
+  // its direct run would have ended there, also when none of the call's
+  // records was in flight (it exited right after answering the last one
+  // sent, and the rest were still to come).
+  if (!expected && !killed_by_us_)
+    if (std::shared_ptr<Session> owner = segment_.lock(); owner && owner->open() && owner->retries() == 0)
+      owner->fail(status, message + detail);
   // A segment whose records were all answered is over with the tool.
   end_segment_hold();
   if (std::shared_ptr<Session> owner = std::exchange(segment_, {}).lock()) {

@@ -108,6 +108,8 @@ class Session : public std::enable_shared_from_this<Session> {
   bool closed() const { return closed_; }
   // Still taking records and answers: neither closed nor failed.
   bool open() const { return !closed_ && !failed_; }
+  // --retry of this call: records in flight on a tool that died go to another.
+  int retries() const { return call_.retries; }
   // A client streaming records (not `list` or `stop` asking).
   bool runs_records() const { return greeted_; }
   // Whether the session waits in the pool's round-robin queue.

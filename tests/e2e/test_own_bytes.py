@@ -12,7 +12,7 @@ import concurrent.futures
 import os
 import unittest
 
-from harness import ViasockTestCase, have
+from harness import TIME_SCALE, ViasockTestCase, child_pids, have, wait_dead
 
 
 # Splits a line at "x" into two, and burns a little CPU per line so that a
@@ -187,6 +187,37 @@ class OwnBytesTest(ViasockTestCase):
             r = self.run_vs(["run"] + tool, data)
             self.assertOk(r, "call %d after the stop" % i)
             self.assertBytesEqual(r.stdout, expected.stdout, "call %d after the stop" % i)
+
+    def test_a_tool_that_exits_after_answering_ends_the_call_as_its_direct_run(self):
+        # It answers "die" and exits 3 with nothing else in flight; the
+        # call's next records come after. A direct run stops there with 3;
+        # before, a new instance answered them and the call ended with 0.
+        tool = ["python3", self.write_file("dier.py", "import sys\n"
+                                                      "for line in sys.stdin:\n"
+                                                      "    print(line, end='', flush=True)\n"
+                                                      "    if line == 'die\\n':\n"
+                                                      "        sys.exit(3)\n")]
+        self.assertOk(self.run_vs(["run"] + tool, b"warm\n"))
+        [daemon] = self.live_daemon_pids()
+        [instance] = [pid for pid, state in child_pids(daemon).items() if state not in b"ZX"]
+        call = self.spawn_vs(["run"] + tool)
+        call.stdin.write(b"a\nb\ndie\n")
+        call.stdin.flush()
+        got = b""
+        while not got.endswith(b"die\n"):
+            chunk = call.stdout.read1(4096)
+            self.assertTrue(chunk, "the call ended before 'die' was answered")
+            got += chunk
+        self.assertEqual(wait_dead([instance], 10 * TIME_SCALE), [], "the tool did not exit")
+        try:
+            call.stdin.write(b"c\nd\n")
+            call.stdin.close()
+        except BrokenPipeError:
+            pass
+        call.stdin = None  # closed: communicate() only reads
+        rest, err = call.communicate(timeout=30 * TIME_SCALE)
+        self.assertEqual((call.returncode, got + rest), (3, b"a\nb\ndie\n"), err)
+        self.assertIn(b"exited with status 3", err)
 
 
 if __name__ == "__main__":
