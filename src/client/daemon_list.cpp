@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstring>
 #include <sstream>
 #include <cerrno>
 #include <cstdio>
@@ -15,10 +14,10 @@
 #include <set>
 
 #include "client/status_query.h"
+#include "common/daemon_info.h"
 #include "common/registry.h"
 #include "common/server_id.h"
 #include "common/state_dir.h"
-#include "common/unique_fd.h"
 
 namespace viasock {
 namespace {
@@ -109,15 +108,12 @@ namespace {
 
 // When process `pid` started, in seconds since the epoch, or -1.
 double process_start_time(pid_t pid) {
-  UniqueFd fd(open(("/proc/" + std::to_string(pid) + "/stat").c_str(), O_RDONLY | O_CLOEXEC));
-  char text[1024];
-  ssize_t n = fd ? read(fd.get(), text, sizeof text - 1) : -1;
-  if (n <= 0) return -1;
-  text[n] = '\0';
-  const char* paren = strrchr(text, ')');
-  if (!paren) return -1;
+  std::string text;
+  if (!read_small_file(AT_FDCWD, "/proc/" + std::to_string(pid) + "/stat", &text)) return -1;
+  size_t paren = text.rfind(')');
+  if (paren == std::string::npos) return -1;
   // Field 22, starttime, is the 20th after the command's closing parenthesis.
-  std::istringstream fields(paren + 1);
+  std::istringstream fields(text.substr(paren + 1));
   std::string field;
   for (int i = 0; i < 20 && fields >> field; ++i) {
   }

@@ -25,6 +25,7 @@
 #include "client/status_query.h"
 #include "common/error_output.h"
 #include "common/exit_codes.h"
+#include "common/state_dir.h"
 #include "common/unique_fd.h"
 #include "common/wire.h"
 
@@ -166,12 +167,6 @@ nlohmann::json status_and_stop(const std::string& state_dir) {
   pid_t pid = status.value("pid", 0);
   for (int i = 0; pid > 0 && i < 250 && kill(pid, 0) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   return status;
-}
-
-// $TMPDIR when it is an absolute path, else /tmp.
-std::string temp_dir() {
-  const char* dir = getenv("TMPDIR");
-  return dir && dir[0] == '/' ? dir : "/tmp";
 }
 
 std::string command_line(const RunOptions& options, const std::vector<std::string>& run_args) {

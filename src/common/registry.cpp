@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "common/daemon_info.h"
+#include "common/state_dir.h"
 
 namespace viasock {
 namespace {
@@ -26,10 +27,12 @@ std::string runtime_dir() {
   return dir;
 }
 
-// The shared temporary directory: $TMPDIR when it is an absolute path.
-std::string temp_dir() {
-  const char* dir = getenv("TMPDIR");
-  return dir && dir[0] == '/' ? dir : "/tmp";
+// Why a directory is not the user's alone, or "".
+std::string not_private(const struct stat& st, const std::string& path) {
+  if (!S_ISDIR(st.st_mode)) return path + " is not a directory";
+  if (st.st_uid != geteuid()) return path + " belongs to uid " + std::to_string(st.st_uid);
+  if (st.st_mode & 077) return path + " is open to others";
+  return "";
 }
 
 // Why the registry in the temporary directory cannot be ours, or "".
@@ -37,10 +40,7 @@ std::string temp_dir() {
 std::string foreign(const std::string& path) {
   struct stat st;
   if (lstat(path.c_str(), &st) != 0) return "";  // not there: ours to create
-  if (!S_ISDIR(st.st_mode)) return path + " is not a directory";
-  if (st.st_uid != geteuid()) return path + " belongs to uid " + std::to_string(st.st_uid);
-  if (st.st_mode & 077) return path + " is open to others";
-  return "";
+  return not_private(st, path);
 }
 
 // A place only the user controls, for when the temporary one is taken.
@@ -85,7 +85,8 @@ bool Registry::open(bool create, std::string* error) {
     return false;
   }
   struct stat st;
-  if (fstat(fd_.get(), &st) != 0 || st.st_uid != geteuid() || (st.st_mode & 077) != 0) {
+  // Checked again on what was opened: the name may have changed hands.
+  if (fstat(fd_.get(), &st) != 0 || !not_private(st, path_).empty()) {
     *error = "refusing the registry '" + path_ + "': it must belong to you and be closed to others (chmod 700)";
     fd_.reset();
     return false;

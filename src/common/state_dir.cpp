@@ -91,6 +91,11 @@ bool open_existing_subdir(int parent, const std::string& name, const std::string
 
 }  // namespace
 
+std::string temp_dir() {
+  const char* dir = getenv("TMPDIR");
+  return dir && dir[0] == '/' ? dir : "/tmp";
+}
+
 std::string choose_state_dir(const std::string& option) {
   if (!option.empty()) return option;
   const char* env = getenv("VIASOCK_DIR");

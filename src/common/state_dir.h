@@ -12,6 +12,8 @@ namespace viasock {
 
 // --state-dir, else $VIASOCK_DIR, else ./.viasock.
 std::string choose_state_dir(const std::string& option);
+// The shared temporary directory: $TMPDIR when it is an absolute path, else /tmp.
+std::string temp_dir();
 
 class StateDir {
  public:
