@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "common/exit_codes.h"
 #include "server/pool.h"
 #include "server/session.h"
@@ -279,7 +281,7 @@ size_t Instance::read_available() {
     reserve_for_answer(kReadChunk);
     ssize_t n = ::read(stdout_fd(), out_.prepare(kReadChunk), kReadChunk);
     if (n > 0) {
-      printed_ = true;
+      printed_bytes_ += static_cast<uint64_t>(n);
       out_.commit(static_cast<size_t>(n));
       pulled += static_cast<size_t>(n);
       // A short read emptied a pipe: asking again would only be told so. A
@@ -435,11 +437,29 @@ void Instance::prelude_incomplete() {
   pool_.cannot_serve(kExitToolQuit, message);
 }
 
-void Instance::watch_answer() {
-  quiet_.start(pid(), process_.stdin_inode(), puller(), stdout_kind_ == StdoutKind::kTerminal,
-               [weak = weak_from_this()](ToolActivity activity) {
-                 if (auto self = weak.lock()) self->on_answer_quiet(activity);
-               });
+void Instance::watch_answer(std::chrono::microseconds after) {
+  quiet_.start(
+      pid(), process_.stdin_inode(), puller(), stdout_kind_ == StdoutKind::kTerminal,
+      [weak = weak_from_this()](ToolActivity activity) {
+        if (auto self = weak.lock()) self->on_answer_quiet(activity);
+      },
+      after);
+}
+
+// The tool waits for input with records unanswered. Where framing was given
+// that breaks it, unless an answer is still due from a timer
+// (late_answer_grace.h): true while the grace runs, with the look
+// `look_again` scheduled for its end.
+bool Instance::in_late_answer_grace(void (Instance::*look_again)(std::chrono::microseconds)) {
+  if (!pool_.framing_given()) return false;
+  double timeout = 0;
+  for (const auto& batch : in_flight_) timeout = std::max(timeout, batch->timeout);
+  double left = late_answer_grace_.look(sched::now_seconds(), printed_bytes_, LateAnswerGrace::seconds_for(timeout));
+  if (left <= 0) return false;
+  // Looked at often enough to pass an answer on soon after it came.
+  double next = std::min(left, LateAnswerGrace::kLookSeconds);
+  (this->*look_again)(std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::duration<double>(next)));
+  return true;
 }
 
 // Lock-step: the tool waits again, so everything it printed is the answer.
@@ -447,6 +467,8 @@ void Instance::on_answer_quiet(ToolActivity activity) {
   if (activity == ToolActivity::kUnobservable)
     return pool_.cannot_learn("cannot observe the tool through /proc/PID/syscall on this system");
   if (finished_ || in_flight_.empty() || activity != ToolActivity::kWaitingForInput) return;
+  if (out_.empty() && in_late_answer_grace(&Instance::watch_answer)) return;
+  late_answer_grace_.reset();
   drain_stderr();
   stepping_ = false;
   std::shared_ptr<Batch> batch = std::move(in_flight_.front());
@@ -484,14 +506,15 @@ void Instance::on_answer_quiet(ToolActivity activity) {
 // While records are in flight, look now and then whether the tool took them
 // and waits for more without answering: a tool that buffers its output, one
 // that needs other framing options, or one that is no record filter at all.
-void Instance::watch_stuck() {
+// `after`, when not negative, is the delay of the first look.
+void Instance::watch_stuck(std::chrono::microseconds after) {
   // A direct run may wait for all its input before it answers (sort).
   if (quiet_.active() || in_flight_.empty() || role_ == Role::kDirect) return;
   // In segments a tool that answered before and waits with records in
   // flight answered them with nothing: looked for often, as the window
   // stalls until then.
   bool segment = in_segments() && answered_;
-  std::chrono::microseconds first = segment ? kSegmentCheck : kStuckCheck;
+  std::chrono::microseconds first = after.count() >= 0 ? after : segment ? kSegmentCheck : kStuckCheck;
   std::chrono::microseconds most = segment ? kSegmentCheckMax : kStuckCheck;
   quiet_.start(
       pid(), process_.stdin_inode(), puller(), stdout_kind_ == StdoutKind::kTerminal,
@@ -502,8 +525,10 @@ void Instance::watch_stuck() {
 }
 
 void Instance::on_stuck_check(ToolActivity activity) {
-  if (finished_ || in_flight_.empty() || activity != ToolActivity::kWaitingForInput) return;
+  if (finished_ || in_flight_.empty() || activity != ToolActivity::kWaitingForInput) return late_answer_grace_.reset();
   if (writing_ || stepping_ || settling_) return watch_stuck();
+  if (in_late_answer_grace(&Instance::watch_stuck)) return;
+  late_answer_grace_.reset();
   // The records left took no answer of the shape (grep's 0 lines): the
   // tool is quiescent, so the segment settles now.
   if (in_segments() && answered_) return on_segment_quiet(activity);

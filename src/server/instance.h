@@ -28,6 +28,7 @@
 #include "server/asio.h"
 #include "server/batch.h"
 #include "server/child_process.h"
+#include "server/late_answer_grace.h"
 #include "server/quiescence_watch.h"
 #include "server/scheduler.h"
 #include "server/tool_stderr.h"
@@ -167,9 +168,10 @@ class Instance : public std::enable_shared_from_this<Instance> {
   size_t take_prelude(std::string_view data);
   void watch_start_up();
   void on_start_up_quiet(ToolActivity activity);
-  void watch_answer();
+  void watch_answer(std::chrono::microseconds after = std::chrono::microseconds(0));
   void on_answer_quiet(ToolActivity activity);
-  void watch_stuck();
+  void watch_stuck(std::chrono::microseconds after = std::chrono::microseconds(-1));
+  bool in_late_answer_grace(void (Instance::*look_again)(std::chrono::microseconds));
   void on_stuck_check(ToolActivity activity);
   // Fails the calls of the records in flight, or (may_retry, --retry) puts
   // them back into the pool; `detail` ends each message.
@@ -228,7 +230,8 @@ class Instance : public std::enable_shared_from_this<Instance> {
   ToolStderr stderr_lines_;
   bool stdout_closed_ = false, finished_ = false, ready_ = false, retiring_ = false;
   bool answered_ = false, killed_by_us_ = false, timeout_armed_ = false, talkative_ = false;
-  bool printed_ = false;                 // any byte on its stdout, answer or not
+  uint64_t printed_bytes_ = 0;           // all it printed on its stdout, answer or not
+  LateAnswerGrace late_answer_grace_;    // framing given: silence with records unanswered
   const char* kill_reason_ = nullptr;    // why viasock killed it, for the call's message
   sched::InstanceSchedule schedule_;
 };

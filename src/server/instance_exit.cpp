@@ -91,7 +91,7 @@ void Instance::finish() {
   int status = kill_reason_ ? static_cast<int>(kExitToolQuit) : exit_code_for_wait_status(wait_status);
   std::string message = "tool '" + pool_.config().command.name + "' " +
                         (kill_reason_ ? std::string(kill_reason_) : describe_wait_status(wait_status));
-  message += answered_ || printed_ ? " while records were waiting for answers" : " before it printed anything";
+  message += answered_ || printed_bytes_ > 0 ? " while records were waiting for answers" : " before it printed anything";
   std::string tail = stderr_lines_.tail();
   std::string detail = tail.empty() ? "" : "; its stderr ends with:\n" + tail;
   spdlog::info("instance {}: tool pid {} {}", index_, pid(), describe_wait_status(wait_status));

@@ -81,6 +81,8 @@ std::shared_ptr<Batch> StdoutLearner::copy_of_record() {
   copy->sink = shared_from_this();
   copy->records = 1;
   copy->input_bytes = record_bytes_->size();  // room for a 1:1 answer up front
+  // The first call's -w: how long its answers may take, probes included.
+  copy->timeout = record_timeout_;
   return copy;
 }
 
@@ -140,8 +142,8 @@ void StdoutLearner::pump() {
   stage_ = Stage::kFirstRecord;
   first_call_ = record_->session;
   record_bytes_ = std::make_shared<const std::string>(std::move(bytes));
+  record_timeout_ = record_->timeout;
   copy_ = copy_of_record();
-  copy_->timeout = record_->timeout;
   pipe_->feed(copy_, record_bytes_);
 }
 

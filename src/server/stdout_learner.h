@@ -125,6 +125,7 @@ class StdoutLearner : public BatchSink, public std::enable_shared_from_this<Stdo
   std::shared_ptr<Batch> record_, copy_;
   std::weak_ptr<Session> first_call_;
   std::shared_ptr<const std::string> record_bytes_;
+  double record_timeout_ = 0;  // the first call's -w, seconds
   // What the pipe candidate printed as a direct run (its start, bounded).
   std::string pipe_output_;
   bool pipe_output_complete_ = true;

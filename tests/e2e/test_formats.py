@@ -270,5 +270,114 @@ class UnsolicitedOutputTest(ViasockTestCase):
         self.assertEqual(len(self.run_jsons()), 1, "one daemon")
 
 
+
+# A tool whose answers come from its own timers, D seconds after each record:
+# the main thread is back in read(2) or select(2) on stdin while an answer is
+# still due. "loop": one thread, select() with the next deadline as timeout;
+# "thread": a timer thread per answer.
+PY_TIMER_ANSWERS = r"""
+import os, selectors, sys, threading, time
+with open(os.environ["STARTS"], "a") as f:
+    f.write("%d\n" % os.getpid())
+D = float(os.environ["DELAY"])
+def answer(data):
+    os.write(1, data.upper())
+if sys.argv[1] == "thread":
+    lines = []
+    ready = threading.Condition()
+    def answer_in_order():
+        while True:
+            with ready:
+                while not lines:
+                    ready.wait()
+                due, line = lines.pop(0)
+            time.sleep(max(0, due - time.monotonic()))
+            if line is None:
+                return
+            answer(line)
+    timer = threading.Thread(target=answer_in_order)
+    timer.start()
+    for line in iter(sys.stdin.buffer.readline, b""):
+        with ready:
+            lines.append((time.monotonic() + D, line))
+            ready.notify()
+    with ready:
+        lines.append((0, None))
+        ready.notify()
+    timer.join()
+    sys.exit(0)
+sel = selectors.DefaultSelector()
+sel.register(0, selectors.EVENT_READ)
+due, rest = [], b""
+while True:
+    events = sel.select(max(0, due[0][0] - time.monotonic()) if due else None)
+    while due and due[0][0] <= time.monotonic():
+        answer(due.pop(0)[1])
+    if events:
+        data = os.read(0, 65536)
+        if not data:
+            break
+        rest += data
+        while b"\n" in rest:
+            line, rest = rest.split(b"\n", 1)
+            due.append((time.monotonic() + D, line + b"\n"))
+for when, line in due:
+    time.sleep(max(0, when - time.monotonic()))
+    answer(line)
+"""
+
+
+class LateAnswerTest(ViasockTestCase):
+    """With --pipe the user says the tool answers every record with a line;
+    one that answers from a timer a moment later is served like any other
+    (one instance for all calls), not taken for a tool that answered nothing."""
+
+    def check_served_once(self, kind, delay, options=(), records=20):
+        starts = self.starts_file("starts-" + kind)
+        env = {"STARTS": starts, "DELAY": str(delay)}
+        cmd = ["run", "--pipe"] + list(options) + ["python3", "-c", PY_TIMER_ANSWERS, kind]
+        records = b"".join(b"%s %d\n" % (kind.encode(), i) for i in range(records))
+        expected = records.upper()
+        for call in range(3):
+            r = self.run_vs(cmd, records, env=env, timeout=60)
+            self.assertOk(r, "%s call %d" % (kind, call))
+            self.assertBytesEqual(r.stdout, expected, "%s call %d" % (kind, call))
+        with concurrent.futures.ThreadPoolExecutor(3) as pool:
+            results = list(pool.map(lambda _: self.run_vs(cmd, records, env=env, timeout=60), range(3)))
+        for r in results:
+            self.assertOk(r, "%s concurrent call" % kind)
+            self.assertBytesEqual(r.stdout, expected, "%s concurrent call" % kind)
+        self.assertEqual(len(self.started_pids(starts)), 1,
+                         "%s: one start for six calls\n%s" % (kind, self.log_tails()))
+
+    def test_answers_from_an_event_loop_timer(self):
+        self.check_served_once("loop", 0.05)
+
+    def test_answers_from_a_timer_thread(self):
+        self.check_served_once("thread", 0.05)
+
+    def test_a_slower_timer_is_served_within_the_record_timeout(self):
+        # -w is the user's word for how long an answer may take (the state
+        # probe's answers included). Few records: each takes the delay.
+        self.check_served_once("loop", 1.5, ["-w", "5"], records=2)
+
+    def test_a_tool_that_answers_nothing_still_fails_loudly(self):
+        cmd = ["run", "--pipe", "python3", "-c", PY_TIMER_ANSWERS, "loop"]
+        env = {"STARTS": self.starts_file(), "DELAY": "0.01"}
+        r = self.run_vs(cmd, b"one\n", env=env)
+        self.assertOk(r)
+        # A tool that swallows every record "b".
+        swallow = ["run", "--pipe", "sed", "-u", "/^b$/d"]
+        r = self.run_vs(swallow, b"a\nb\nc\n")
+        direct = self.direct(swallow[2:], b"a\nb\nc\n")
+        if r.returncode == 0:
+            self.assertBytesEqual(r.stdout, direct.stdout)
+        else:
+            self.assertErrorLine(r, b"sed")
+        r = self.run_vs(swallow, b"a\nb\nc\n" * 5)
+        self.assertNotEqual(r.returncode, 0, "a tool that breaks the framing given fails the call")
+        self.assertErrorLine(r, b"sed")
+
+
 if __name__ == "__main__":
     unittest.main()
