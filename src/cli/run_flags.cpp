@@ -40,6 +40,9 @@ void add_run_options(CLI::App* app, RunFlags& f) {
   app->add_option("--env", o.env, "the value of variable NAME is part of the command's identity (repeatable)");
   app->add_option("--max-record", o.max_record, "fail a call whose input record exceeds SIZE (K, M, G suffixes)")
       ->transform(CLI::AsSizeValue(false));
+  app->add_option("--max-answer", o.max_answer,
+                  "fail a call whose tool prints an answer of more than SIZE (K, M, G suffixes; default 256M)")
+      ->transform(CLI::AsSizeValue(false));
   app->add_option("-l,--log", o.log_file,
                   "the daemon's log file (default: STATE_DIR/logs/ID.log); only the call that starts the daemon "
                   "sets it");

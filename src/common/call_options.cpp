@@ -30,6 +30,7 @@ void apply_field(std::string_view key, std::string_view value, CallOptions* opti
   else if (key == "retry" && number <= kMaxRetries) options->retries = static_cast<int>(number);
   else if (key == "attach") options->attach = number != 0;
   else if (key == "record" && number >= 1 && number <= 1e18) options->max_record = static_cast<uint64_t>(number);
+  else if (key == "answer" && number >= 1 && number <= 1e18) options->max_answer = static_cast<uint64_t>(number);
 }
 
 }  // namespace
@@ -42,6 +43,7 @@ CallOptions CallOptions::from(const RunOptions& o) {
   call.quiet_tool = o.quiet_tool;
   call.retries = o.retries;
   call.max_record = o.max_record;
+  call.max_answer = o.max_answer;
   return call;
 }
 
@@ -53,6 +55,7 @@ std::string encode_run_request(const CallOptions& o) {
   if (o.retries > 0) request += " retry=" + std::to_string(o.retries);
   if (o.attach) request += " attach=1";
   if (o.max_record > 0) request += " record=" + std::to_string(o.max_record);
+  if (o.max_answer > 0) request += " answer=" + std::to_string(o.max_answer);
   return request;
 }
 

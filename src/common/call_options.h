@@ -1,8 +1,10 @@
 // What one `viasock run` call tells its daemon besides its records: the
 // operational options that never fork a daemon. They travel in the HELLO
-// request ("run idle=60 timeout=2.5 instances=4 quiet=1 retry=1 record=67108864"),
+// request ("run idle=60 timeout=2.5 instances=4 quiet=1 retry=1 record=67108864
+// answer=268435456"),
 // so a later call may raise a running daemon's idle timeout or instance
-// limit and give its own records a timeout and a size limit.
+// limit and give its own records a timeout and its records and answers a
+// size limit.
 #pragma once
 
 #include <cstdint>
@@ -21,6 +23,7 @@ struct CallOptions {
   int retries = 0;            // --retry: resend this call's records in flight on a tool that died
   bool attach = false;        // an ATTACH frame follows the greeting: hold answers until it came
   uint64_t max_record = 0;    // --max-record for this call's records; 0 = not said
+  uint64_t max_answer = 0;    // --max-answer for this call's answers; 0 = not said
 
   static CallOptions from(const RunOptions& options);
 };

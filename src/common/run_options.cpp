@@ -29,6 +29,7 @@ std::string validate(const RunOptions& o) {
   if (o.record_timeout < 0) return "-w must not be negative";
   if (o.idle_timeout < 0) return "-W must not be negative";
   if (o.max_record < 1024) return "--max-record must be at least 1K";
+  if (o.max_answer < 1024) return "--max-answer must be at least 1K";
   if (o.instances < 1 || o.instances > 1024) return "-j must be between 1 and 1024";
   if (o.min_instances < 0 || o.min_instances > o.instances) return "-j MIN:MAX needs 1 <= MIN <= MAX";
   return "";

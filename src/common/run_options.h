@@ -37,6 +37,7 @@ struct RunOptions {
   int retries = 0;             // --retry: resend records in flight on a tool that died, N times
 
   uint64_t max_record = 64 << 20;  // --max-record, bytes: a larger input record fails its call
+  uint64_t max_answer = 256 << 20;  // --max-answer, bytes: a larger answer fails its call
 
   // Where, and how loudly.
   std::string state_dir;  // --state-dir / VIASOCK_DIR / ./.viasock

@@ -128,6 +128,7 @@ bool Daemon::prepare(int* status, std::string* error) {
   pool_config.instances = options.instances;
   pool_config.stdout_kind = options.pty ? StdoutKind::kTerminal : StdoutKind::kPipe;
   pool_config.flush_hint = flush_option_hint(options.tool);
+  pool_config.line_buffered = options.line_buffered;
   pool_config.min_instances = options.min_instances;
   pool_config.max_records = options.max_records;
   // A few stat calls and one SHA-256; watched trees and files read at start go off the loop (watch_identity).

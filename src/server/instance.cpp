@@ -301,6 +301,15 @@ size_t Instance::read_available() {
 // then output only accumulates. A candidate keeps what it prints after its
 // stdin closed for the learner's comparison.
 void Instance::process_output() {
+  // Killed by us: what it still printed is no one's.
+  if (kill_reason_) return out_.clear();
+  route_output();
+  // What is left is one answer (or prelude) whose end has not come: held
+  // whole until it does, so bounded like a record.
+  if (!finished_ && role_ != Role::kDirect && out_.size() > answer_limit()) answer_too_large();
+}
+
+void Instance::route_output() {
   if (stepping_ || (learns() && !ready_)) return;
   if (role_ == Role::kCandidate) {
     take_late_output();
@@ -314,6 +323,25 @@ void Instance::process_output() {
   drain_stderr();
   route_framed();
   pump();
+}
+
+// The front call's --max-answer; the default for the learner's own records.
+uint64_t Instance::answer_limit() const {
+  if (!in_flight_.empty() && in_flight_.front()->session) return in_flight_.front()->session->max_answer();
+  return RunOptions{}.max_answer;
+}
+
+// The calls in flight fail (their answers are in doubt from here on), and
+// the tool, mid-answer, cannot serve another record.
+void Instance::answer_too_large() {
+  std::string message = answer_too_large_message(pool_.tool_facts(), answer_limit());
+  spdlog::error("instance {}: {}", index_, message);
+  kill_reason_ = "printed an answer larger than --max-answer, and viasock killed it";
+  killed_over_max_answer_ = true;
+  fail_in_flight(kExitRecordTooLarge, message);
+  out_.clear();
+  out_.release_if_large(kKeepBuffer);
+  kill();
 }
 
 void Instance::take_late_output() {
@@ -428,11 +456,8 @@ size_t Instance::take_prelude(std::string_view data) {
 void Instance::prelude_incomplete() {
   const PoolConfig& config = pool_.config();
   int expected = prelude_in_lines_ ? config.prelude_lines : config.prelude_records;
-  std::string unit = prelude_in_lines_ ? " line(s) (--prelude-lines " : " record(s) (-P ";
-  std::string message = "tool '" + config.command.name + "' waits for input after printing " +
-                        std::to_string(expected - prelude_left_) + " of its " + std::to_string(expected) + unit +
-                        std::to_string(expected) + "): its prelude is shorter, or it buffers its output (-L, " +
-                        "--pty); 'viasock probe' finds options that work";
+  std::string message =
+      prelude_incomplete_message(pool_.tool_facts(), expected - prelude_left_, expected, prelude_in_lines_);
   kill();
   pool_.cannot_serve(kExitToolQuit, message);
 }
@@ -485,7 +510,7 @@ void Instance::on_answer_quiet(ToolActivity activity) {
   if (batch->answers.empty() && !answered_) {
     // It will answer later, if ever (sort answers at the end of its input):
     // nothing can be passed on as this record's answer.
-    batch->session->fail(kExitToolQuit, pool_.no_answer_message(1));
+    batch->session->fail(kExitToolQuit, no_answer_message(pool_.tool_facts(), 1, false));
     kill();
     return pool_.answers_missing();
   }
@@ -534,7 +559,7 @@ void Instance::on_stuck_check(ToolActivity activity) {
   if (in_segments() && answered_) return on_segment_quiet(activity);
   size_t records = 0;
   for (const auto& batch : in_flight_) records += batch->records;
-  std::string message = pool_.no_answer_message(records);
+  std::string message = no_answer_message(pool_.tool_facts(), records, false);
   if (!out_.empty())
     message += "; it printed " + std::to_string(out_.size()) + " bytes that do not end an answer (check -T/-0)";
   spdlog::warn("instance {}: {}", index_, message);
@@ -570,9 +595,7 @@ void Instance::remember_answered(const std::shared_ptr<Batch>& batch) {
 // thinks, so the calls answered last may have received wrong bytes. They
 // fail (those still open), and a learned shape is unlearned.
 void Instance::on_unattributed_output(size_t bytes) {
-  std::string message = "tool '" + pool_.config().command.name + "' printed " + std::to_string(bytes) +
-                        " bytes that answer no record, so its answers cannot be matched to records; " +
-                        pool_.framing_hint();
+  std::string message = unattributed_output_message(pool_.tool_facts(), bytes);
   spdlog::error("instance {}: {}", index_, message);
   for (auto& weak : recently_answered_)
     if (auto session = weak.lock()) session->fail(kExitToolQuit, message);

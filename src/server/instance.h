@@ -105,6 +105,12 @@ class Instance : public std::enable_shared_from_this<Instance> {
   bool finished() const { return finished_; }
   bool ready() const { return ready_; }
   bool answered() const { return answered_; }
+  // Killed for an answer over its call's --max-answer (answer_too_large):
+  // a limit the call set, which says nothing of the tool.
+  bool killed_over_max_answer() const { return killed_over_max_answer_; }
+  // Reads the tool's stdout again if it was left unread for a caller that
+  // no longer holds it back (hold_for_caller).
+  void read_held_output();
   // The tool wrote to its stderr while serving: one caller at a time.
   bool talkative() const { return talkative_; }
   std::shared_ptr<Session> session_in_flight() const {
@@ -161,6 +167,10 @@ class Instance : public std::enable_shared_from_this<Instance> {
   void on_stdout(const boost::system::error_code& error, bool paused = false);
   void process_output();
   void route_framed();
+  bool hold_for_caller();
+  void route_output();
+  uint64_t answer_limit() const;
+  void answer_too_large();
   void take_late_output();
   void take_answers(Batch& batch, size_t begin, size_t* pos);
   void reserve_for_answer(size_t more);
@@ -229,8 +239,10 @@ class Instance : public std::enable_shared_from_this<Instance> {
 
   ToolStderr stderr_lines_;
   bool stdout_closed_ = false, finished_ = false, ready_ = false, retiring_ = false;
+  bool killed_over_max_answer_ = false;
   bool answered_ = false, killed_by_us_ = false, timeout_armed_ = false, talkative_ = false;
   uint64_t printed_bytes_ = 0;           // all it printed on its stdout, answer or not
+  bool stdout_held_ = false;             // left unread while its caller is backlogged
   LateAnswerGrace late_answer_grace_;    // framing given: silence with records unanswered
   const char* kill_reason_ = nullptr;    // why viasock killed it, for the call's message
   sched::InstanceSchedule schedule_;

@@ -29,6 +29,9 @@ void Instance::arm_timeout() {
 void Instance::on_timeout() {
   if (finished_ || in_flight_.empty() || killed_by_us_) return;
   double seconds = in_flight_.front()->timeout;
+  // Left unread for a caller that does not read (hold_for_caller), the
+  // tool waits for that caller, not the other way round.
+  if (stdout_held_) last_progress_ = std::chrono::steady_clock::now();
   if (seconds <= 0 || std::chrono::steady_clock::now() - last_progress_ < std::chrono::duration<double>(seconds))
     return arm_timeout();
   char text[64];
@@ -93,7 +96,7 @@ void Instance::finish() {
                         (kill_reason_ ? std::string(kill_reason_) : describe_wait_status(wait_status));
   message += answered_ || printed_bytes_ > 0 ? " while records were waiting for answers" : " before it printed anything";
   std::string tail = stderr_lines_.tail();
-  std::string detail = tail.empty() ? "" : "; its stderr ends with:\n" + tail;
+  std::string detail = stderr_tail_detail(tail);
   spdlog::info("instance {}: tool pid {} {}", index_, pid(), describe_wait_status(wait_status));
   if (role_ == Role::kDirect) return finish_direct(status, message + detail);
   // A tool we killed (-w, stuck) has already failed the records concerned.

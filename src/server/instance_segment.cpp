@@ -100,7 +100,7 @@ void Instance::on_segment_quiet(ToolActivity activity) {
   in_flight_bytes_ = 0;
   schedule_.on_idle(sched::now_seconds());
   if (activity == ToolActivity::kUnobservable) {
-    if (owner) owner->fail(kExitToolQuit, pool_.unobservable_message());
+    if (owner) owner->fail(kExitToolQuit, unobservable_message(pool_.tool_facts()));
   } else if (!rest.empty() || unanswered > 0) {
     if (pool_.framing_given()) {
       framing_broken(owner, rest.size(), unanswered);
@@ -158,7 +158,7 @@ bool Instance::give_to_segment(size_t bytes) {
 // answers; a tool that answers otherwise leaves the caller's answers in
 // doubt: a loud failure rather than bytes cut at the wrong places.
 void Instance::framing_broken(const std::shared_ptr<Session>& owner, size_t extra_bytes, size_t unanswered) {
-  std::string message = pool_.framing_broken_message(extra_bytes, unanswered);
+  std::string message = framing_broken_message(pool_.tool_facts(), extra_bytes, unanswered);
   spdlog::error("instance {}: {}", index_, message);
   if (owner) owner->fail(kExitToolQuit, message);
 }

@@ -5,6 +5,7 @@
 
 #include "server/instance.h"
 #include "server/pool.h"
+#include "server/session.h"
 
 namespace viasock {
 
@@ -87,7 +88,38 @@ void Instance::on_stdout(const boost::system::error_code& error, bool paused) {
     if (role_ == Role::kCandidate && !stepping_) take_late_output();
     return check_exit();
   }
+  // Its caller does not keep up: the tool blocks writing, as in a direct
+  // run whose reader is slow, rather than its answers pile up here.
+  if (hold_for_caller()) {
+    stdout_held_ = true;
+    return;
+  }
   if (paused && pulled == 0) return wait_readable();
+  read_stdout();
+}
+
+// Whether the call whose answers come next (the front batch's, or in a
+// direct run the call's: its answers go to the newest batch) is
+// backlogged; if so it is told, to say when it reads again. Asked again
+// when it has read (Pool::read_held_output) and when another call brings
+// work (Pool::offer).
+bool Instance::hold_for_caller() {
+  if (in_flight_.empty()) return false;
+  const auto& batch = role_ == Role::kDirect ? in_flight_.back() : in_flight_.front();
+  if (!batch->session || !batch->session->holds_back_answers()) return false;
+  // A caller that does not read holds up no other: where instances are
+  // shared and another call waits for work, the answers are read on and
+  // wait in the daemon; that caller gets no more records meanwhile
+  // (Session::has_ready_input), which bounds them.
+  if (role_ != Role::kDirect && !pool_.exclusive() && pool_.others_waiting(batch->session.get())) return false;
+  batch->session->answers_held();
+  return true;
+}
+
+void Instance::read_held_output() {
+  if (!stdout_held_ || finished_ || hold_for_caller()) return;
+  stdout_held_ = false;
+  last_progress_ = std::chrono::steady_clock::now();  // -w counts from here
   read_stdout();
 }
 

@@ -178,6 +178,9 @@ void Pool::offer(std::shared_ptr<Session> session) {
     session->queued = true;
     ready_.push_back(session);
   }
+  // An instance that stopped reading for a caller who does not read may
+  // have to read on for this one (Instance::hold_for_caller).
+  read_held_output();
   kick();
 }
 
@@ -373,6 +376,11 @@ void Pool::kick() {
   if (!ready_.empty()) arm_tick();
 }
 
+void Pool::read_held_output() {
+  if (learner_) learner_->read_held_output();
+  for (auto instance : std::vector(instances_)) instance->read_held_output();
+}
+
 void Pool::wait_for_prelude(std::shared_ptr<Session> session) {
   if (prelude_known_)
     session->on_prelude(prelude_);
@@ -514,12 +522,15 @@ void Pool::cannot_serve(int status, const std::string& message) {
 }
 
 void Pool::cannot_learn(const std::string& reason) {
-  cannot_serve(kExitDaemon, reason + "; viasock cannot learn how '" + config_.command.name +
-                                " answers: give its framing options (-T, -P) and -L or --pty");
+  cannot_serve(kExitDaemon, cannot_learn_message(tool_facts(), reason));
 }
 
 void Pool::learning_failed(int status, const std::string& message, bool on_a_record) {
   if (!on_a_record || ++learning_restarts_ > kMaxLearningRestarts) return cannot_serve(status, message);
+  learn_again();
+}
+
+void Pool::learn_again() {
   spdlog::info("learning again with new candidates");
   // The old learner's candidates were killed; they stay owned until reaped.
   old_learners_.push_back(std::move(learner_));
@@ -529,42 +540,16 @@ void Pool::learning_failed(int status, const std::string& message, bool on_a_rec
   if (!learner_->start(&start_status, &error)) return cannot_serve(start_status, error);
 }
 
-std::string Pool::no_answer_message(size_t records) const {
-  std::string tool = config_.command.name;
-  return "tool '" + tool + "' read " + (records == 1 ? "a record" : std::to_string(records) + " records") +
-         " and waits for more input without answering: it may answer only at the end of its input (like sort "
-         "or tac, which viasock cannot serve), need records of several lines (-t REGEX), or buffer its output" +
-         (config_.flush_hint.empty() ? std::string() : " (" + config_.flush_hint + ")") +
-         "; 'viasock probe' finds options that work";
+ToolFacts Pool::tool_facts() const {
+  ToolFacts facts;
+  facts.name = config_.command.name;
+  facts.flush_hint = config_.flush_hint;
+  facts.framing_given = framing_given();
+  facts.line_buffered = config_.line_buffered;
+  facts.on_terminal = learned_kind_ == StdoutKind::kTerminal;
+  facts.output_format = config_.output_format;
+  return facts;
 }
-
-std::string Pool::framing_broken_message(size_t extra_bytes, size_t unanswered) const {
-  const RecordFormat& format = config_.output_format;
-  std::string framing = format.kind == RecordFormat::kNull    ? "-0: one NUL-terminated answer per record"
-                        : format.kind == RecordFormat::kRegex ? "-T '" + format.regex + "'"
-                                                              : "one line per record";
-  std::string tool = "tool '" + config_.command.name + "'";
-  std::string what =
-      extra_bytes > 0
-          ? tool + " printed " + std::to_string(extra_bytes) + " bytes more than the answers the framing given (" +
-                framing + ") expects"
-          : tool + " waits for input with " + std::to_string(unanswered) + " record(s) left without the answer the " +
-                "framing given (" + framing + ") expects: it answers some records with nothing, or buffers its " +
-                "output" + (config_.flush_hint.empty() ? std::string() : " (" + config_.flush_hint + ")");
-  return what + "; so its answers cannot be matched to records: drop the framing options to let viasock learn " +
-         "how the tool answers, or use 'viasock probe' to find options that work";
-}
-
-std::string Pool::unobservable_message() const {
-  return "cannot tell when tool '" + config_.command.name +
-         "' waits for input on this system (no /proc/PID/syscall), so its answers cannot be matched to calls";
-}
-
-std::string Pool::framing_hint() const {
-  return "give -T REGEX for answers of several lines, or use 'viasock probe' to find options that work";
-}
-
-std::string Pool::flush_hint() const { return config_.flush_hint; }
 
 void Pool::instance_exited(Instance* instance, bool expected, bool killed_by_us, int status,
                            const std::string& message) {
@@ -575,8 +560,13 @@ void Pool::instance_exited(Instance* instance, bool expected, bool killed_by_us,
   if (!adopted) return;
   std::shared_ptr<Instance> gone = instance->shared_from_this();
   remove_instance(instance);
-  // The instance the first call was served on: the learner decides.
-  if (learning) learner_->candidate_exited(instance, expected, status, message);
+  // The instance the first call was served on: the learner decides, and
+  // may start learning over (learn_again), with candidates of its own.
+  if (learning) {
+    const StdoutLearner* deciding = learner_.get();
+    learner_->candidate_exited(instance, expected, status, message);
+    if (learner_.get() != deciding) return;
+  }
   if (gone->schedule().role() == sched::Role::kRetiring || expected) {
     // Retired, recycled, replaced or a direct run that ended: it finished
     // its work and exited as asked; its successor may start now.

@@ -19,6 +19,7 @@
 #include "server/batch.h"
 #include "server/child_process.h"
 #include "server/scheduler.h"
+#include "server/tool_messages.h"
 #include "server/tool_profile.h"
 
 namespace viasock {
@@ -38,6 +39,7 @@ struct PoolConfig {
   bool learn = false;                         // no framing options: learn the tool
   StdoutKind stdout_kind = StdoutKind::kPipe;  // when not learning
   std::string flush_hint;                     // the tool's own flush option, for messages
+  bool line_buffered = false;                 // -L: the tool runs under stdbuf
   // What an earlier daemon of this ID learned: the tool is not learned again.
   std::optional<ToolProfile> profile;
   // Called once learning is complete (and when what was learned changes),
@@ -66,6 +68,10 @@ class Pool {
   // Sessions' side.
   void offer(std::shared_ptr<Session> session);
   void kick();
+  // A call that held back its answers reads again (or is gone), or another
+  // call brought work: instances that stopped reading their tool's stdout
+  // read on where nothing holds them any more (Instance::hold_for_caller).
+  void read_held_output();
   // `new_segment`: for an instance opening a segment (may_join).
   std::shared_ptr<Batch> take_work(size_t max_bytes, size_t max_records, std::string* bytes,
                                    bool new_segment = false);
@@ -131,18 +137,16 @@ class Pool {
   void cannot_serve(int status, const std::string& message);
   void cannot_learn(const std::string& reason);
   void learning_failed(int status, const std::string& message, bool on_a_record);
-  std::string no_answer_message(size_t records) const;
+  // Learning starts over with a new learner: what the old one saw is void.
+  void learn_again();
   // An instance took records and went quiet without answering: a daemon
   // that started from a remembered profile forgets it and stops, so that
   // the next call learns the tool afresh.
   void answers_missing();
   // Started from what an earlier daemon learned.
   bool remembered() const { return remembered_; }
-  std::string framing_hint() const;
-  // Where framing was given: the tool's output did not fit it.
-  std::string framing_broken_message(size_t extra_bytes, size_t unanswered) const;
-  std::string unobservable_message() const;
-  std::string flush_hint() const;
+  // What messages about the tool's behaviour say of it (tool_messages.h).
+  ToolFacts tool_facts() const;
 
   // Scheduling (pool_scaling.cpp; the policy is in scheduler.h).
   // Instances taking work now, and the bounds of -j.

@@ -5,10 +5,12 @@
 
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 #include "common/descriptor_passing.h"
 #include "common/exit_codes.h"
 #include "server/pool.h"
+#include "server/tool_messages.h"
 
 namespace viasock {
 namespace {
@@ -33,20 +35,6 @@ constexpr size_t kMaxDataFrame = 1 << 20;
 // How long, and up to how many bytes, answers wait for more (send_answers).
 constexpr auto kGather = std::chrono::milliseconds(1);
 constexpr size_t kGatherBytes = 64 << 10;
-
-// 33554432 -> "32M (33554432 bytes)", as --max-record takes it.
-std::string size_text(uint64_t bytes) {
-  const char* units = "KMG";
-  std::string text = std::to_string(bytes);
-  for (int i = 2; i >= 0; --i) {
-    uint64_t unit = uint64_t{1} << (10 * (i + 1));
-    if (bytes % unit == 0) {
-      text = std::to_string(bytes / unit) + units[i];
-      break;
-    }
-  }
-  return text + " (" + std::to_string(bytes) + " bytes)";
-}
 
 // A batch at least this large that is most of the input buffer is moved out
 // of it rather than copied (one huge record); a stream's batches are copied,
@@ -384,6 +372,7 @@ void Session::on_tool_stderr(std::string_view bytes) {
   }
   queue_behind(&out_, true);
   err_.append(bytes);
+  heard_tool_stderr_ = true;
   write_more();
 }
 
@@ -419,8 +408,11 @@ void Session::fail(int status, const std::string& message) {
   awaiting_attach_ = false;  // what was answered goes out as DATA rather than wait
   batches_.clear();
   ready_records_ = 0;
-  exit_frame_ = wire::encode_exit(status, message);
+  // The tail of the tool's stderr a message may end with was heard live.
+  exit_frame_ = wire::encode_exit(status, heard_tool_stderr_ ? without_stderr_tail(message) : message);
   exit_queued_ = true;
+  // Its answers are no longer wanted: an instance holding them reads on.
+  if (std::exchange(answers_held_, false)) pool_.read_held_output();
   write_more();
 }
 
@@ -539,8 +531,13 @@ void Session::after_write() {
     data_sent_ = 0;
   }
   read_more();
-  // The backlog may have been what kept us out of the pool.
+  // The backlog may have been what kept us out of the pool, or what kept
+  // an instance from reading the tool's answers for us.
   if (has_ready_input()) pool_.offer(shared_from_this());
+  if (answers_held_ && !holds_back_answers()) {
+    answers_held_ = false;
+    pool_.read_held_output();
+  }
   write_more();
 }
 
@@ -561,6 +558,7 @@ void Session::close() {
   boost::system::error_code ignored;
   socket_.shutdown(LocalSocket::shutdown_both, ignored);
   socket_.close(ignored);
+  if (std::exchange(answers_held_, false)) pool_.read_held_output();
   host_.session_closed(this);
 }
 

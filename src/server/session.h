@@ -49,6 +49,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void start();
   // An input record longer than this fails the call (--max-record).
   void set_max_record(uint64_t bytes) { max_record_ = bytes; }
+  // The largest answer this call takes (--max-answer).
+  uint64_t max_answer() const { return call_.max_answer > 0 ? call_.max_answer : RunOptions{}.max_answer; }
 
   // The pool's side. A client that does not read its answers gets no more
   // work: its backlog would only grow.
@@ -112,6 +114,11 @@ class Session : public std::enable_shared_from_this<Session> {
   int retries() const { return call_.retries; }
   // A client streaming records (not `list` or `stop` asking).
   bool runs_records() const { return greeted_; }
+  // An open call that does not read its answers fast enough: the instance
+  // answering it stops reading the tool's stdout (Instance::on_stdout)
+  // and is told when the backlog is gone (Pool::read_held_output).
+  bool holds_back_answers() const { return open() && output_backlogged(); }
+  void answers_held() { answers_held_ = true; }
   // Whether the session waits in the pool's round-robin queue.
   bool queued = false;
   // Served by one instance of its own (a tool that keeps state, pool.h).
@@ -183,6 +190,11 @@ class Session : public std::enable_shared_from_this<Session> {
   char header_[wire::kHeaderSize];
   std::string exit_frame_;
   bool writing_ = false, exit_queued_ = false, failed_ = false, closed_ = false;
+  // The tool's stderr reached this call live (on_tool_stderr): a failure
+  // does not repeat its tail.
+  bool heard_tool_stderr_ = false;
+  // An instance left the tool's stdout unread for this call.
+  bool answers_held_ = false;
   // Answers of a stream wait a moment for the next ones (send_answers()).
   asio::steady_timer gather_timer_;
   bool gathering_ = false;

@@ -228,14 +228,14 @@ void StdoutLearner::on_terminal_answer(std::string answer) {
   std::string pipe_output = std::exchange(pipe_output_, {});
   std::string message;
   if (answer.empty()) {
-    message = pool_.no_answer_message(1) + " (its first call was served as a direct run)";
+    message = no_answer_message(pool_.tool_facts(), 1, true);
   } else if (!pipe_output_complete_ && pipe_output.size() < expected.size()) {
     message = "tool '" + pool_.config().command.name +
               "' answered its first record with more than viasock compares; give -L or --pty";
   } else if (!std::string_view(pipe_output).starts_with(expected)) {
     spdlog::error("pipe output ({} bytes) differs from terminal output ({} bytes)", pipe_output.size(),
                   expected.size());
-    message = terminal_differs_message();
+    message = terminal_differs_message(pool_.tool_facts());
   }
   if (message.empty() && may_be_buffered(answer)) {
     // As on the pipe: an answer this long may have gone through a buffer
@@ -356,6 +356,12 @@ void StdoutLearner::candidate_exited(Instance* candidate, bool expected, int sta
         return finish_closing(pipe_->release_late_output());
       case Stage::kFirstCall:
       case Stage::kProbing:
+        // Killed for an answer over the call's --max-answer: that call
+        // failed, which says nothing about the tool; learning starts again.
+        if (candidate->killed_over_max_answer()) {
+          stage_ = Stage::kDone;
+          return pool_.learn_again();
+        }
         // It died serving the first call (that call failed with it): whether
         // the tool keeps state is unknown, so every call gets an instance of
         // its own, which is always right.
@@ -377,8 +383,11 @@ void StdoutLearner::candidate_exited(Instance* candidate, bool expected, int sta
     }
   }
   if (candidate == terminal_.get() && stage_ != Stage::kDone) {
-    stage_ = Stage::kDone;
-    pool_.cannot_serve(status, message);
+    // It ran on a pipe (its first call, a direct run there) but exited or
+    // closed its output on a terminal before it answered: a direct run per
+    // call is what is left, and always right.
+    spdlog::warn("on a terminal, {}", message);
+    serve_each_call_directly("the tool does not run on a terminal as it does on a pipe");
   }
 }
 
@@ -412,18 +421,13 @@ void StdoutLearner::start_up_stderr(Instance& candidate, std::string_view line) 
   if (&candidate == pipe_.get()) pool_.broadcast_start_up_stderr(line);
 }
 
-StdoutLearner::Fingerprint StdoutLearner::fingerprint(std::string_view bytes) {
-  return {bytes.size(), std::hash<std::string_view>{}(bytes)};
+void StdoutLearner::read_held_output() {
+  if (pipe_) pipe_->read_held_output();
+  if (terminal_) terminal_->read_held_output();
 }
 
-std::string StdoutLearner::terminal_differs_message() const {
-  const std::string& tool = pool_.config().command.name;
-  std::string message = "tool '" + tool +
-                        "' buffers its output on a pipe and prints differently on a terminal (colour, a banner), "
-                        "so viasock can serve it neither way; make it flush on a pipe";
-  std::string hint = pool_.flush_hint();
-  if (!hint.empty()) message += " (" + hint + ")";
-  return message + ", or give --pty if the terminal's output is what you want";
+StdoutLearner::Fingerprint StdoutLearner::fingerprint(std::string_view bytes) {
+  return {bytes.size(), std::hash<std::string_view>{}(bytes)};
 }
 
 }  // namespace viasock

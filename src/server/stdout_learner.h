@@ -75,6 +75,7 @@ class StdoutLearner : public BatchSink, public std::enable_shared_from_this<Stdo
   // may become a second probe record.
   void saw_batch(const Batch& batch, std::string_view bytes);
   void reap();
+  void read_held_output();
   // Shutdown: closes the candidates' input; true once they are gone.
   void close();
   void kill();
@@ -111,7 +112,6 @@ class StdoutLearner : public BatchSink, public std::enable_shared_from_this<Stdo
   // Keeps `record` if it is among the two longest seen (saw_batch).
   void keep_if_longer(std::string_view record);
   std::shared_ptr<Batch> copy_of_record();
-  std::string terminal_differs_message() const;
 
   asio::io_context& io_;
   Pool& pool_;

@@ -67,6 +67,18 @@ class ToolErrorsTest(ViasockTestCase):
         self.assertNotIn(b"signal", r.stderr)
 
 
+    def test_a_tool_that_dies_at_start_shows_its_stderr_once(self):
+        # argparse's way: usage on stderr, status 2. The caller hears the
+        # tool's stderr live; the error line does not repeat it.
+        tool = ["python3", self.write_file("usage.py", "import sys\n"
+                                                       "print('usage: tagger MODEL', file=sys.stderr)\n"
+                                                       "sys.exit(2)\n")]
+        r = self.run_vs(["run"] + tool, b"x\n")
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertEqual(r.stderr.count(b"usage: tagger MODEL"), 1, r.stderr)
+        self.assertIn(b"viasock: error: tool 'python3' exited with status 2", r.stderr)
+        self.assertNothingLeft()
+
 class UsageErrorsTest(ViasockTestCase):
     def check_usage_error(self, options):
         starts = self.starts_file()

@@ -376,7 +376,8 @@ class LateAnswerTest(ViasockTestCase):
             self.assertErrorLine(r, b"sed")
         r = self.run_vs(swallow, b"a\nb\nc\n" * 5)
         self.assertNotEqual(r.returncode, 0, "a tool that breaks the framing given fails the call")
-        self.assertErrorLine(r, b"sed")
+        self.assertErrorLine(r, b"sed", b"drop the framing options")
+        self.assertNotIn(b"probe", r.stderr, "probe would fail the same way")
 
 
 if __name__ == "__main__":

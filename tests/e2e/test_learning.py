@@ -154,6 +154,48 @@ class ShapesTest(ViasockTestCase):
             if entry["running"]:
                 self.assertEqual(entry["state"], "failed", entry)
 
+    def check_advice(self, tool, data, present, absent):
+        """The first call is the tool's direct run; the next fails, naming
+        only options that could help (never probe, which runs the same
+        learning and fails the same way)."""
+        first = self.run_vs(["run"] + tool, data)
+        self.assertOk(first, "the first call, a direct run")
+        self.assertBytesEqual(first.stdout, self.direct(tool, data).stdout)
+        # Should the failed daemon be gone already, a new one serves the
+        # next call directly and fails the one after.
+        for _ in range(3):
+            r = self.run_vs(["run"] + tool, data)
+            if r.returncode != 0:
+                break
+        self.assertErrorLine(r, b"waits for more input without answering")
+        for part in present:
+            self.assertIn(part, r.stderr)
+        for part in [b"probe"] + absent:
+            self.assertNotIn(part, r.stderr)
+
+    def test_records_of_two_lines_are_told_of_t(self):
+        self.check_advice(["awk", "NR % 2 == 0 { print; fflush() }"], b"a\nb\nc\nd\n",
+                          [b"-t REGEX", b"on a terminal"], [b"-L", b"--pty"])
+
+    def test_a_tool_that_buffers_on_a_terminal_too_is_not_told_of_pty(self):
+        tool = [python3(), "-c", "import os, sys\nout = os.fdopen(1, 'w', 65536)\n"
+                "for line in sys.stdin: out.write(line.upper())\nout.flush()"]
+        self.check_advice(tool, b"a\nb\n", [b"flush each answer"], [b"-L", b"--pty"])
+
+    def test_a_tool_that_closes_its_output_on_a_terminal_is_served_directly(self):
+        # Its first record takes no answer (a comment), so it is tried on a
+        # terminal, where it closes its stdout: every call is then a direct
+        # run on a pipe, which is what works, not a refusal.
+        tool = [python3(), "-c", "import os, sys\nif os.isatty(1): os.close(1)\n"
+                "for line in sys.stdin:\n"
+                "    if not line.startswith('#'): sys.stdout.write(line.upper()); sys.stdout.flush()"]
+        data = b"#c\na\nb\n"
+        expected = self.direct(tool, data)
+        for call in range(3):
+            r = self.run_vs(["run"] + tool, data, timeout=60)
+            self.assertOk(r, "call %d" % call)
+            self.assertBytesEqual(r.stdout, expected.stdout, "call %d" % call)
+
     def test_tools_that_colour_on_a_terminal(self):
         data = b'{"a x": 1}\n{"b": "x"}\n'
         tools = [["grep", "--color=auto", "x"]]

@@ -13,7 +13,7 @@ import threading
 import time
 import unittest
 
-from harness import ViasockTestCase, log, pid_alive, proc_field, wait_dead, wait_until
+from harness import TIME_SCALE, ViasockTestCase, log, pid_alive, proc_field, wait_dead, wait_until
 
 MiB = 1 << 20
 # Set by scripts/test for the sanitizer build, whose memory and CPU use say
@@ -233,6 +233,52 @@ class BoundedMemoryTest(RobustTestCase):
             self.assertEqual(r.stdout, b"other" * 64 + b"\n")
 
 
+    def test_answers_far_larger_than_records_wait_in_the_tool(self):
+        # 100 records of 2 bytes go to the tool at once; each is answered
+        # with 1 MiB. A client that does not read gets 4 MiB of backlog;
+        # the rest waits in the tool, blocked writing, as in a direct run
+        # whose reader is slow. Once that client is gone, the tool's output
+        # is read (and dropped) and the daemon serves on.
+        tool = ["python3", "-c", "import sys\n"
+                "for line in sys.stdin:\n"
+                "    sys.stdout.write(line[0] * (1 << 20) + '\\n')\n"
+                "    sys.stdout.flush()\n"]
+        self.assertOk(self.run_vs(["run", "-W", "0"] + tool, b"w\n"))
+        daemon = self.the_daemon()
+        [path] = self.sockets()
+        with open("/proc/%d/clear_refs" % daemon, "w") as f:
+            f.write("5")  # resets VmHWM to what is resident now
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.connect(path)
+            sock.sendall(frame(b"H", b"run") + frame(b"D", b"a\n" * 100))
+            time.sleep(3 * TIME_SCALE)
+            peak = proc_status(daemon, "VmHWM")
+        log("100 MiB of answers to a client that does not read: daemon peak RSS %.1f MiB" % (peak / MiB))
+        if not SANITIZED:
+            self.assertLess(peak, 48 * MiB, "the answers piled up in the daemon")
+        r = self.run_vs(["run", "-W", "0"] + tool, b"b\n", timeout=30)
+        self.assertOk(r, "the next call, once the client that did not read is gone")
+        self.assertBytesEqual(r.stdout, b"b" * (1 << 20) + b"\n")
+        self.assertEqual(self.live_daemon_pids(), [daemon])
+
+    def test_a_slow_reader_is_not_a_slow_tool(self):
+        # The caller reads nothing for twice -w: the tool, left blocked on
+        # its write meanwhile, waits for the caller and is not timed out.
+        tool = ["python3", "-c", "import sys\n"
+                "for line in sys.stdin:\n"
+                "    sys.stdout.write(line[0] * (1 << 16) + '\\n')\n"
+                "    sys.stdout.flush()\n"]
+        self.assertOk(self.run_vs(["run", "-w", "1", "-W", "0"] + tool, b"w\n"))
+        data = b"".join(b"%c\n" % (ord("a") + i % 26) for i in range(100))
+        p = self.spawn_vs(["run", "-w", "1", "-W", "0"] + tool)
+        p.stdin.write(data)
+        p.stdin.close()
+        time.sleep(2 * TIME_SCALE)
+        out = p.stdout.read()
+        err = p.stderr.read()
+        self.assertEqual(p.wait(timeout=30), 0, err)
+        self.assertBytesEqual(out, self.direct(tool, data).stdout)
+
 class EventLoopTest(RobustTestCase):
     def test_tiny_idle_timeout(self):
         for i in range(10):
@@ -392,6 +438,31 @@ class RecordLimitTest(RobustTestCase):
         self.assertErrorLine(r, "--max-record 100K")
         self.assertEqual(self.live_daemon_pids(), [daemon])
 
+
+    def test_an_answer_over_max_answer_fails_its_call(self):
+        # One record is answered with a 64 MiB line: held whole until its
+        # end came, it would be held whole; past --max-answer the call fails
+        # (status 1, the option named) and the daemon serves on.
+        tool = ["python3", "-c", "import sys\n"
+                "for line in sys.stdin:\n"
+                "    sys.stdout.write('x' * (64 << 20) + '\\n' if line == 'big\\n' else line)\n"
+                "    sys.stdout.flush()\n"]
+        cmd = ["run", "--max-answer", "4M"] + tool
+        self.assertOk(self.run_vs(cmd, b"warm\n"))
+        daemon = self.the_daemon()
+        with open("/proc/%d/clear_refs" % daemon, "w") as f:
+            f.write("5")  # resets VmHWM to what is resident now
+        r = self.run_vs(cmd, b"a\nbig\nb\n", timeout=60)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertErrorLine(r, "--max-answer", "4M")
+        peak = proc_status(daemon, "VmHWM")
+        log("daemon peak RSS %.1f MiB with a 64 MiB answer over --max-answer 4M" % (peak / MiB))
+        if not SANITIZED:
+            self.assertLess(peak, 48 * MiB, "the daemon held the answer")
+        r = self.run_vs(cmd, b"next\n")
+        self.assertOk(r, "the call after the refused one")
+        self.assertEqual(r.stdout, b"next\n")
+        self.assertEqual(self.live_daemon_pids(), [daemon], "the same daemon serves on")
 
 class NoHangTest(RobustTestCase):
     """Calls that once never ended: each ends, with the direct run's bytes

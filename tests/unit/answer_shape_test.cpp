@@ -59,6 +59,7 @@ TEST_CASE("per-call options travel in HELLO") {
   call.quiet_tool = true;
   call.retries = 3;
   call.max_record = 300ull << 20;
+  call.max_answer = 1ull << 30;
   CallOptions back;
   REQUIRE(decode_run_request(encode_run_request(call), &back));
   CHECK(back.record_timeout == 2.5);
@@ -67,14 +68,17 @@ TEST_CASE("per-call options travel in HELLO") {
   CHECK(back.quiet_tool);
   CHECK(back.retries == 3);
   CHECK(back.max_record == 300ull << 20);
+  CHECK(back.max_answer == 1ull << 30);
   // A plain "run" (viasock client) says nothing about limits.
   REQUIRE(decode_run_request("run", &back));
   CHECK(back.idle_timeout < 0);
   CHECK(back.instances == 0);
   CHECK(back.max_record == 0);
+  CHECK(back.max_answer == 0);
   // Garbage fields are ignored, other requests are not runs.
-  REQUIRE(decode_run_request("run timeout=nan idle=-3 instances=x what=1 retry=1000 record=-5", &back));
+  REQUIRE(decode_run_request("run timeout=nan idle=-3 instances=x what=1 retry=1000 record=-5 answer=x", &back));
   CHECK(back.max_record == 0);
+  CHECK(back.max_answer == 0);
   CHECK(back.record_timeout == 0);
   CHECK(back.retries == 0);
   CHECK(back.idle_timeout < 0);

@@ -29,6 +29,7 @@ TEST_CASE("usage errors are caught before anything starts") {
   SECTION("nan record timeout") { options.record_timeout = std::nan(""); }
   SECTION("nan idle timeout") { options.idle_timeout = std::nan(""); }
   SECTION("tiny record limit") { options.max_record = 100; }
+  SECTION("tiny answer limit") { options.max_answer = 100; }
   SECTION("no instances") { options.instances = 0; }
   SECTION("negative prelude") { options.prelude_records = -1; }
   SECTION("both prelude kinds") {
