@@ -1,22 +1,24 @@
 # bash completion for viasock: commands, their options, daemon IDs for
 # stop/restart/logs, and after TOOL the tool's own completion.
 
-_viasock_commands="run start server client list stop restart prune logs help"
+_viasock_commands="run start probe server client list stop restart prune logs help"
 
 # Options of run/start/server that take a value (the word after them is not TOOL).
 _viasock_valued="-t --input-terminator -T --output-terminator -P --prelude --output-prelude --prelude-lines
   -w --record-timeout --process-timeout -W --idle-timeout --server-timeout -j --instances --watch --env
-  -l --log --state-dir --ready-fd --older-than --max-records --max-record --retry"
+  -l --log --state-dir --ready-fd --older-than --max-records --max-record --max-answer --retry"
 
 _viasock_options() {
     case $1 in
-        run|start|server)
+        run|start|server|probe)
             echo "-t --input-terminator -T --output-terminator -0 --null -P --prelude --prelude-lines
                   -w --record-timeout -W --idle-timeout -j --instances -L --line-buffered --pty --pipe
-                  --watch --env --no-track --max-records --max-record --retry --quiet-tool -l --log --state-dir -h --help"
+                  --watch --env --no-track --max-records --max-record --max-answer --retry --quiet-tool
+                  -l --log -h --help"
+            [[ $1 != probe ]] && echo "--state-dir"
             [[ $1 == run ]] && echo "--no-spawn -v --verbose"
             [[ $1 == start ]] && echo "-v --verbose" ;;
-        list) echo "--all --json --ids --state-dir -h --help" ;;
+        list) echo "--all --everywhere --json --ids -v --verbose --state-dir -h --help" ;;
         stop|restart) echo "--all --everywhere --state-dir -h --help" ;;
         prune) echo "--everywhere --older-than --state-dir -h --help" ;;
         logs) echo "-f --follow --state-dir -h --help" ;;
@@ -35,8 +37,8 @@ _viasock() {
     fi
     command=${COMP_WORDS[1]}
 
-    # run/start/server: after the options comes TOOL, then the tool's words.
-    if [[ $command == run || $command == start || $command == server ]]; then
+    # run/start/probe/server: after the options comes TOOL, then the tool's words.
+    if [[ $command == run || $command == start || $command == probe || $command == server ]]; then
         local before_tool=0   # server: SOCKET comes before TOOL
         [[ $command == server ]] && before_tool=1
         for ((i = 2; i < COMP_CWORD; i++)); do
@@ -69,7 +71,7 @@ _viasock() {
         --env)
             COMPREPLY=($(compgen -e -- "$cur")); return ;;
         -t|--input-terminator|-T|--output-terminator|-P|--prelude|--prelude-lines|-w|--record-timeout|\
-        -W|--idle-timeout|-j|--instances|--older-than|--max-records|--max-record|--retry)
+        -W|--idle-timeout|-j|--instances|--older-than|--max-records|--max-record|--max-answer|--retry)
             return ;;
     esac
 
@@ -84,7 +86,7 @@ _viasock() {
             COMPREPLY=($(compgen -W "$(viasock list --ids "${scope[@]}" 2>/dev/null)" -- "$cur")) ;;
         help)
             COMPREPLY=($(compgen -W "$_viasock_commands" -- "$cur")) ;;
-        run|start)
+        run|start|probe)
             COMPREPLY=($(compgen -c -- "$cur")) ;;
         server|client)
             COMPREPLY=($(compgen -f -- "$cur")); compopt -o filenames 2>/dev/null ;;

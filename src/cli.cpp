@@ -94,8 +94,9 @@ class CommandLine {
     probe_->footer(tool_footer);
     server_ = add("server", "run the daemon in the foreground on SOCKET", "[OPTIONS] SOCKET TOOL [ARGS...]");
     add_run_options(server_, p_.run);
-    server_->add_option("--state-dir", p_.server_state_dir, "register in this state directory (as spawned daemons do)");
-    server_->add_option("--ready-fd", p_.ready_fd, "report readiness on this descriptor")->group("");
+    server_->add_option("--state-dir", p_.server_state_dir, "register in this state directory (as spawned daemons do)")
+        ->option_text("DIR");
+    server_->add_option("--ready-fd", p_.ready_fd, "report readiness on this descriptor")->group("")->option_text("FD");
     client_ = add("client", "stream stdin and stdout through the daemon on SOCKET", "SOCKET");
     client_->add_option("SOCKET", p_.socket_path, "the daemon's socket")->required();
   }
@@ -118,13 +119,14 @@ class CommandLine {
     prune_ = add("prune", "remove the files of daemons that no longer run", "[OPTIONS]");
     prune_->add_flag("--everywhere", m.everywhere, "also daemons of other directories that died");
     prune_->add_option("--older-than", m.older_than_days,
-                       "remove logs and locks of daemons that exited more than DAYS ago")
-        ->capture_default_str();
+                       "remove logs and locks of daemons that exited more than DAYS ago (default 7)")
+        ->option_text("DAYS");
     logs_ = add("logs", "print a daemon's log", "[OPTIONS] ID-PREFIX");
     logs_->add_flag("-f,--follow", m.follow, "keep printing what is added until the daemon exits");
     logs_->add_option("ID-PREFIX", m.ids, "the daemon whose ID starts with this")->required()->expected(1);
     for (CLI::App* sub : {list_, stop_, restart_, prune_, logs_})
-      sub->add_option("--state-dir", m.state_dir, "state directory (default: $VIASOCK_DIR or ./.viasock)");
+      sub->add_option("--state-dir", m.state_dir, "state directory (default: $VIASOCK_DIR or ./.viasock)")
+          ->option_text("DIR");
     help_ = add("help", "describe viasock or one of its commands", "[COMMAND]");
     help_->add_option("COMMAND", p_.help_topic, "the command to describe");
   }

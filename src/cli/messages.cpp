@@ -11,6 +11,13 @@ std::string HelpFormatter::make_usage(const CLI::App* app, std::string name) con
   return "usage: " + it->second + "\n";
 }
 
+std::string HelpFormatter::make_option_opts(const CLI::Option* option) const {
+  if (option->get_positional()) return option->get_expected_max() > 1 ? " ..." : "";
+  if (option->get_type_size() == 0 || option->get_type_name().empty()) return "";  // a flag
+  const std::string& word = option->get_option_text();
+  return " " + (word.empty() ? std::string("VALUE") : word);
+}
+
 std::string parse_error_message(const CLI::ParseError& error) {
   std::string text = error.what();
   std::smatch m;

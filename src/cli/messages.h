@@ -16,6 +16,10 @@ class HelpFormatter : public CLI::Formatter {
   // The usage line of `app`, after "usage: ".
   void set_usage(const CLI::App* app, std::string usage) { usages_[app] = std::move(usage); }
   std::string make_usage(const CLI::App* app, std::string name) const override;
+  // What follows an option's names: the word its value is (`SIZE`, `N`,
+  // set with option_text), never CLI11's types and validators; "..." after
+  // a repeatable argument. Defaults are said in the descriptions.
+  std::string make_option_opts(const CLI::Option* option) const override;
 
  private:
   std::map<const CLI::App*, std::string> usages_;

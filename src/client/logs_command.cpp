@@ -28,28 +28,39 @@ bool find_log(const ManageOptions& options, const std::string& prefix, std::stri
   std::vector<KnownDaemon> daemons;
   std::string error;
   if (!find_daemons({options.state_dir, true}, &daemons, &error)) return (*code = print_error(kExitDaemon, error)), false;
-  std::vector<std::pair<std::string, pid_t>> found;
+  struct Found {
+    std::string id, log;
+    pid_t pid;  // 0: not running
+  };
+  std::vector<Found> found;
   for (const auto& d : daemons)
-    if (d.info.id.starts_with(prefix)) found.push_back({d.info.log, d.alive ? d.info.pid : 0});
+    if (d.info.id.starts_with(prefix)) found.push_back({d.info.id, d.info.log, d.alive ? d.info.pid : 0});
   StateDir state;
   if (found.empty() && state.open_existing(choose_state_dir(options.state_dir), &error) && state.logs_fd() >= 0) {
     DIR* dir = opendir((state.root() + "/logs").c_str());
     while (dirent* entry = dir ? readdir(dir) : nullptr) {
       std::string name = entry->d_name;
       if (name.starts_with(prefix) && name.size() == 68 && name.ends_with(".log"))
-        found.push_back({state.root() + "/logs/" + name, 0});
+        found.push_back({name.substr(0, 64), state.root() + "/logs/" + name, 0});
     }
     if (dir) closedir(dir);
   }
   if (found.empty())
     return (*code = print_error(1, "no daemon or log with an ID starting with '" + prefix + "' (see 'viasock list --all')")),
            false;
-  if (found.size() > 1)
+  if (found.size() > 1) {
+    // Named, so that the user can pick one: the first 12 characters of
+    // each ID, as `list` shows them.
+    std::string ids;
+    constexpr size_t kShown = 8;
+    for (size_t i = 0; i < found.size() && i < kShown; ++i) ids += (i ? ", " : "") + found[i].id.substr(0, 12);
+    if (found.size() > kShown) ids += " and " + std::to_string(found.size() - kShown) + " more";
     return (*code = print_error(kExitUsage, "the ID prefix '" + prefix + "' names " + std::to_string(found.size()) +
-                                                " daemons; give more of it")),
+                                                " daemons (" + ids + "); give more of it")),
            false;
-  *log = found[0].first;
-  *pid = found[0].second;
+  }
+  *log = found[0].log;
+  *pid = found[0].pid;
   return true;
 }
 

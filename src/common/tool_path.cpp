@@ -34,6 +34,20 @@ ResolvedTool found(const std::string& candidate) {
   return {std::string(cwd) + "/" + relative, 0, ""};
 }
 
+// As the shell, PATH does not include the working directory; a user who
+// names a script there without "./" is told how to name it.
+std::string in_this_directory(const std::string& tool) {
+  struct stat st;
+  if (stat(tool.c_str(), &st) != 0 || S_ISDIR(st.st_mode)) return "";
+  switch (probe(tool)) {
+    case Probe::kRunnable: return "; to run the one in this directory, say './" + tool + "'";
+    case Probe::kNotRunnable:
+      return "; './" + tool + "' in this directory is not executable (chmod +x, or name its interpreter first)";
+    case Probe::kMissing: break;
+  }
+  return "";
+}
+
 }  // namespace
 
 ResolvedTool resolve_tool(const std::string& tool) {
@@ -63,7 +77,7 @@ ResolvedTool resolve_tool(const std::string& tool) {
   }
   if (!not_runnable.empty())
     return {"", kExitNotExecutable, "tool '" + not_runnable + "' is not executable"};
-  return {"", kExitNotFound, "tool '" + tool + "' not found in PATH"};
+  return {"", kExitNotFound, "tool '" + tool + "' not found in PATH" + in_this_directory(tool)};
 }
 
 }  // namespace viasock

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -37,6 +38,10 @@ struct Batch {
   std::string answers;               // complete answers not yet passed to the session
   bool prelude = false;              // stands for the prelude, not for records
   double timeout = 0;                // -w of the call, seconds; 0 = none
+  // For messages that name a record: the number of its first record in
+  // the call (from 1) and that record's first bytes (record_text).
+  uint64_t first_record = 0;
+  std::string first_bytes;
   // --retry: the records' bytes, kept to be sent again should the tool die
   // with them in flight, and how often it did.
   std::string input;

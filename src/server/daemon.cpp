@@ -153,7 +153,7 @@ bool Daemon::prepare(int* status, std::string* error) {
     };
   }
   pool_ = std::make_unique<Pool>(io_, std::move(pool_config),
-                                 [this](int s, const std::string& message) { on_fatal(s, message); });
+                                 [this](ToolFailure failure) { on_fatal(std::move(failure)); });
   if (!pool_->start(status, error)) return false;
   if (!bind_socket(error)) return (*status = kExitDaemon), false;
   // A daemon without run/<ID>.json would be invisible to list and stop.
@@ -288,7 +288,7 @@ bool Daemon::peer_is_owner(LocalSocket& socket) {
 
 // A call's -W and -j may raise what the daemon does, never lower it: one
 // tool with one model stays loaded once, for the most demanding caller.
-void Daemon::run_started(const CallOptions& call) {
+uint64_t Daemon::run_started(const CallOptions& call) {
   ++calls_;
   ++run_clients_;
   idle_timer_.cancel();
@@ -297,6 +297,7 @@ void Daemon::run_started(const CallOptions& call) {
     idle_timeout_ = call.idle_timeout;
   }
   pool_->raise_max(call.instances);
+  return calls_;
 }
 
 void Daemon::session_closed(Session* session) {
@@ -314,7 +315,7 @@ std::string Daemon::status_json() const {
   auto now = std::chrono::steady_clock::now();
   double idle = run_clients_ > 0 ? 0 : duration<double>(now - idle_since_).count();
   auto tenths = [](double seconds) { return std::round(seconds * 10) / 10; };
-  const char* state = !fatal_message_.empty() ? "failed" : draining_ ? "draining" : pool_->ready() ? "ready" : "starting";
+  const char* state = fatal_ ? "failed" : draining_ ? "draining" : pool_->ready() ? "ready" : "starting";
   nlohmann::json status = {
       {"pid", getpid()},
       {"state", state},
@@ -333,7 +334,7 @@ std::string Daemon::status_json() const {
   status["learning_done"] = learned;
   status["stateful"] = pool_->stateful();
   status["remembered"] = pool_->remembered();
-  if (!fatal_message_.empty()) status["error"] = fatal_message_;
+  if (fatal_) status["error"] = fatal_->message;
   status["idle_timeout"] = idle_timeout_;
   status["instances"] = pool_->current_instances();
   status["min_instances"] = pool_->min_instances();

@@ -5,8 +5,9 @@
 
 #include <sys/types.h>
 
-#include <set>
 #include <memory>
+#include <optional>
+#include <set>
 #include <string>
 
 #include "common/record_framer.h"
@@ -40,10 +41,10 @@ class Daemon : public SessionHost {
   // Serves until it is time to stop; returns the process's exit status.
   int run();
 
-  void run_started(const CallOptions& call) override;
+  uint64_t run_started(const CallOptions& call) override;
   void session_closed(Session* session) override;
   std::string status_json() const override;
-  bool tool_failed(int* status, std::string* message) const override;
+  const ToolFailure* tool_failure() const override { return fatal_ ? &*fatal_ : nullptr; }
   void stop_requested() override { drain("viasock stop"); }
   void restart_requested() override;
 
@@ -65,7 +66,7 @@ class Daemon : public SessionHost {
   // The tool or a file of its identity changed: finish the clients, leave.
   void go_stale();
   void wait_signals();
-  void on_fatal(int status, const std::string& message);
+  void on_fatal(ToolFailure failure);
   void drain(const std::string& reason);
   void stop();
   void stop_accepting();
@@ -106,8 +107,7 @@ class Daemon : public SessionHost {
   // Held while accepting, given back while the table is full.
   DescriptorReserve reserve_;
   bool accepting_ = false, draining_ = false, stopping_ = false, pool_stopped_ = false;
-  int fatal_status_ = 0;
-  std::string fatal_message_;
+  std::optional<ToolFailure> fatal_;
 };
 
 }  // namespace viasock

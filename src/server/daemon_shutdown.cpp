@@ -45,19 +45,11 @@ void Daemon::wait_signals() {
   });
 }
 
-bool Daemon::tool_failed(int* status, std::string* message) const {
-  if (fatal_message_.empty()) return false;
-  *status = fatal_status_;
-  *message = fatal_message_;
-  return true;
-}
-
-void Daemon::on_fatal(int status, const std::string& message) {
-  if (!fatal_message_.empty()) return;
-  fatal_status_ = status;
-  fatal_message_ = message;
-  spdlog::error("the tool cannot be served: {}", message);
-  for (auto& session : std::set(sessions_)) session->fail(status, message);
+void Daemon::on_fatal(ToolFailure failure) {
+  if (fatal_) return;
+  fatal_ = std::move(failure);
+  spdlog::error("the tool cannot be served: {}", fatal_->message);
+  for (auto& session : std::set(sessions_)) session->fail(fatal_->status, fatal_->message, fatal_->output);
   exit_timer_.expires_after(kFatalGrace);
   exit_timer_.async_wait([this](const boost::system::error_code& error) {
     if (!error) drain("the tool cannot be served");

@@ -510,7 +510,9 @@ void Instance::on_answer_quiet(ToolActivity activity) {
   if (batch->answers.empty() && !answered_) {
     // It will answer later, if ever (sort answers at the end of its input):
     // nothing can be passed on as this record's answer.
-    batch->session->fail(kExitToolQuit, no_answer_message(pool_.tool_facts(), 1, false));
+    std::string message = no_answer_message(pool_.tool_facts(), 1, false, record_text(*batch, 0));
+    spdlog::warn("instance {}: {}: {}; killing it", index_, batch->session->log_name(), message);
+    batch->session->fail(kExitToolQuit, message);
     kill();
     return pool_.answers_missing();
   }
@@ -559,10 +561,13 @@ void Instance::on_stuck_check(ToolActivity activity) {
   if (in_segments() && answered_) return on_segment_quiet(activity);
   size_t records = 0;
   for (const auto& batch : in_flight_) records += batch->records;
-  std::string message = no_answer_message(pool_.tool_facts(), records, false);
+  const Batch& front = *in_flight_.front();
+  std::string message =
+      no_answer_message(pool_.tool_facts(), records, false, record_text(front, front.record_count - front.records));
   if (!out_.empty())
     message += "; it printed " + std::to_string(out_.size()) + " bytes that do not end an answer (check -T/-0)";
-  spdlog::warn("instance {}: {}", index_, message);
+  spdlog::warn("instance {}: {}: {}; killing it", index_, front.session ? front.session->log_name() : "the learner",
+               message);
   fail_in_flight(kExitToolQuit, message);
   kill();
   pool_.answers_missing();

@@ -514,11 +514,11 @@ void Pool::release_successes() {
   for (auto& session : held) session->finish_if_done();
 }
 
-void Pool::cannot_serve(int status, const std::string& message) {
+void Pool::cannot_serve(int status, const std::string& message, std::string tool_output) {
   if (fatal_) return;
   fatal_ = true;
   held_.clear();
-  on_fatal_(status, message);
+  on_fatal_({status, message, std::move(tool_output)});
 }
 
 void Pool::cannot_learn(const std::string& reason) {

@@ -56,7 +56,7 @@ class Pool {
  public:
   // Called once when the tool cannot be served: it cannot start, or it is
   // no record filter. The daemon then fails every call and stops.
-  using FatalHandler = std::function<void(int status, const std::string& message)>;
+  using FatalHandler = std::function<void(ToolFailure failure)>;
 
   Pool(asio::io_context& io, PoolConfig config, FatalHandler on_fatal);
   ~Pool();
@@ -134,7 +134,9 @@ class Pool {
   // Whether the tool answers a record it has seen before the same way; a
   // tool that keeps state (awk's NR) gets a fresh instance per call.
   void set_stateful(bool stateful);
-  void cannot_serve(int status, const std::string& message);
+  // The daemon gives up on the tool: every call fails with `status` and
+  // `message`, after `tool_output` (ToolFailure).
+  void cannot_serve(int status, const std::string& message, std::string tool_output = {});
   void cannot_learn(const std::string& reason);
   void learning_failed(int status, const std::string& message, bool on_a_record);
   // Learning starts over with a new learner: what the old one saw is void.

@@ -177,6 +177,8 @@ void Pool::on_batch_done(const Instance& instance, size_t records, size_t bytes,
 
 // Why a pool does or does not spread (and grow) is otherwise invisible.
 void Pool::log_spreading_change() {
+  // Said only where there is a choice: at -j 1 nothing can spread.
+  if (max_instances_ <= 1) return;
   bool helps = spreading_helps();
   if (helps == spreading_logged_) return;
   spreading_logged_ = helps;

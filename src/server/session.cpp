@@ -1,6 +1,7 @@
 #include "server/session.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 
 #include <cerrno>
@@ -35,6 +36,8 @@ constexpr size_t kMaxDataFrame = 1 << 20;
 // How long, and up to how many bytes, answers wait for more (send_answers).
 constexpr auto kGather = std::chrono::milliseconds(1);
 constexpr size_t kGatherBytes = 64 << 10;
+// Of each batch's first record, what a message may show (record_text).
+constexpr size_t kRecordStart = 32;
 
 // A batch at least this large that is most of the input buffer is moved out
 // of it rather than copied (one huge record); a stream's batches are copied,
@@ -163,11 +166,10 @@ void Session::on_hello(std::string_view request) {
     awaiting_attach_ = call_.attach;
     // Each call's records have its own limit, as -w is its own.
     if (call_.max_record > 0) max_record_ = call_.max_record;
-    int status = 0;
-    std::string message;
-    if (host_.tool_failed(&status, &message)) return fail(status, message);
+    if (const ToolFailure* failure = host_.tool_failure())
+      return fail(failure->status, failure->message, failure->output);
     greeted_ = true;
-    host_.run_started(call_);
+    name_call(host_.run_started(call_));
     pool_.session_joined(shared_from_this());
     // Stands first in line for the prelude (-P, or what the tool printed
     // before it first waited for input), before any answer.
@@ -283,6 +285,9 @@ std::shared_ptr<Batch> Session::take_batch(size_t max_bytes, size_t max_records,
   batch->input_bytes = length;
   batch->record_count = records;
   batch->timeout = call_.record_timeout;
+  batch->first_record = records_taken_ + 1;
+  records_taken_ += records;
+  batch->first_bytes.assign(*bytes, bytes->size() - length, std::min(length, kRecordStart));
   if (call_.retries > 0) {
     // Kept only when asked for: most calls never pay for the copy.
     batch->input.assign(*bytes, bytes->size() - length, length);
@@ -347,6 +352,16 @@ void Session::end_direct_run(int status, const std::string& message) {
   fail(status, message);
 }
 
+// The log names a call by its number in the daemon and its client's pid,
+// which a user can find in their own process list or build log.
+void Session::name_call(uint64_t number) {
+  ucred peer{};
+  socklen_t length = sizeof peer;
+  log_name_ = "call " + std::to_string(number);
+  if (getsockopt(socket_.native_handle(), SOL_SOCKET, SO_PEERCRED, &peer, &length) == 0 && peer.pid > 0)
+    log_name_ += " (client pid " + std::to_string(peer.pid) + ")";
+}
+
 void Session::drop_answered(Batch& batch) const {
   size_t answered = batch.record_count - batch.records, length = 0;
   if (answered > 0 && framer_.count(batch.input, answered, &length) == answered) batch.input.erase(0, length);
@@ -396,13 +411,17 @@ void Session::queue_behind(std::string* older, bool answers) {
   older->clear();
 }
 
-void Session::fail(int status, const std::string& message) {
+void Session::fail(int status, const std::string& message, const std::string& tool_output) {
   if (!open()) return;
   // Answers already complete and in order still reach the client.
   while (!batches_.empty() && batches_.front()->done()) {
     add_answers(batches_.front()->answers);
     batches_.front()->passed_on = true;
     batches_.pop_front();
+  }
+  if (!tool_output.empty()) {
+    std::string copy = tool_output;
+    add_answers(copy);
   }
   failed_ = true;
   awaiting_attach_ = false;  // what was answered goes out as DATA rather than wait

@@ -16,6 +16,7 @@
 #include "common/wire.h"
 #include "server/asio.h"
 #include "server/batch.h"
+#include "server/tool_messages.h"
 
 namespace viasock {
 
@@ -27,10 +28,11 @@ class SessionHost {
  public:
   virtual ~SessionHost() = default;
   // A client said HELLO "run" (counted as a call) with these options.
-  virtual void run_started(const CallOptions& call) = 0;
+  // Returns the call's number in the daemon (from 1), for the log.
+  virtual uint64_t run_started(const CallOptions& call) = 0;
   // Once the tool cannot be served, every run fails with why; status
   // requests are still answered.
-  virtual bool tool_failed(int* /*status*/, std::string* /*message*/) const { return false; }
+  virtual const ToolFailure* tool_failure() const { return nullptr; }
   // The session is over; the host drops its reference.
   virtual void session_closed(Session* session) = 0;
   // The daemon's state as a JSON object, for `viasock list`.
@@ -76,8 +78,9 @@ class Session : public std::enable_shared_from_this<Session> {
   void finish_if_done();
   // Ends the session with an error (tool died, record timed out, daemon
   // stopping): the client gets what was answered in order, then `message`
-  // and `status`.
-  void fail(int status, const std::string& message);
+  // and `status`. `tool_output`: what a tool that never read its input
+  // printed, passed on before the end, as a direct run shows it.
+  void fail(int status, const std::string& message, const std::string& tool_output = {});
 
   // A direct run (instance.h): a batch that takes the tool's output when no
   // record is in it, and the end of the call with the tool's own status
@@ -93,6 +96,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void drop_answered(Batch& batch) const;
 
   uint64_t records_in() const { return records_in_; }
+  // How the log names this call: "call 7 (client pid 4242)".
+  const std::string& log_name() const { return log_name_; }
   // An instance began a segment of this call's records (instance.h): the
   // call succeeds only once every such segment was settled, that is, once
   // the tool waited for input with everything it printed for them passed on.
@@ -131,6 +136,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void grow_read_buffer();
   void on_frame(wire::FrameType type, std::string_view bytes);
   void on_hello(std::string_view request);
+  void name_call(uint64_t number);
   void scan_input();
   bool record_fits(size_t size);
   bool output_backlogged() const;
@@ -170,6 +176,8 @@ class Session : public std::enable_shared_from_this<Session> {
   bool reading_ = false, greeted_ = false, input_done_ = false;
   uint64_t max_record_ = UINT64_MAX;
   uint64_t records_in_ = 0;
+  uint64_t records_taken_ = 0;  // records cut into batches so far
+  std::string log_name_ = "a call";
 
   // Output: batches in input order. The newest answers ready to send
   // collect in out_, the newest stderr lines in err_ (at most one of the

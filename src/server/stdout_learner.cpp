@@ -228,7 +228,7 @@ void StdoutLearner::on_terminal_answer(std::string answer) {
   std::string pipe_output = std::exchange(pipe_output_, {});
   std::string message;
   if (answer.empty()) {
-    message = no_answer_message(pool_.tool_facts(), 1, true);
+    message = no_answer_message(pool_.tool_facts(), 1, true, record_bytes_ ? record_text(1, *record_bytes_, "its first call") : "");
   } else if (!pipe_output_complete_ && pipe_output.size() < expected.size()) {
     message = "tool '" + pool_.config().command.name +
               "' answered its first record with more than viasock compares; give -L or --pty";
@@ -371,6 +371,20 @@ void StdoutLearner::candidate_exited(Instance* candidate, bool expected, int sta
         pool_.set_stateful(true);
         return pool_.release_successes();
       case Stage::kStarting:
+        if (expected) return;
+        if (pipe_->exit_status() >= 0) {
+          // It exited on its own before it read any input (a usage text, a
+          // missing model): a direct run would print the same and end the
+          // same whatever its input, so every call gets that.
+          // With status 0 that is all a direct run shows (`echo hi`).
+          stage_ = Stage::kDone;
+          int code = pipe_->exit_status();
+          std::string tail = message.substr(without_stderr_tail(message).size());
+          spdlog::warn("{}", quit_at_start_message(pool_.tool_facts(), code));
+          return pool_.cannot_serve(code, code == 0 ? "" : quit_at_start_message(pool_.tool_facts(), code) + tail,
+                                    pipe_->release_unrouted_output());
+        }
+        [[fallthrough]];
       case Stage::kFirstRecord:
         if (expected) return;
         // At start-up the tool cannot run; on a record, that record killed

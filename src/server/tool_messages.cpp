@@ -1,5 +1,6 @@
 #include "server/tool_messages.h"
 
+#include <cstdio>
 #include <string_view>
 #include <vector>
 
@@ -38,8 +39,40 @@ std::string answer_framing(const ToolFacts& tool) {
 
 }  // namespace
 
-std::string no_answer_message(const ToolFacts& tool, size_t records, bool on_pipe_and_terminal) {
-  std::string what = quoted(tool) + " read " + (records == 1 ? "a record" : std::to_string(records) + " records") +
+std::string record_text(uint64_t number, std::string_view start, std::string_view call) {
+  if (number == 0) return "a record";
+  std::string text = "record " + std::to_string(number) + " of " + std::string(call);
+  if (start.empty()) return text;
+  constexpr size_t kShown = 24;
+  size_t end = start.find('\n');
+  std::string_view line = start.substr(0, end);
+  if (line.empty()) return text + " (an empty line)";
+  std::string shown;
+  for (char c : line.substr(0, kShown)) {
+    unsigned char u = static_cast<unsigned char>(c);
+    if (u >= 0x20 && u < 0x7f && c != '\'') {
+      shown += c;
+    } else {
+      char hex[8];
+      snprintf(hex, sizeof hex, "\\x%02x", u);
+      shown += hex;
+    }
+  }
+  bool cut = line.size() > kShown || end == std::string_view::npos;
+  return text + " ('" + shown + (cut ? "...'" : "'") + ")";
+}
+
+std::string record_text(const Batch& batch, size_t answered) {
+  return record_text(batch.first_record == 0 ? 0 : batch.first_record + answered,
+                     answered == 0 ? std::string_view(batch.first_bytes) : std::string_view());
+}
+
+std::string no_answer_message(const ToolFacts& tool, size_t records, bool on_pipe_and_terminal,
+                              const std::string& first) {
+  std::string which = first.empty() ? "a record" : first;
+  std::string what = quoted(tool) + " read " +
+                     (records == 1 ? which : std::to_string(records) + " records" +
+                                                 (first.empty() ? "" : ", the first " + first)) +
                      " and waits for more input without answering" +
                      (on_pipe_and_terminal ? ", on a pipe (its first call, served as a direct run) and on a terminal" : "");
   std::vector<std::string> ways = {
@@ -113,6 +146,13 @@ std::string answer_too_large_message(const ToolFacts& tool, uint64_t limit) {
 
 std::string stderr_tail_detail(const std::string& tail) {
   return tail.empty() ? "" : std::string(kStderrTailIntro) + tail;
+}
+
+std::string quit_at_start_message(const ToolFacts& tool, int status) {
+  // Its status may be one viasock also uses (argparse's 2 is viasock's
+  // usage error): the message says whose it is.
+  return quoted(tool) + " exited with status " + std::to_string(status) +
+         " at start, before it read any input; the call ends with the tool's own status, as a direct run does";
 }
 
 std::string without_stderr_tail(const std::string& message) {

@@ -10,10 +10,21 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "common/record_framer.h"
+#include "server/batch.h"
 
 namespace viasock {
+
+// Why the tool cannot be served, for every call: its status and message,
+// and, for a tool that exited at start without reading its input (a usage
+// text), what it printed on stdout, which a direct run would show too.
+struct ToolFailure {
+  int status = 0;
+  std::string message;
+  std::string output;
+};
 
 struct ToolFacts {
   std::string name;           // the tool as the user gave it
@@ -24,14 +35,27 @@ struct ToolFacts {
   RecordFormat output_format;  // -T, -0: how answers end
 };
 
+// How a message names one record: "record 3 of this call ('One. Two.')",
+// from its number and first bytes (shortened, made printable); `call` says
+// whose call it was when not the caller's own.
+std::string record_text(uint64_t number, std::string_view start, std::string_view call = "this call");
+// The record a batch's instance stopped at, `answered` records into it
+// (its bytes are kept for the batch's first record only).
+std::string record_text(const Batch& batch, size_t answered);
+
 // The tool read `records` records and waits for more input without
 // answering; `on_pipe_and_terminal`: learning saw it do so on both.
-std::string no_answer_message(const ToolFacts& tool, size_t records, bool on_pipe_and_terminal);
+// `first`: record_text of the first of them, when known.
+std::string no_answer_message(const ToolFacts& tool, size_t records, bool on_pipe_and_terminal,
+                              const std::string& first = "");
 
 // Framing was given and the tool's output did not fit it: `extra_bytes`
 // printed beyond the answers expected, or `unanswered` records left without
 // one when it waited for input.
 std::string framing_broken_message(const ToolFacts& tool, size_t extra_bytes, size_t unanswered);
+
+// The tool exited with `status` at start, before it read any input.
+std::string quit_at_start_message(const ToolFacts& tool, int status);
 
 // The tool printed `bytes` that answer no record, under a learned shape.
 std::string unattributed_output_message(const ToolFacts& tool, size_t bytes);

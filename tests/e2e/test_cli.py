@@ -69,6 +69,33 @@ class HelpTest(ViasockTestCase):
         self.assertEqual(entry.get("idle_timeout", 7), 7)
 
 
+HELP_INTERNALS = (b"INT:INT", b"UINT", b"TEXT", b"FLOAT", b"[b, kb", b"VALUE", b"REQUIRED")
+
+
+class HelpWordsTest(ViasockTestCase):
+    def test_help_shows_words_a_user_reads(self):
+        # Placeholders are words (N, SIZE, SECONDS), not the parser's types
+        # and validators; a default is said once, in the description.
+        commands = self.commands()
+        self.assertIn("probe", commands)
+        for command in commands:
+            for args in (["help", command], [command, "--help"]):
+                r = self.run_vs(args)
+                self.assertOk(r, " ".join(args))
+                for internal in HELP_INTERNALS:
+                    self.assertNotIn(internal, r.stdout, " ".join(args))
+                self.assertNotRegex(r.stdout.decode(), r"[A-Z]=\d", " ".join(args))
+        r = self.run_vs(["run", "--help"])
+        for shown in (b"--max-record SIZE", b"--retry N", b"-W,--idle-timeout,--server-timeout SECONDS",
+                      b"default 60", b"-j,--instances N|MIN:MAX"):
+            self.assertIn(shown, r.stdout)
+
+    def commands(self):
+        r = self.run_vs(["help"])
+        section = r.stdout.decode().split("Commands:\n", 1)[1]
+        return [line.split()[0] for line in section.splitlines() if line.startswith("  ")]
+
+
 class CompletionTest(ViasockTestCase):
     def complete(self, *words):
         script = os.path.join(REPO, "completion", "viasock.bash")
@@ -81,12 +108,36 @@ class CompletionTest(ViasockTestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         return r.stdout.decode().split()
 
+    def test_completion_knows_every_command_and_option(self):
+        if not shutil.which("bash"):
+            self.skipTest("bash is missing")
+        commands = HelpWordsTest.commands(self)
+        self.assertEqual(sorted(self.complete("viasock", "")), sorted(commands + ["--help", "--version"]))
+        with open(os.path.join(REPO, "completion", "_viasock")) as f:
+            zsh = f.read()
+        for command in commands:
+            self.assertIn("'%s:" % command, zsh, "zsh completion lacks " + command)
+            offered = set(self.complete("viasock", command, "-"))
+            for names in self.options_of(command):
+                # One of an option's names (the others are aliases).
+                self.assertTrue(offered & set(names), "bash completion of '%s' lacks %s" % (command, names))
+                if command not in ("client", "help") and names != ["-h", "--help"]:
+                    self.assertTrue(any(n in zsh for n in names if n.startswith("--")),
+                                    "zsh completion lacks %s of %s" % (names, command))
+
+    def options_of(self, command):
+        """The names of each option `viasock COMMAND --help` lists."""
+        r = self.run_vs([command, "--help"])
+        section = r.stdout.decode().split("Options:\n", 1)[1].split("\n\n", 1)[0]
+        return [line.split()[0].split(",") for line in section.splitlines() if line.startswith("  -")]
+
     def test_bash_completion(self):
         if not shutil.which("bash"):
             self.skipTest("bash is missing")
         self.assertIn("run", self.complete("viasock", "r"))
         self.assertEqual(self.complete("viasock", "run", "--idle-t"), ["--idle-timeout"])
-        self.assertEqual(self.complete("viasock", "help", "pr"), ["prune"])
+        self.assertEqual(self.complete("viasock", "p"), ["probe", "prune"])
+        self.assertEqual(self.complete("viasock", "help", "pr"), ["probe", "prune"])
         self.assertOk(self.run_vs(["run", "cat"], b"x\n"))
         (meta,) = self.run_jsons().values()
         self.assertEqual(self.complete("viasock", "stop", ""), [meta["id"][:12]])

@@ -28,6 +28,21 @@ class ToolErrorsTest(ViasockTestCase):
         self.assertOneErrorLine(r, "no-such-tool-e2e")
         self.assertNothingLeft()
 
+    def test_a_tool_in_this_directory_named_without_dot_slash(self):
+        # As in the shell, PATH does not hold the working directory; the
+        # message says how to name the script that is there.
+        path = self.write_file("tagger.py", "#!/bin/sh\ncat\n")
+        r = self.run_vs(["run", "tagger.py"], b"x\n")
+        self.assertEqual(r.returncode, 127, r.stderr)
+        self.assertOneErrorLine(r, "not found in PATH", "'./tagger.py'")
+        os.chmod(path, 0o644)
+        r = self.run_vs(["run", "tagger.py"], b"x\n")
+        self.assertEqual(r.returncode, 127, r.stderr)
+        self.assertOneErrorLine(r, "'./tagger.py' in this directory is not executable")
+        self.assertNothingLeft()
+        os.chmod(path, 0o755)
+        self.assertOk(self.run_vs(["run", "./tagger.py"], b"x\n"))
+
     def test_tool_not_found_by_path(self):
         r = self.run_vs(["run", "./missing-tool"], b"x\n")
         self.assertEqual(r.returncode, 127, r.stderr)
@@ -78,6 +93,67 @@ class ToolErrorsTest(ViasockTestCase):
         self.assertEqual(r.stderr.count(b"usage: tagger MODEL"), 1, r.stderr)
         self.assertIn(b"viasock: error: tool 'python3' exited with status 2", r.stderr)
         self.assertNothingLeft()
+
+    def test_a_tool_that_exits_at_start_shows_what_a_direct_run_shows(self):
+        # Usage on stdout and status 1, argparse's usage on stderr and
+        # status 2 (viasock's own usage status: the message says whose it
+        # is), and a tool that prints and exits 0 without reading its input.
+        usage = self.write_file("usage.py", "import sys\nprint('usage: tagger MODEL')\nsys.exit(1)\n")
+        argparse = self.write_file("args.py", "import argparse\n"
+                                              "p = argparse.ArgumentParser()\n"
+                                              "p.add_argument('model')\n"
+                                              "p.parse_args()\n")
+        for tool in (["python3", usage], ["python3", argparse], ["echo", "hi"]):
+            direct = self.direct(tool, b"x\n")
+            r = self.run_vs(["run"] + tool, b"x\n")
+            self.assertEqual(r.returncode, direct.returncode, r.stderr)
+            self.assertBytesEqual(r.stdout, direct.stdout)
+            if direct.returncode == 0:
+                self.assertEqual(r.stderr, direct.stderr)
+            else:
+                if direct.stderr:
+                    self.assertEqual(r.stderr.count(direct.stderr), 1, r.stderr)
+                self.assertIn(b"the tool's own status", r.stderr)
+            self.assertNothingLeft()
+
+    def test_a_tool_that_never_answers_is_told_which_record(self):
+        # It buffers its output on a pipe and on a terminal: its first call
+        # is a direct run; learning then fails, naming the record it waited
+        # on after, and the options that could help (never probe).
+        tool = ["python3", self.write_file("buffers.py", "import os, sys\n"
+                                                         "out = os.fdopen(1, 'w', buffering=65536)\n"
+                                                         "for line in sys.stdin:\n"
+                                                         "    out.write(line.upper())\n")]
+        self.assertOk(self.run_vs(["run"] + tool, b"pear\napple\n"))
+        r = self.run_vs(["run"] + tool, b"plum\n")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertOneErrorLine(r, "read record 1 of its first call ('pear')", "make it flush each answer")
+        self.assertNotIn(b"probe", r.stderr)
+
+    def test_what_a_stateful_tool_prints_at_exit_reaches_its_caller(self):
+        # Each call of a tool that keeps state runs on an instance of its
+        # own, which exits when the call's input ends: its end-of-run
+        # summary on stderr is that call's, as in a direct run. (The first
+        # call of a new daemon is served while the tool is learned, on an
+        # instance that also answers the state probe: its summary counts
+        # those records, so it is not passed on.)
+        tool = ["python3", self.write_file("summary.py", "import sys\n"
+                                                         "n = 0\n"
+                                                         "for line in sys.stdin:\n"
+                                                         "    n += 1\n"
+                                                         "    print(n, line.strip(), flush=True)\n"
+                                                         "print('processed %d lines' % n, file=sys.stderr)\n")]
+        data = b"a\nb\n"
+        direct = self.direct(tool, data)
+        self.assertEqual(direct.stderr, b"processed 2 lines\n")
+        first = self.run_vs(["run"] + tool, data)
+        self.assertOk(first)
+        self.assertBytesEqual(first.stdout, direct.stdout)
+        for _ in range(2):
+            r = self.run_vs(["run"] + tool, data)
+            self.assertOk(r)
+            self.assertBytesEqual(r.stdout, direct.stdout)
+            self.assertEqual(r.stderr, direct.stderr)
 
 class UsageErrorsTest(ViasockTestCase):
     def check_usage_error(self, options):

@@ -83,6 +83,20 @@ class SpreadingTest(ViasockTestCase):
         return ["gawk"] + list(args) + ["-f", self.write_file("cpu.awk", CPU_TOOL)]
 
     @unittest.skipUnless(have("gawk"), "needs gawk")
+    def test_no_word_of_spreading_where_nothing_can_spread(self):
+        # The log says whether spreading helps only where there is a choice:
+        # at -j 1 (the default) nothing is said of it, even for a tool whose
+        # cost per record is close to the daemon's, where the measure flips.
+        data = b"".join(b"%d\n" % i for i in range(200000))
+        tool = ["gawk", "{ s = 0; for (i = 0; i < 300; i++) s += i * $1; print s; fflush() }"]
+        direct = self.direct(tool, input=data)
+        for _ in range(2):
+            self.assertSameAsDirect(self.run_vs(["run"] + tool, input=data, timeout=60), direct, "gawk")
+        log = self.log_tails(lines=10000)
+        self.assertIn("listening on", log)
+        self.assertNotIn("spreading over instances", log)
+
+    @unittest.skipUnless(have("gawk"), "needs gawk")
     def test_a_fast_tool_is_read_in_gulps(self):
         data = b"".join(b"%d words of text\n" % i for i in range(2000))
         tool = self.cpu_tool()

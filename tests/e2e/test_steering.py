@@ -190,6 +190,14 @@ class StartRestartLogsTest(ViasockTestCase):
         r = self.run_vs(["logs", "ffffffffffff"])
         self.assertEqual(r.returncode, 1)
         self.assertErrorLine(r, "ffffffffffff")
+        # A prefix that names several daemons lists them, to pick from.
+        self.assertOk(self.run_vs(["run", "cat"], b"x\n"))
+        self.assertOk(self.run_vs(["run", "cat", "-u"], b"x\n"))
+        ids = [d["id"][:12] for d in self.run_jsons().values()]
+        self.assertEqual(len(ids), 2)
+        r = self.run_vs(["logs", ""])
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertErrorLine(r, "names 2 daemons", ids[0], ids[1], "give more of it")
 
 
 class PruneOldTest(ViasockTestCase):

@@ -83,3 +83,27 @@ TEST_CASE("a prelude cut short mentions buffering only where the tool may still 
   facts.on_terminal = true;
   CHECK_FALSE(has(prelude_incomplete_message(facts, 0, 1, false), "buffers"));
 }
+
+TEST_CASE("a tool that exits at start is told whose status the call ends with") {
+  std::string message = quit_at_start_message(python(), 2);
+  CHECK(has(message, "tool 'tagger.py' exited with status 2 at start, before it read any input"));
+  CHECK(has(message, "the tool's own status"));
+  CHECK_FALSE(has(message, "probe"));
+}
+
+TEST_CASE("a message names the record by its number in the call and its first bytes") {
+  CHECK(record_text(3, "One. Two.\n") == "record 3 of this call ('One. Two.')");
+  CHECK(record_text(2, "\n") == "record 2 of this call (an empty line)");
+  CHECK(record_text(1, "a\tb'c\n") == "record 1 of this call ('a\\x09b\\x27c')");
+  CHECK(record_text(1, "a sentence far longer than what is shown\n") ==
+        "record 1 of this call ('a sentence far longer th...')");
+  CHECK(record_text(1, "pear\n", "its first call") == "record 1 of its first call ('pear')");
+  CHECK(record_text(0, "x\n") == "a record");
+  Batch batch;
+  batch.first_record = 5;
+  batch.first_bytes = "five\n";
+  CHECK(record_text(batch, 0) == "record 5 of this call ('five')");
+  CHECK(record_text(batch, 2) == "record 7 of this call");
+  std::string message = no_answer_message(python(), 1, false, record_text(2, "\n"));
+  CHECK(has(message, "read record 2 of this call (an empty line) and waits for more input without answering"));
+}
