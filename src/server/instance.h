@@ -154,7 +154,9 @@ class Instance : public std::enable_shared_from_this<Instance> {
   bool give_to_segment(size_t bytes);
   std::shared_ptr<Batch> segment_tail(const std::shared_ptr<Session>& owner);
   void end_segment_hold();
-  void framing_broken(const std::shared_ptr<Session>& owner, size_t extra_bytes, size_t unanswered);
+  // `first_unanswered`: record_text of the first record left unanswered.
+  void framing_broken(const std::shared_ptr<Session>& owner, size_t extra_bytes, size_t unanswered,
+                      const std::string& first_unanswered = "");
   QuiescenceWatch::Pull puller();
   size_t read_available();
   size_t pull_stdout();

@@ -93,7 +93,12 @@ void Instance::on_segment_quiet(ToolActivity activity) {
   std::shared_ptr<Session> owner = segment_.lock();
   segment_.reset();
   size_t unanswered = 0;
-  for (auto& batch : in_flight_) unanswered += std::exchange(batch->records, 0);
+  std::string first_unanswered;
+  for (auto& batch : in_flight_) {
+    if (batch->records > 0 && first_unanswered.empty())
+      first_unanswered = record_text(*batch, batch->record_count - batch->records);
+    unanswered += std::exchange(batch->records, 0);
+  }
   std::string rest = out_.take(out_.size(), kKeepBuffer);
   out_resume_ = 0;
   in_flight_.clear();
@@ -103,7 +108,7 @@ void Instance::on_segment_quiet(ToolActivity activity) {
     if (owner) owner->fail(kExitToolQuit, unobservable_message(pool_.tool_facts()));
   } else if (!rest.empty() || unanswered > 0) {
     if (pool_.framing_given()) {
-      framing_broken(owner, rest.size(), unanswered);
+      framing_broken(owner, rest.size(), unanswered, first_unanswered);
     } else {
       if (owner && owner->open()) segment_tail(owner)->answers += rest;
       pool_.answers_vary();
@@ -157,9 +162,10 @@ bool Instance::give_to_segment(size_t bytes) {
 // The framing given (--pipe, -T, -0) is the user's word for how the tool
 // answers; a tool that answers otherwise leaves the caller's answers in
 // doubt: a loud failure rather than bytes cut at the wrong places.
-void Instance::framing_broken(const std::shared_ptr<Session>& owner, size_t extra_bytes, size_t unanswered) {
-  std::string message = framing_broken_message(pool_.tool_facts(), extra_bytes, unanswered);
-  spdlog::error("instance {}: {}", index_, message);
+void Instance::framing_broken(const std::shared_ptr<Session>& owner, size_t extra_bytes, size_t unanswered,
+                              const std::string& first_unanswered) {
+  std::string message = framing_broken_message(pool_.tool_facts(), extra_bytes, unanswered, first_unanswered);
+  spdlog::error("instance {}: {}: {}", index_, owner ? owner->log_name() : "a call that is gone", message);
   if (owner) owner->fail(kExitToolQuit, message);
 }
 

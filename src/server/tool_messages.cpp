@@ -83,13 +83,17 @@ std::string no_answer_message(const ToolFacts& tool, size_t records, bool on_pip
   return what + ": " + joined(ways, "; ");
 }
 
-std::string framing_broken_message(const ToolFacts& tool, size_t extra_bytes, size_t unanswered) {
+std::string framing_broken_message(const ToolFacts& tool, size_t extra_bytes, size_t unanswered,
+                                   const std::string& first) {
   std::string what =
       extra_bytes > 0
           ? quoted(tool) + " printed " + std::to_string(extra_bytes) + " bytes more than the answers the framing given (" +
                 answer_framing(tool) + ") expects"
-          : quoted(tool) + " waits for input with " + std::to_string(unanswered) +
-                " record(s) left without the answer the framing given (" + answer_framing(tool) +
+          : quoted(tool) + " waits for input with " +
+                (unanswered == 1 && !first.empty()
+                     ? first
+                     : std::to_string(unanswered) + " record(s)" + (first.empty() ? "" : ", the first " + first + ",")) +
+                " left without the answer the framing given (" + answer_framing(tool) +
                 ") expects: it answers some records with nothing, or buffers its output";
   return what + "; so its answers cannot be matched to records: drop the framing options, and viasock learns how " +
          "the tool answers";

@@ -52,7 +52,9 @@ std::string no_answer_message(const ToolFacts& tool, size_t records, bool on_pip
 // Framing was given and the tool's output did not fit it: `extra_bytes`
 // printed beyond the answers expected, or `unanswered` records left without
 // one when it waited for input.
-std::string framing_broken_message(const ToolFacts& tool, size_t extra_bytes, size_t unanswered);
+// `first`: record_text of the first record left unanswered, when known.
+std::string framing_broken_message(const ToolFacts& tool, size_t extra_bytes, size_t unanswered,
+                                   const std::string& first = "");
 
 // The tool exited with `status` at start, before it read any input.
 std::string quit_at_start_message(const ToolFacts& tool, int status);

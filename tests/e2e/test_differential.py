@@ -171,9 +171,12 @@ real, defect, inputs = %(real)r, %(defect)r, %(inputs)r
 if sys.argv[1:2] != ["run"]:
     os.execv(real, [real] + sys.argv[1:])
 data = sys.stdin.buffer.read()
-others = sorted(os.listdir(inputs))
-with open(os.path.join(inputs, str(os.getpid())), "wb") as f:
+# Whole or not at all: a caller running beside this one must not read a
+# file it has only begun to write.
+others = sorted(name for name in os.listdir(inputs) if not name.endswith(".part"))
+with open(os.path.join(inputs, "%%d.part" %% os.getpid()), "wb") as f:
     f.write(data)
+os.rename(os.path.join(inputs, "%%d.part" %% os.getpid()), os.path.join(inputs, str(os.getpid())))
 r = subprocess.run([real] + sys.argv[1:], input=data, stdout=subprocess.PIPE)
 out = r.stdout
 if defect == "drop-last-line":

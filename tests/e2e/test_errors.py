@@ -130,6 +130,29 @@ class ToolErrorsTest(ViasockTestCase):
         self.assertOneErrorLine(r, "read record 1 of its first call ('pear')", "make it flush each answer")
         self.assertNotIn(b"probe", r.stderr)
 
+    def test_a_record_left_unanswered_under_given_framing_is_named(self):
+        # --pipe says one line per record; the tool answers "stop" with
+        # nothing. The call fails naming that record, and the log names the
+        # call (its number and its client's pid).
+        tool = ["python3", self.write_file("stop.py", "import sys\n"
+                                                      "for line in sys.stdin:\n"
+                                                      "    if line.strip() != 'stop':\n"
+                                                      "        print(line.strip(), flush=True)\n")]
+        self.assertOk(self.run_vs(["run", "--pipe"] + tool, b"a\nb\n"))
+        p = self.spawn_vs(["run", "--pipe"] + tool)
+        p.stdin.write(b"x\n")
+        p.stdin.flush()
+        self.assertEqual(p.stdout.readline(), b"x\n")
+        p.stdin.write(b"stop\n")
+        p.stdin.flush()
+        # The input stays open: only the watch of the tool can end the call.
+        self.assertEqual(p.wait(timeout=30), 1)
+        err = p.stderr.read()
+        p.stdin.close()
+        self.assertIn(b"record 2 of this call ('stop')", err)
+        self.assertEqual(err.count(b"\n"), 1, err)
+        self.assertIn("call 2 (client pid %d)" % p.pid, self.log_tails(lines=1000))
+
     def test_what_a_stateful_tool_prints_at_exit_reaches_its_caller(self):
         # Each call of a tool that keeps state runs on an instance of its
         # own, which exits when the call's input ends: its end-of-run

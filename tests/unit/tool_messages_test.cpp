@@ -107,3 +107,13 @@ TEST_CASE("a message names the record by its number in the call and its first by
   std::string message = no_answer_message(python(), 1, false, record_text(2, "\n"));
   CHECK(has(message, "read record 2 of this call (an empty line) and waits for more input without answering"));
 }
+
+TEST_CASE("framing given and a record left unanswered: the message names it") {
+  ToolFacts facts = python();
+  facts.framing_given = true;
+  CHECK(has(framing_broken_message(facts, 0, 1, "record 2 of this call ('stop')"),
+            "waits for input with record 2 of this call ('stop') left without the answer"));
+  CHECK(has(framing_broken_message(facts, 0, 3, "record 2 of this call ('stop')"),
+            "waits for input with 3 record(s), the first record 2 of this call ('stop'), left"));
+  CHECK(has(framing_broken_message(facts, 0, 3), "waits for input with 3 record(s) left"));
+}
