@@ -33,6 +33,10 @@ std::string parse_error_message(const CLI::ParseError& error) {
   // "--retry: Value abc not in range 0 to 100"
   if (std::regex_match(text, m, std::regex(R"((\S+): Value (.*) not in range (\S+) to (\S+))")))
     return "option " + m[1].str() + ": '" + m[2].str() + "' is not a number from " + m[3].str() + " to " + m[4].str();
+  // "--max-record: q unit not recognized. Allowed values: {b,e,eb,...}"
+  // (CLI11 names the unit only, lower-cased)
+  if (std::regex_search(text, m, std::regex(R"(^(\S+): (.*) unit not recognized)")))
+    return "option " + m[1].str() + ": the unit '" + m[2].str() + "' is none of K, M, G (a size is 64M, 512K, 2G)";
   if (std::regex_match(text, m, std::regex(R"((\S+) is required)")))
     return "missing " + m[1].str();
   if (std::regex_match(text, m, std::regex(R"(Expected at most (\d+) arguments? to (\S+), got (\d+))")) ||
