@@ -228,7 +228,8 @@ void StdoutLearner::on_terminal_answer(std::string answer) {
   std::string pipe_output = std::exchange(pipe_output_, {});
   std::string message;
   if (answer.empty()) {
-    message = no_answer_message(pool_.tool_facts(), 1, true, record_bytes_ ? record_text(1, *record_bytes_, "its first call") : "");
+    std::string record = record_bytes_ ? record_text(1, *record_bytes_, "its first call") : "";
+    message = no_answer_message(pool_.tool_facts(), 1, true, record);
   } else if (!pipe_output_complete_ && pipe_output.size() < expected.size()) {
     message = "tool '" + pool_.config().command.name +
               "' answered its first record with more than viasock compares; give -L or --pty";
@@ -375,8 +376,8 @@ void StdoutLearner::candidate_exited(Instance* candidate, bool expected, int sta
         if (pipe_->exit_status() >= 0) {
           // It exited on its own before it read any input (a usage text, a
           // missing model): a direct run would print the same and end the
-          // same whatever its input, so every call gets that.
-          // With status 0 that is all a direct run shows (`echo hi`).
+          // same whatever its input, so every call gets that. With status
+          // 0 that is all a direct run shows (`echo hi`): no message.
           stage_ = Stage::kDone;
           int code = pipe_->exit_status();
           std::string tail = message.substr(without_stderr_tail(message).size());
