@@ -234,8 +234,8 @@ void Daemon::on_accept(const boost::system::error_code& error, LocalSocket socke
   // goes back before anything else runs, and no more clients are taken.
   int full = DescriptorReserve::pipe_error();
   if (full) reserve_.give_back();
-  if (peer_is_owner(socket)) {
-    auto session = std::make_shared<Session>(std::move(socket), *pool_, *input_framer_, *this);
+  if (pid_t client = owner_peer(socket); client >= 0) {
+    auto session = std::make_shared<Session>(std::move(socket), client, *pool_, *input_framer_, *this);
     session->set_max_record(config_.options.max_record);
     sessions_.insert(session);
     session->start();
@@ -272,18 +272,19 @@ void Daemon::resume_accepting_later() {
   });
 }
 
-// Only the daemon's own user may talk to it (and to its tool).
-bool Daemon::peer_is_owner(LocalSocket& socket) {
+// Only the daemon's own user may talk to it (and to its tool): the
+// client's pid, or -1 for a refused peer.
+pid_t Daemon::owner_peer(LocalSocket& socket) {
   ucred peer{};
   socklen_t length = sizeof peer;
   if (getsockopt(socket.native_handle(), SOL_SOCKET, SO_PEERCRED, &peer, &length) == 0 && peer.uid == geteuid())
-    return true;
+    return peer.pid;
   spdlog::warn("refused a connection from uid {} pid {}", peer.uid, peer.pid);
   // Best effort, never blocking: tell the refused client why.
   std::string refusal = wire::encode_exit(kExitDaemon, "the daemon refused the connection: uid " +
                                                            std::to_string(peer.uid) + " is not its owner");
   ::send(socket.native_handle(), refusal.data(), refusal.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-  return false;
+  return -1;
 }
 
 // A call's -W and -j may raise what the daemon does, never lower it: one

@@ -57,7 +57,7 @@ class Daemon : public SessionHost {
   void on_accept(const boost::system::error_code& error, LocalSocket socket);
   void pause_accepting(const boost::system::error_code& error);
   void resume_accepting_later();
-  bool peer_is_owner(LocalSocket& socket);
+  pid_t owner_peer(LocalSocket& socket);
   void on_last_run_client_gone();
   void arm_idle_timer() { arm_idle_timer(idle_timeout_); }
   void arm_idle_timer(double seconds);

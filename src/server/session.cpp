@@ -1,7 +1,6 @@
 #include "server/session.h"
 
 #include <spdlog/spdlog.h>
-#include <sys/socket.h>
 #include <sys/uio.h>
 
 #include <cerrno>
@@ -52,8 +51,13 @@ void release_if_large(std::string& buffer) {
 
 }  // namespace
 
-Session::Session(LocalSocket socket, Pool& pool, const RecordFramer& framer, SessionHost& host)
-    : socket_(std::move(socket)), pool_(pool), framer_(framer), host_(host), gather_timer_(socket_.get_executor()) {}
+Session::Session(LocalSocket socket, pid_t client, Pool& pool, const RecordFramer& framer, SessionHost& host)
+    : socket_(std::move(socket)),
+      pool_(pool),
+      framer_(framer),
+      host_(host),
+      client_(client),
+      gather_timer_(socket_.get_executor()) {}
 
 void Session::start() {
   control_frame_ = wire::encode_frame(wire::kHello, "viasock " + std::to_string(wire::kProtocolVersion));
@@ -355,11 +359,8 @@ void Session::end_direct_run(int status, const std::string& message) {
 // The log names a call by its number in the daemon and its client's pid,
 // which a user can find in their own process list or build log.
 void Session::name_call(uint64_t number) {
-  ucred peer{};
-  socklen_t length = sizeof peer;
   log_name_ = "call " + std::to_string(number);
-  if (getsockopt(socket_.native_handle(), SOL_SOCKET, SO_PEERCRED, &peer, &length) == 0 && peer.pid > 0)
-    log_name_ += " (client pid " + std::to_string(peer.pid) + ")";
+  if (client_ > 0) log_name_ += " (client pid " + std::to_string(client_) + ")";
 }
 
 void Session::drop_answered(Batch& batch) const {

@@ -2,6 +2,8 @@
 // offers them to the pool in batches, and writes the answers back in order.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -45,7 +47,8 @@ class SessionHost {
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(LocalSocket socket, Pool& pool, const RecordFramer& framer, SessionHost& host);
+  // `client`: the client's pid, as the daemon read it on accepting.
+  Session(LocalSocket socket, pid_t client, Pool& pool, const RecordFramer& framer, SessionHost& host);
 
   // Greets the client and starts reading.
   void start();
@@ -177,6 +180,7 @@ class Session : public std::enable_shared_from_this<Session> {
   uint64_t max_record_ = UINT64_MAX;
   uint64_t records_in_ = 0;
   uint64_t records_taken_ = 0;  // records cut into batches so far
+  pid_t client_;
   std::string log_name_ = "a call";
 
   // Output: batches in input order. The newest answers ready to send
