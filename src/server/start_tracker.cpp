@@ -142,6 +142,24 @@ TrackedCall tracked_call(const seccomp_notif& request) {
   return result;
 }
 
+// A moment that every change time tells apart: a file changed before it has
+// an earlier change time, one changed after it one no earlier. File systems
+// stamp changes with the coarse clock (a tick of a few ms), or, since Linux
+// 6.13 for a file whose times were looked at, with the fine one. So a change
+// made just before "now" may carry the current tick's coarse time, or a fine
+// time above it: the boundary is the next tick, which is waited for (at most
+// one tick, once per daemon) before the tool starts.
+int64_t change_time_boundary() {
+  auto ns = [](const timespec& t) { return static_cast<int64_t>(t.tv_sec) * 1000000000LL + t.tv_nsec; };
+  timespec fine{}, coarse{};
+  clock_gettime(CLOCK_REALTIME, &fine);
+  while (clock_gettime(CLOCK_REALTIME_COARSE, &coarse) == 0 && ns(coarse) <= ns(fine)) {
+    timespec pause{0, 250000};
+    nanosleep(&pause, nullptr);
+  }
+  return ns(coarse);
+}
+
 struct NotificationBuffers {
   std::vector<unsigned char> request, response;
   NotificationBuffers() {
@@ -173,13 +191,7 @@ bool StartTracker::prepare(const std::string& tool_path, TrackChannel* channel) 
     refuse("the tool " + tool_path + " is setuid or setgid, and tracing it is not allowed");
     return false;
   }
-  // The clock file systems stamp change times with, so that a change made
-  // after this moment has a change time no earlier than it.
-  if (started_ns_ == 0) {
-    timespec now{};
-    clock_gettime(CLOCK_REALTIME_COARSE, &now);
-    started_ns_ = static_cast<int64_t>(now.tv_sec) * 1000000000LL + now.tv_nsec;
-  }
+  if (started_ns_ == 0) started_ns_ = change_time_boundary();
   int fds[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
     refuse(std::string("cannot create a socket pair: ") + std::strerror(errno));
