@@ -36,6 +36,12 @@ DEFAULT_TIMEOUT = 30
 # this factor (the counts of tool starts beside them keep their meaning).
 TIME_SCALE = 4.0 if os.environ.get("VIASOCK_SANITIZED") else 1.0
 
+# Bound of a wait for something that must happen (a daemon exits, a failing
+# call ends), where the daemon would otherwise leave the test hanging. It
+# bounds a hang, not speed: no test asserts how fast the daemon is, only
+# counts and ratios, which a loaded machine does not change.
+HANG_TIMEOUT = 30 * TIME_SCALE
+
 def viasock_bin():
     return os.path.abspath(os.environ.get("VIASOCK_BIN")
                            or os.path.join(REPO, "build", "viasock"))

@@ -13,7 +13,7 @@ import subprocess
 import time
 import unittest
 
-from harness import DEFAULT_TIMEOUT, TOOLS, ViasockTestCase, pid_alive, wait_until
+from harness import DEFAULT_TIMEOUT, HANG_TIMEOUT, TOOLS, ViasockTestCase, pid_alive, wait_until
 
 SLOWTOOL = os.path.join(TOOLS, "slowtool")
 
@@ -195,7 +195,7 @@ class AttachedFilesTest(ViasockTestCase):
         p.send_signal(signal.SIGKILL)
         p.wait(timeout=10)
         # The daemon sees the client go and closes the client's files.
-        self.assertTrue(wait_until(lambda: self.daemon_fds(daemon) <= baseline, timeout=10),
+        self.assertTrue(wait_until(lambda: self.daemon_fds(daemon) <= baseline, timeout=HANG_TIMEOUT),
                         "daemon holds %d descriptors, %d before" % (self.daemon_fds(daemon), baseline))
         size = os.path.getsize(out)
         time.sleep(0.3)
@@ -203,7 +203,7 @@ class AttachedFilesTest(ViasockTestCase):
         for _ in range(3):
             self.assertOk(self.call(["run", "-L", "--pipe"] + tool, src, os.path.join(self.tmp, "out")))
             self.assertBytesEqual(self.read("out"), self.read("in.txt"))
-        self.assertTrue(wait_until(lambda: self.daemon_fds(daemon) <= baseline, timeout=10))
+        self.assertTrue(wait_until(lambda: self.daemon_fds(daemon) <= baseline, timeout=HANG_TIMEOUT))
 
 
 def sys_python():

@@ -5,7 +5,7 @@ import os
 import time
 import unittest
 
-from harness import ViasockTestCase, pid_alive, wait_until
+from harness import HANG_TIMEOUT, ViasockTestCase, pid_alive, wait_until
 
 # Answers every line with the tool's ignored and blocked signal masks and the
 # output of a pipeline that needs SIGPIPE at its default.
@@ -39,7 +39,7 @@ class ChildProcessTest(ViasockTestCase):
         r = self.run_vs(["run", "--pipe", "sh", "-c", CHILD_SH], b"a\n",
                         env={"CHILD_FILE": child_file})
         self.assertOk(r)
-        self.assertTrue(wait_until(lambda: os.path.exists(child_file), timeout=5))
+        self.assertTrue(wait_until(lambda: os.path.exists(child_file), timeout=HANG_TIMEOUT))
         # The first instance's child (a replacement appends its own).
         with open(child_file) as f:
             child = int(f.readline())
@@ -47,7 +47,7 @@ class ChildProcessTest(ViasockTestCase):
         self.assertTrue(pid_alive(child))
         s = self.run_vs(["stop", "--all"])
         self.assertOk(s, "viasock stop")
-        self.assertTrue(wait_until(lambda: not pid_alive(child), timeout=10),
+        self.assertTrue(wait_until(lambda: not pid_alive(child), timeout=HANG_TIMEOUT),
                         "the tool's child %d survived 'viasock stop'" % child)
 
     def test_record_timeout_ends_the_tools_children(self):
@@ -61,7 +61,7 @@ class ChildProcessTest(ViasockTestCase):
         with open(child_file) as f:
             child = int(f.readline())
         self.extra_pids.append(child)
-        self.assertTrue(wait_until(lambda: not pid_alive(child), timeout=10),
+        self.assertTrue(wait_until(lambda: not pid_alive(child), timeout=HANG_TIMEOUT),
                         "the tool's child %d survived the -w kill" % child)
 
 

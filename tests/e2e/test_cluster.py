@@ -12,7 +12,7 @@ import socket
 import subprocess
 import time
 
-from harness import REPO, SLOWTOOL, ViasockTestCase, log, pid_alive, wait_dead, wait_until
+from harness import HANG_TIMEOUT, REPO, SLOWTOOL, ViasockTestCase, log, pid_alive, wait_dead, wait_until
 
 SSHD = "/usr/sbin/sshd"
 
@@ -171,4 +171,4 @@ class ParallelSshTest(ViasockTestCase):
         r = self.shell(stop_line)
         self.assertEqual(r.returncode, 0, "the stop line failed: %r" % r.stderr[-2000:])
         self.assertIn(b"stopped " + meta["id"][:12].encode(), r.stdout)
-        self.assertEqual(wait_dead([daemon], timeout=10), [], "the stop line did not end the daemon")
+        self.assertEqual(wait_dead([daemon], timeout=HANG_TIMEOUT), [], "the stop line did not end the daemon")

@@ -3,13 +3,14 @@ shared by many calls, concurrency, restart on a changed tool, idle timeout,
 start-up failures, and `viasock client`."""
 
 import concurrent.futures
+import json
 import os
 import shutil
 import threading
 import time
 import unittest
 
-from harness import SLOWTOOL, TIME_SCALE, ViasockTestCase, have, log, pid_alive, wait_until
+from harness import HANG_TIMEOUT, SLOWTOOL, ViasockTestCase, have, log, pid_alive, wait_until
 
 # A line filter in Python, unbuffered: reverses every line's bytes.
 PY_REVERSE = (
@@ -105,20 +106,22 @@ class StartupOnceTest(ViasockTestCase):
         for i in range(5):
             data = b"call %d\nsecond line of call %d\n" % (i, i)
             t0 = time.monotonic()
-            r = self.run_vs(cmd, data, env=env)
+            r = self.run_vs(cmd[:1] + ["-v"] + cmd[1:], data, env=env)
             times.append(time.monotonic() - t0)
             self.assertOk(r)
             self.assertBytesEqual(r.stdout, data.upper(), "answers of call %d" % i)
+            # -v says whether the call started a daemon or reused one.
+            said = b"started daemon " if i == 0 else b"reusing daemon "
+            self.assertIn(said, r.stderr, "call %d" % i)
         log("call times (s): " + ", ".join("%.3f" % t for t in times))
+        # A lower bound: the tool sleeps 1.5 s, so load can only lengthen it.
+        self.assertGreaterEqual(times[0], 1.4, "first call cannot skip the start-up delay")
+        # The warm calls did not wait for a start-up, shown by counts rather
+        # than by their times: each reused the first call's daemon (above),
+        # and the tool started once in all, its start-up over before the
+        # first call got its answers.
         self.assertEqual(len(self.started_pids(starts)), 1,
                          "the tool must start once over 5 calls")
-        self.assertGreaterEqual(times[0], 1.4, "first call cannot skip the start-up delay")
-        # The count above shows that no warm call restarted the tool; the
-        # times show they did not wait for a start-up either. The median:
-        # with other tests running at once (60 clients started together,
-        # under the sanitizers), one call may be held up for seconds.
-        warm = sorted(times[1:])
-        self.assertLess((warm[1] + warm[2]) / 2, 1.0 * TIME_SCALE, "warm calls took %s s" % warm)
         self.assertEqual(len(self.run_jsons()), 1)
 
 
@@ -201,8 +204,9 @@ class ToolChangeTest(ViasockTestCase):
         (new_path, new_data), = new.items()
         self.assertNotEqual(new_data["pid"], old_pid)
         self.assertNotEqual(new_data.get("id"), old.get("id"))
-        self.assertTrue(wait_until(lambda: not pid_alive(old_pid), timeout=5),
-                        "old daemon %d still alive 5 s after the tool changed" % old_pid)
+        # Bounds a hang (an old daemon that never leaves), not speed.
+        self.assertTrue(wait_until(lambda: not pid_alive(old_pid), timeout=HANG_TIMEOUT),
+                        "old daemon %d still alive %d s after the tool changed" % (old_pid, HANG_TIMEOUT))
         self.assertTrue(pid_alive(new_data["pid"]))
 
 
@@ -220,13 +224,28 @@ class IdleTimeoutTest(ViasockTestCase):
         self.assertEqual(len(tools), 1)
         self.assertTrue(pid_alive(daemons[0]))
 
-        time.sleep(max(0.0, 1.0 - (time.monotonic() - t_end)))
-        self.assertTrue(pid_alive(daemons[0]), "daemon exited before its 2 s idle timeout")
+        # The daemon does not exit before its idle timeout: it still answers
+        # `list` once its own clock says it has been idle for a second (a
+        # sleep here would measure this process's wake-up on a loaded
+        # machine, not the daemon's timer). `list` is no call: it does not
+        # reset the idle time.
+        idle = []
+
+        def idle_a_second():
+            r = self.run_vs(["list", "--json"])
+            entries = [e for e in json.loads(r.stdout) if e["pid"] == daemons[0] and e["answering"]]
+            idle.extend(e["idle"] for e in entries)
+            return not entries or entries[0]["idle"] >= 1.0
+        # Bounds a hang (idle time that never grows), not speed.
+        self.assertTrue(wait_until(idle_a_second, timeout=HANG_TIMEOUT), idle)
+        self.assertTrue(idle and max(idle) >= 1.0,
+                        "daemon exited before its 2 s idle timeout; idle times it told: %s" % idle)
 
         def all_gone():
             return (not any(pid_alive(p) for p in daemons + tools)
                     and not self.sockets() and not self.run_jsons())
-        gone = wait_until(all_gone, timeout=10)
+        # Bounds a hang (a daemon that never leaves), not speed.
+        gone = wait_until(all_gone, timeout=HANG_TIMEOUT)
         log("daemon gone %.2f s after the last client" % (time.monotonic() - t_end))
         self.assertFalse([p for p in daemons if pid_alive(p)], "daemon still alive")
         self.assertFalse([p for p in tools if pid_alive(p)], "tool still alive")
@@ -242,7 +261,7 @@ class StartupFailureTest(ViasockTestCase):
         t0 = time.monotonic()
         r = self.run_vs(["run"] + self.slowtool("--fail-at-start", "model file missing",
                                                 "--status", "3"),
-                        b"some input\n", timeout=20, env=self.starts_env(starts))
+                        b"some input\n", timeout=2 * HANG_TIMEOUT, env=self.starts_env(starts))
         elapsed = time.monotonic() - t0
         log("failing call took %.2f s; stderr: %r" % (elapsed, r.stderr))
         self.assertEqual(r.returncode, 3, r.stderr)
@@ -252,9 +271,10 @@ class StartupFailureTest(ViasockTestCase):
         error = r.stderr[r.stderr.index(b"viasock: error: "):]
         self.assertIn(b"exited with status 3", error.split(b"\n", 1)[0])
         self.assertEqual(r.stderr.count(b"model file missing"), 1, r.stderr)
-        self.assertLess(elapsed, 5.0)
+        # Bounds a hang (a caller left waiting for a tool that is gone), not speed.
+        self.assertLess(elapsed, HANG_TIMEOUT)
         self.assertTrue(wait_until(lambda: not self.live_daemon_pids() and
-                                   not self.procs_in_tmp(), timeout=5),
+                                   not self.procs_in_tmp(), timeout=HANG_TIMEOUT),
                         "daemon left: %r %r" % (self.live_daemon_pids(), self.procs_in_tmp()))
         self.assertEqual(self.sockets(), [], "socket left in sockets/")
 

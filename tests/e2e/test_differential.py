@@ -38,7 +38,7 @@ import time
 import unittest
 
 import difftools
-from harness import (DEFAULT_TIMEOUT, TIME_SCALE, ViasockTestCase, first_difference,
+from harness import (DEFAULT_TIMEOUT, HANG_TIMEOUT, ViasockTestCase, first_difference,
                      log, pid_alive, wait_dead)
 
 SEED = int(os.environ.get("VIASOCK_DIFF_SEED") or 21)
@@ -46,7 +46,7 @@ CASES = int(os.environ.get("VIASOCK_DIFF_CASES") or 300)
 # Groups run side by side: most of a call's time is waiting on processes.
 WORKERS = 3
 # A call that takes longer than this is reported as hung.
-CALL_TIMEOUT = 15 * TIME_SCALE
+CALL_TIMEOUT = HANG_TIMEOUT
 # Only these groups (numbers, comma-separated), to replay a failure.
 ONLY = [int(g) for g in (os.environ.get("VIASOCK_DIFF_GROUPS") or "").split(",") if g]
 # How many reproductions a failure prints.

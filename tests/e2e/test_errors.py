@@ -6,7 +6,7 @@ import os
 import subprocess
 import unittest
 
-from harness import ViasockTestCase, log, wait_until
+from harness import HANG_TIMEOUT, ViasockTestCase, log, wait_until
 
 
 class ToolErrorsTest(ViasockTestCase):
@@ -18,7 +18,7 @@ class ToolErrorsTest(ViasockTestCase):
 
     def assertNothingLeft(self):
         self.assertTrue(wait_until(lambda: not self.live_daemon_pids() and
-                                   not self.procs_in_tmp(), timeout=5),
+                                   not self.procs_in_tmp(), timeout=HANG_TIMEOUT),
                         "processes left: %r %r" % (self.live_daemon_pids(),
                                                    self.procs_in_tmp()))
 

@@ -11,7 +11,7 @@ import threading
 import time
 import unittest
 
-from harness import (TIME_SCALE, ViasockTestCase, child_pids, fd_count, log, pid_alive,
+from harness import (HANG_TIMEOUT, TIME_SCALE, ViasockTestCase, child_pids, fd_count, log, pid_alive,
                      wait_dead, wait_until)
 
 # A line filter with some work per line: answers "n:LINE".
@@ -58,7 +58,7 @@ class ToolKilledTest(ViasockTestCase):
         p = self.spawn_vs(cmd, env=env)
         p.stdin.write(b"one\n")
         p.stdin.flush()
-        self.assertEqual(read_exactly(p.stdout, 4, 5), b"ONE\n")
+        self.assertEqual(read_exactly(p.stdout, 4, HANG_TIMEOUT), b"ONE\n")
         # A record in flight: the tool never answers HANG.
         p.stdin.write(b"HANG\n")
         p.stdin.flush()
@@ -66,9 +66,10 @@ class ToolKilledTest(ViasockTestCase):
         t0 = time.monotonic()
         os.kill(tool[0], signal.SIGKILL)
         try:
-            rc = p.wait(timeout=5)
+            # Bounds a hang (a caller never told its tool died), not speed.
+            rc = p.wait(timeout=HANG_TIMEOUT)
         except subprocess.TimeoutExpired:
-            self.fail("client still running 5 s after the tool was killed")
+            self.fail("client still running %d s after the tool was killed" % HANG_TIMEOUT)
         elapsed = time.monotonic() - t0
         err = p.stderr.read()
         log("client exit %d after %.2f s; stderr %r" % (rc, elapsed, err))
@@ -89,7 +90,7 @@ class DaemonKilledTest(ViasockTestCase):
         pids = self.daemon_pids()
         self.assertEqual(len(pids), 1)
         os.kill(pids[0], signal.SIGKILL)
-        self.assertEqual(wait_dead(pids), [], "daemon survived SIGKILL")
+        self.assertEqual(wait_dead(pids, HANG_TIMEOUT), [], "daemon survived SIGKILL")
 
         r = self.run_vs(["run", "cat"], b"second\ncall\n")
         self.assertOk(r, "call after the daemon was killed")
@@ -118,8 +119,8 @@ class ClientKilledTest(ViasockTestCase):
 
         feeder = threading.Thread(target=feed, daemon=True)
         feeder.start()
-        got = read_exactly(p.stdout, 4000, 10)
-        self.assertIsNotNone(got, "no answers within 10 s")
+        got = read_exactly(p.stdout, 4000, HANG_TIMEOUT)
+        self.assertIsNotNone(got, "no answers within %d s" % HANG_TIMEOUT)
         self.assertTrue(got.startswith(b"n:1\nn:2\n"), got[:40])
         p.kill()
         p.wait(timeout=5)
@@ -142,9 +143,10 @@ class EarlyReaderExitTest(ViasockTestCase):
         try:
             r = subprocess.run(["bash", "-c", script], stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, cwd=self.tmp, env=self.env,
-                               timeout=10)
+                               timeout=HANG_TIMEOUT)
         except subprocess.TimeoutExpired:
-            self.fail("`seq | viasock run cat | head -1` did not exit within 10 s")
+            # Bounds a hang (viasock never noticing its reader left), not speed.
+            self.fail("`seq | viasock run cat | head -1` did not exit within %d s" % HANG_TIMEOUT)
         log("pipeline took %.2f s" % (time.monotonic() - t0))
         self.assertEqual(r.stdout, b"1\n")
         r = self.run_vs(["run", "cat"], b"after head\n")
@@ -206,7 +208,7 @@ class OtherUserTest(ViasockTestCase):
                                       stdin=subprocess.DEVNULL, stdout=err, stderr=err,
                                       cwd=self.tmp, env=self.env)
         self.children.append(server)
-        self.assertTrue(wait_until(lambda: os.path.exists(sock), timeout=10),
+        self.assertTrue(wait_until(lambda: os.path.exists(sock), timeout=HANG_TIMEOUT),
                         "the server did not create its socket")
         os.chmod(sock, 0o777)
 
@@ -234,7 +236,7 @@ class OtherUserTest(ViasockTestCase):
                 except OSError:
                     pass
             return text
-        self.assertTrue(wait_until(lambda: b"refused" in logged().lower(), timeout=3),
+        self.assertTrue(wait_until(lambda: b"refused" in logged().lower(), timeout=HANG_TIMEOUT),
                         "the daemon does not log the refusal: %r" % logged()[-1000:])
         self.assertIsNone(server.poll(), "the server exited")
         server.kill()
@@ -298,7 +300,7 @@ class LeakTest(ViasockTestCase):
                 self.assertOk(r, "call %d" % i)
                 self.assertEqual(r.stdout, data)
         self.assertEqual(self.live_daemon_pids(), [daemon], "same daemon")
-        wait_until(lambda: fd_count(daemon) == base, timeout=3)
+        wait_until(lambda: fd_count(daemon) == base, timeout=HANG_TIMEOUT)
         after = fd_count(daemon)
         log("daemon fds: %d after 10 calls, %d after %d" % (base, after, calls))
         self.assertEqual(after, base, "descriptors leaked: %r"

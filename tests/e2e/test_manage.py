@@ -12,7 +12,7 @@ import sys
 import time
 import unittest
 
-from harness import REPO, ViasockTestCase, have, log, pid_alive, wait_dead, wait_until
+from harness import HANG_TIMEOUT, REPO, ViasockTestCase, have, log, pid_alive, wait_dead, wait_until
 
 
 class ListStopTest(ViasockTestCase):
@@ -40,8 +40,8 @@ class ListStopTest(ViasockTestCase):
 
         r = self.run_vs(["stop", "--all"])
         self.assertOk(r, "viasock stop --all")
-        self.assertEqual(wait_dead(pids, timeout=5), [], "daemons alive after stop --all")
-        self.assertTrue(wait_until(lambda: not self.sockets(), timeout=3),
+        self.assertEqual(wait_dead(pids, timeout=HANG_TIMEOUT), [], "daemons alive after stop --all")
+        self.assertTrue(wait_until(lambda: not self.sockets(), timeout=HANG_TIMEOUT),
                         "sockets left: %r" % self.sockets())
         r = self.run_vs(["list", "--json"])
         self.assertOk(r)
@@ -115,13 +115,13 @@ class IdentityTest(ViasockTestCase):
         self.assertEqual(len(self.ids() - first), 1,
                          "a new daemon after the model was replaced: %r" % self.ids())
         # The old daemon sees its ID is stale (it looks every second) and exits.
-        self.assertEqual(wait_dead(old_pids, timeout=10), [], "the stale daemon is still running")
+        self.assertEqual(wait_dead(old_pids, timeout=HANG_TIMEOUT), [], "the stale daemon is still running")
 
     def shell_ok(self, argv):
         try:
-            r = subprocess.run(argv, capture_output=True, cwd=self.tmp, env=self._env(None), timeout=10)
+            r = subprocess.run(argv, capture_output=True, cwd=self.tmp, env=self._env(None), timeout=HANG_TIMEOUT)
         except subprocess.TimeoutExpired:
-            self.fail("%r did not finish within 10 s" % argv)
+            self.fail("%r did not finish within %d s" % (argv, HANG_TIMEOUT))
         self.assertEqual(r.returncode, 0, "%r failed: %r" % (argv, r.stderr))
 
     def test_env_value_change_gives_new_daemon(self):
@@ -166,7 +166,7 @@ class LineBufferedTest(ViasockTestCase):
         for tool, expected in cases:
             with self.subTest(tool=tool[0]):
                 for call in range(2):
-                    r = self.run_vs(["run", "-L"] + tool, b"abc\n", timeout=15)
+                    r = self.run_vs(["run", "-L"] + tool, b"abc\n", timeout=HANG_TIMEOUT)
                     self.assertOk(r)
                     self.assertEqual(r.stdout, expected, "call %d" % call)
 
@@ -181,7 +181,7 @@ class PruneTest(ViasockTestCase):
         socks = self.sockets()
         self.assertEqual(len(socks), 1)
         os.kill(data["pid"], signal.SIGKILL)
-        self.assertEqual(wait_dead([data["pid"]]), [])
+        self.assertEqual(wait_dead([data["pid"]], HANG_TIMEOUT), [])
         self.assertTrue(os.path.exists(run_path))
         self.assertTrue(os.path.exists(socks[0]))
 
@@ -200,7 +200,7 @@ class PruneTest(ViasockTestCase):
         self.assertOk(self.run_vs(["run", "cat"], b"x\n"))
         (run_path, data), = self.run_jsons().items()
         os.kill(data["pid"], signal.SIGKILL)
-        self.assertEqual(wait_dead([data["pid"]]), [])
+        self.assertEqual(wait_dead([data["pid"]], HANG_TIMEOUT), [])
         time.sleep(3.5)  # the daemon's registration time is in whole seconds: start clearly later
         stranger = subprocess.Popen(["sleep", "60"])
         self.extra_pids.append(stranger.pid)

@@ -11,7 +11,7 @@ import threading
 import time
 import unittest
 
-from harness import (TIME_SCALE, ViasockTestCase, child_pids, have, pid_alive,
+from harness import (HANG_TIMEOUT, TIME_SCALE, ViasockTestCase, child_pids, have, pid_alive,
                      wait_dead, wait_until)
 
 # Each records its pid at start in $STARTS, as a model-loading tool would
@@ -89,7 +89,7 @@ class OneStartTest(ViasockTestCase):
     def stop_all(self):
         pids = self.live_daemon_pids()
         self.assertOk(self.run_vs(["stop", "--all"]))
-        self.assertEqual(wait_dead(pids, timeout=10 * TIME_SCALE), [], "daemons did not exit")
+        self.assertEqual(wait_dead(pids, timeout=HANG_TIMEOUT), [], "daemons did not exit")
 
     def test_a_flushing_tool_starts_once_per_daemon(self):
         tool = [self.tool("flush.py", FLUSHING)]
@@ -104,7 +104,7 @@ class OneStartTest(ViasockTestCase):
             # After an idle exit, the next daemon starts it once again.
             self.assertOk(self.run_vs(["run", "-W", "1"] + tool, b"x\n", env=env))
             pids = self.live_daemon_pids()
-            self.assertEqual(wait_dead(pids, timeout=10 * TIME_SCALE), [], "idle daemon did not exit")
+            self.assertEqual(wait_dead(pids, timeout=HANG_TIMEOUT), [], "idle daemon did not exit")
             self.assertOk(self.run_vs(["run"] + tool, b"y\n", env=env))
             self.assertEqual(len(self.started_pids(starts)), 4)
         self.assertEqual(sampler.most, 1, "two instances of the tool were alive at once")
@@ -115,7 +115,7 @@ class OneStartTest(ViasockTestCase):
         def learned():
             r = self.run_vs(["list", "--json"])
             return r.returncode == 0 and any(d.get("learning_done") for d in json.loads(r.stdout))
-        self.assertTrue(wait_until(learned, timeout=10 * TIME_SCALE), "learning did not end")
+        self.assertTrue(wait_until(learned, timeout=HANG_TIMEOUT), "learning did not end")
 
     def test_a_buffering_tool_is_never_alive_twice_and_learned_once(self):
         tool = [self.tool("buffer.py", BUFFERING)]
@@ -134,7 +134,7 @@ class OneStartTest(ViasockTestCase):
             self.assertIn("--pty", entry["learned"])
             self.stop_all()
             self.assertOk(self.run_vs(["run", "-W", "1"] + tool, b"x\n", env=env))
-            self.assertEqual(wait_dead(self.live_daemon_pids(), timeout=10 * TIME_SCALE), [])
+            self.assertEqual(wait_dead(self.live_daemon_pids(), timeout=HANG_TIMEOUT), [])
             self.assertOk(self.run_vs(["run"] + tool, b"y\n", env=env))
             self.assertEqual(len(self.started_pids(starts)), 5, "one start per later daemon")
         self.assertEqual(sampler.most, 1, "two instances of the tool were alive at once")
@@ -175,11 +175,11 @@ class OneStartTest(ViasockTestCase):
             logs = glob.glob(os.path.join(self.state_dir, "logs", "*.log"))
             return logs and b"as a direct run" in open(logs[0], "rb").read()
         # Killed before that, the call leaves a daemon with its tool loaded.
-        self.assertTrue(wait_until(direct_run_begun, timeout=20 * TIME_SCALE), "no direct run began")
+        self.assertTrue(wait_until(direct_run_begun, timeout=HANG_TIMEOUT), "no direct run began")
         first = self.started_pids(starts)[0]
         p.kill()
         p.wait(timeout=10)
-        self.assertEqual(wait_dead([first], timeout=5 * TIME_SCALE), [], "the direct run's tool kept running")
+        self.assertEqual(wait_dead([first], timeout=HANG_TIMEOUT), [], "the direct run's tool kept running")
         r = self.run_vs(["run"] + tool, b"two\n", env=env)
         self.assertOk(r)
         self.assertEqual(r.stdout, b"TWO\n")

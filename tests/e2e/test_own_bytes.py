@@ -12,7 +12,7 @@ import concurrent.futures
 import os
 import unittest
 
-from harness import TIME_SCALE, ViasockTestCase, child_pids, have, wait_dead
+from harness import HANG_TIMEOUT, TIME_SCALE, ViasockTestCase, child_pids, have, wait_dead
 
 
 # Splits a line at "x" into two, and burns a little CPU per line so that a
@@ -208,7 +208,7 @@ class OwnBytesTest(ViasockTestCase):
             chunk = call.stdout.read1(4096)
             self.assertTrue(chunk, "the call ended before 'die' was answered")
             got += chunk
-        self.assertEqual(wait_dead([instance], 10 * TIME_SCALE), [], "the tool did not exit")
+        self.assertEqual(wait_dead([instance], HANG_TIMEOUT), [], "the tool did not exit")
         try:
             call.stdin.write(b"c\nd\n")
             call.stdin.close()

@@ -10,7 +10,7 @@ import sys
 import time
 import unittest
 
-from harness import ViasockTestCase, pid_alive, wait_until
+from harness import HANG_TIMEOUT, ViasockTestCase, pid_alive, wait_until
 
 # Upper-cases each line after DELAY seconds; a line with POISON kills it
 # (SIGKILL, as the OOM killer would). Each start leaves a file named by its
@@ -95,7 +95,7 @@ class PoisonTest(ViasockTestCase):
         options = ["--pipe", "-j", "3"]
         env = {"FLUSH": "1"}
         self.assertOk(self.call(options, b"warm\n", env))
-        self.assertTrue(wait_until(lambda: len(self.live_tool_pids()) == 3, timeout=20),
+        self.assertTrue(wait_until(lambda: len(self.live_tool_pids()) == 3, timeout=HANG_TIMEOUT),
                         "three instances: %r" % self.tool_pids())
         (daemon,) = self.live_daemon_pids()
         victim = self.live_tool_pids()[0]
@@ -106,7 +106,7 @@ class PoisonTest(ViasockTestCase):
         for c, (data, result) in enumerate(zip(inputs, results)):
             self.assertOk(result, "call %d" % c)
             self.assertBytesEqual(result.stdout, data.upper(), "call %d" % c)
-        self.assertTrue(wait_until(lambda: len(self.live_tool_pids()) == 3, timeout=20),
+        self.assertTrue(wait_until(lambda: len(self.live_tool_pids()) == 3, timeout=HANG_TIMEOUT),
                         "a replacement started: %r" % self.tool_pids())
         self.assertNotIn(victim, self.live_tool_pids())
         self.assertEqual(self.live_daemon_pids(), [daemon])
@@ -156,7 +156,7 @@ class PoisonTest(ViasockTestCase):
         self.assertEqual(result.returncode, KILLED, result.stderr)
         self.assertIn(b"it died 3 times with these records in flight (--retry)", result.stderr)
         self.assertEqual(result.stdout, b"ONE\n")
-        self.assertTrue(wait_until(lambda: len(self.tool_pids()) == before + 3, timeout=20),
+        self.assertTrue(wait_until(lambda: len(self.tool_pids()) == before + 3, timeout=HANG_TIMEOUT),
                         "%d starts after the warm call's %d" % (len(self.tool_pids()), before))
         self.assertOk(self.call(options, b"fine\n", env))
 
@@ -173,7 +173,7 @@ class PoisonTest(ViasockTestCase):
         (instance,) = self.live_tool_pids()
         os.unlink(model)
         os.kill(instance, signal.SIGKILL)
-        self.assertTrue(wait_until(lambda: not pid_alive(daemon), timeout=20), "the daemon kept restarting")
+        self.assertTrue(wait_until(lambda: not pid_alive(daemon), timeout=HANG_TIMEOUT), "the daemon kept restarting")
         starts = len(self.tool_pids())
         self.assertGreaterEqual(starts, 1 + 4, "it tried again before giving up")
         self.assertLessEqual(starts, 1 + 6)

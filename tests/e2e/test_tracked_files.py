@@ -11,7 +11,7 @@ import sys
 import time
 import unittest
 
-from harness import TIME_SCALE, ViasockTestCase, wait_until
+from harness import HANG_TIMEOUT, TIME_SCALE, ViasockTestCase, wait_until
 
 # Appends its pid to $STARTS (opened for writing: not tracked), then reads
 # what the test names at start and answers with it.
@@ -40,7 +40,9 @@ PER_RECORD_TOOL = PRELUDE + (
     "    data = open('data.txt').read().strip()\n"
     "    print(line.rstrip('\\n') + '=' + data, flush=True)\n")
 
-# Long enough for the old daemon's once-a-second check.
+# Long enough for the old daemon's once-a-second check: how long a test
+# waits to see that a daemon did not go stale. (Waiting for one that must
+# go stale is bounded by HANG_TIMEOUT, a bound on a hang, not on speed.)
 STALE_WAIT = 2.5 * TIME_SCALE
 
 
@@ -84,7 +86,7 @@ class TrackedFilesTest(ViasockTestCase):
         return vs.stdout
 
     def wait_stale(self, pids):
-        self.assertTrue(wait_until(lambda: not set(pids) & set(self.live_daemon_pids()), STALE_WAIT),
+        self.assertTrue(wait_until(lambda: not set(pids) & set(self.live_daemon_pids()), HANG_TIMEOUT),
                         "the daemon did not go stale:\n" + self.log_tails())
 
     def check_changes(self, tool, path, old, new):

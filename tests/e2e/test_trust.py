@@ -9,7 +9,7 @@ import subprocess
 import sys
 import unittest
 
-from harness import TIME_SCALE, ViasockTestCase, wait_until
+from harness import HANG_TIMEOUT, TIME_SCALE, ViasockTestCase, wait_until
 
 # Listens at argv[1], accepts one client, answers like a daemon would
 # (HELLO, then "forged" as output and status 0) and writes to argv[2] how
@@ -65,7 +65,7 @@ class TrustTest(ViasockTestCase):
             command = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"] + command
         server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self.children.append(server)
-        self.assertTrue(wait_until(lambda: os.path.exists(report + ".ready"), 10 * TIME_SCALE),
+        self.assertTrue(wait_until(lambda: os.path.exists(report + ".ready"), HANG_TIMEOUT),
                         "the fake server did not start")
         return sock, report, server
 
@@ -141,7 +141,7 @@ class TrustTest(ViasockTestCase):
         sock = os.path.join(self.shared, "own.sock")
         server = self.spawn_vs(["server", "-W", "0", "-L", sock, "tr", "a-z", "A-Z"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.assertTrue(wait_until(lambda: os.path.exists(sock), 10 * TIME_SCALE))
+        self.assertTrue(wait_until(lambda: os.path.exists(sock), HANG_TIMEOUT))
         r = self.run_vs(["client", sock], b"hello\n")
         self.assertOk(r)
         self.assertEqual(r.stdout, b"HELLO\n")
