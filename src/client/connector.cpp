@@ -40,6 +40,7 @@
 #include "client/daemon_spawner.h"
 #include "common/call_options.h"
 #include "common/exit_codes.h"
+#include "common/proc_stat.h"
 #include "common/unix_socket.h"
 #include "common/wire.h"
 
@@ -94,16 +95,10 @@ bool trusted_peer(int fd, const SocketAddress& address, std::string* error) {
   return false;
 }
 
-// Whether the daemon on `fd` is stopped (state T in /proc/PID/stat).
+// Whether the daemon on `fd` is stopped (by a signal: T; by a tracer: t).
 bool peer_stopped(int fd) {
-  std::string path = "/proc/" + std::to_string(peer_pid(fd)) + "/stat";
-  UniqueFd stat(open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  char text[512];
-  ssize_t n = stat ? read(stat.get(), text, sizeof text - 1) : -1;
-  if (n <= 0) return false;
-  text[n] = '\0';
-  const char* paren = strrchr(text, ')');
-  return paren && paren[1] == ' ' && (paren[2] == 'T' || paren[2] == 't');
+  char state = process_state(peer_pid(fd));
+  return state == 'T' || state == 't';
 }
 
 // Reads exactly `size` bytes, waiting as patiently as explained above.
@@ -157,22 +152,25 @@ std::string silent_daemon(int fd, const std::string& path) {
          "' and the next call starts a new one";
 }
 
+// Greets the daemon connected on `fd` once it is known to be the caller's.
+// An untrusted peer, a silent daemon or a refusal is told in *error; a
+// daemon that closed without greeting (kClosed) is not: whether that is an
+// error is the caller's to say.
+Greeting greet_trusted(int fd, const SocketAddress& address, const std::string& path, std::string_view request,
+                       std::string* error) {
+  if (!trusted_peer(fd, address, error)) return Greeting::kRefused;
+  Greeting got = greet(fd, request, error);
+  if (got == Greeting::kSilent) *error = silent_daemon(fd, path);
+  return got;
+}
+
 // Connects and greets. A daemon that does not answer, or refuses us, ends
 // the attempt with *error set; an empty result without *error means nobody
-// (alive) listens there.
+// (alive) listens there: one that is exiting closes without greeting.
 UniqueFd try_connect(const SocketAddress& address, const std::string& path, std::string_view request,
                      std::string* error) {
   UniqueFd fd = connect_unix(address.address());
-  if (!fd) return fd;
-  if (!trusted_peer(fd.get(), address, error)) return UniqueFd();
-  std::string refusal;
-  switch (greet(fd.get(), request, &refusal)) {
-    case Greeting::kGreeted: return fd;
-    case Greeting::kSilent: *error = silent_daemon(fd.get(), path); break;
-    case Greeting::kRefused: *error = refusal; break;
-    case Greeting::kClosed: break;
-  }
-  fd.reset();
+  if (fd && greet_trusted(fd.get(), address, path, request, error) != Greeting::kGreeted) fd.reset();
   return fd;
 }
 
@@ -186,16 +184,10 @@ UniqueFd connect_and_greet(const std::string& path, std::string_view request, st
     *error = "cannot connect to '" + path + "': " + std::strerror(errno);
     return fd;
   }
-  if (!trusted_peer(fd.get(), address, error)) return UniqueFd();
-  std::string refusal;
-  switch (greet(fd.get(), request, &refusal)) {
-    case Greeting::kGreeted: return fd;
-    case Greeting::kSilent: *error = silent_daemon(fd.get(), path); break;
-    case Greeting::kRefused: *error = refusal; break;
-    case Greeting::kClosed: *error = "'" + path + "' did not answer as a viasock daemon"; break;
-  }
-  fd.reset();
-  return fd;
+  Greeting got = greet_trusted(fd.get(), address, path, request, error);
+  if (got == Greeting::kGreeted) return fd;
+  if (got == Greeting::kClosed) *error = "'" + path + "' did not answer as a viasock daemon";
+  return UniqueFd();
 }
 
 Connection connect_or_spawn(const RunOptions& options, const StateDir& state, const std::string& id, bool attach) {

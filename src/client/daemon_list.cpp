@@ -15,6 +15,7 @@
 
 #include "client/status_query.h"
 #include "common/daemon_info.h"
+#include "common/proc_stat.h"
 #include "common/registry.h"
 #include "common/server_id.h"
 #include "common/state_dir.h"
@@ -96,24 +97,16 @@ std::string KnownDaemon::state() const {
 bool process_alive(pid_t pid) {
   if (pid <= 0 || (kill(pid, 0) != 0 && errno != EPERM)) return false;
   // A zombie has exited: whoever reaps it (init, a subreaper) may be slow.
-  FILE* file = fopen(("/proc/" + std::to_string(pid) + "/stat").c_str(), "re");
-  if (!file) return true;
-  char state = '?';
-  if (fscanf(file, "%*d (%*[^)]) %c", &state) != 1) state = '?';
-  fclose(file);
-  return state != 'Z' && state != 'X';
+  return !state_has_exited(process_state(pid));
 }
 
 namespace {
 
 // When process `pid` started, in seconds since the epoch, or -1.
 double process_start_time(pid_t pid) {
-  std::string text;
-  if (!read_small_file(AT_FDCWD, "/proc/" + std::to_string(pid) + "/stat", &text)) return -1;
-  size_t paren = text.rfind(')');
-  if (paren == std::string::npos) return -1;
-  // Field 22, starttime, is the 20th after the command's closing parenthesis.
-  std::istringstream fields(text.substr(paren + 1));
+  std::string text = read_process_stat(pid);
+  // Field 22, starttime, is the 20th from the state letter (field 3) on.
+  std::istringstream fields{std::string(stat_fields(text))};
   std::string field;
   for (int i = 0; i < 20 && fields >> field; ++i) {
   }

@@ -1,7 +1,6 @@
 #include "client/daemon_spawner.h"
 
 #include <fcntl.h>
-#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -10,7 +9,9 @@
 #include <cstring>
 #include <vector>
 
+#include "common/close_descriptors.h"
 #include "common/exit_codes.h"
+#include "common/standard_streams.h"
 
 namespace viasock {
 namespace {
@@ -29,23 +30,6 @@ std::vector<std::string> server_argv(const RunOptions& options, const StateDir& 
   argv.insert(argv.end(), {"--", state.socket_path(id), options.tool});
   argv.insert(argv.end(), options.args.begin(), options.args.end());
   return argv;
-}
-
-// Descriptors 0-2 must be open before we create pipes, or a pipe could land
-// on them and be overwritten by the dup2 calls in the child.
-void ensure_standard_fds() {
-  for (int fd = 0; fd < 3; ++fd)
-    if (fcntl(fd, F_GETFD) < 0) open("/dev/null", O_RDWR);
-}
-
-// Closes every descriptor from `first` on. close_range(2) needs Linux 5.9;
-// on older kernels the loop does it. Async-signal-safe (runs after fork).
-void close_from(int first) {
-  if (close_range(static_cast<unsigned>(first), ~0U, 0) == 0) return;
-  rlimit limit;
-  rlim_t end = getrlimit(RLIMIT_NOFILE, &limit) == 0 ? limit.rlim_cur : 65536;
-  if (end > (1 << 20)) end = 1 << 20;
-  for (rlim_t fd = static_cast<rlim_t>(first); fd < end; ++fd) close(static_cast<int>(fd));
 }
 
 void append(char* buffer, size_t size, const char* text) {
@@ -111,7 +95,10 @@ std::string self_executable() {
 }
 
 SpawnResult spawn_daemon(const RunOptions& options, const StateDir& state, const std::string& id) {
-  ensure_standard_fds();
+  // Descriptors 0-2 must be open before we create pipes, or a pipe could land
+  // on them and be overwritten by the dup2 calls in the child. main() saw to
+  // that; this keeps spawn_daemon safe for any caller.
+  guard_standard_streams();
   std::vector<std::string> args = server_argv(options, state, id);
   std::vector<char*> argv;
   for (auto& arg : args) argv.push_back(arg.data());
@@ -144,7 +131,7 @@ SpawnResult spawn_daemon(const RunOptions& options, const StateDir& state, const
       dup2(ready_write.get(), kReadyFd);
     // Not even descriptors the caller inherited (a make jobserver, the pipe
     // of a $(...) substitution) may stay open in a long-lived daemon.
-    close_from(kReadyFd + 1);
+    close_descriptors_from(kReadyFd + 1);
     execv(argv[0], argv.data());
     report_exec_failure(argv[0], errno);
     _exit(kExitDaemon);

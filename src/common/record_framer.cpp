@@ -176,4 +176,9 @@ std::unique_ptr<RecordFramer> make_framer(const RecordFormat& format) {
   return std::make_unique<ByteFramer>('\n');
 }
 
+const RecordFramer& line_framer() {
+  static const std::unique_ptr<RecordFramer> framer = make_framer(RecordFormat{});
+  return *framer;
+}
+
 }  // namespace viasock

@@ -42,5 +42,7 @@ class RecordFramer {
 
 // A framer for the format; check_record_format() must have accepted it.
 std::unique_ptr<RecordFramer> make_framer(const RecordFormat& format);
+// One line per record, shared (a framer keeps no state between calls).
+const RecordFramer& line_framer();
 
 }  // namespace viasock

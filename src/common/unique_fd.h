@@ -3,6 +3,7 @@
 // error path; all are opened close-on-exec so the tool inherits only its pipes.
 #pragma once
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <utility>
@@ -36,5 +37,14 @@ class UniqueFd {
  private:
   int fd_ = -1;
 };
+
+// A pipe, both ends close-on-exec; false with errno set.
+inline bool make_pipe(UniqueFd* read_end, UniqueFd* write_end) {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) return false;
+  read_end->reset(fds[0]);
+  write_end->reset(fds[1]);
+  return true;
+}
 
 }  // namespace viasock

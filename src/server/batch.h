@@ -29,8 +29,14 @@ class BatchSink {
 };
 
 struct Batch {
-  std::shared_ptr<Session> session;  // keeps a vanished client's session until its answers drained
-  std::weak_ptr<BatchSink> sink;     // instead of a session; weak: the sink holds its batches
+  // The call whose records these are. The daemon owns its calls, and a call
+  // owns its batches (Session::batches_): a batch only refers to its call.
+  // Once a call is gone (its client vanished), its answers go nowhere.
+  std::weak_ptr<Session> session;
+  // Instead of a call (to_sink): the learner's copies of a record, which
+  // it compares (stdout_learner.h). Weak: the sink holds its batches.
+  std::weak_ptr<BatchSink> sink;
+  bool to_sink = false;
   size_t records = 0;                // answers still to come
   size_t record_count = 0;           // records it holds, for measuring the tool's cost
   double sent_at = 0;                // when it was given to an instance (sched::now_seconds)

@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/close_descriptors.h"
 #include "common/exit_codes.h"
 #include "common/tool_path.h"
 #include "server/scheduler.h"
@@ -24,14 +25,6 @@ namespace {
 // Bigger pipes let a fast tool run ahead of us; the default 64 KiB costs
 // throughput. Failure (a lower system limit) only costs speed.
 void enlarge(int fd) { fcntl(fd, F_SETPIPE_SZ, 1 << 20); }
-
-bool make_pipe(UniqueFd* read_end, UniqueFd* write_end) {
-  int fds[2];
-  if (pipe2(fds, O_CLOEXEC) != 0) return false;
-  read_end->reset(fds[0]);
-  write_end->reset(fds[1]);
-  return true;
-}
 
 // A pseudo-terminal in raw mode: bytes pass unchanged (no "\r\n" for "\n",
 // no echo, no signals from control characters). O_NOCTTY because the daemon
@@ -70,9 +63,7 @@ bool make_terminal(UniqueFd* master, UniqueFd* slave) {
   // Everything else of the daemon (sockets, log, other instances' pipes)
   // stays out of the tool, even descriptors a library opened without
   // close-on-exec; only the report pipe stays until exec closes it.
-  if (close_range(3, static_cast<unsigned>(report) - 1, 0) != 0 || close_range(report + 1, ~0U, 0) != 0)
-    for (int fd = 3; fd < 65536; ++fd)
-      if (fd != report) close(fd);
+  close_descriptors_from(3, report);
   execv(command.path.c_str(), argv);
   int error = errno;
   (void)!write(report, &error, sizeof error);
@@ -82,10 +73,8 @@ bool make_terminal(UniqueFd* master, UniqueFd* slave) {
 }  // namespace
 
 ChildProcess::ChildProcess(ChildProcess&& other) noexcept
-    : stdin_fd(std::move(other.stdin_fd)),
-      stdout_fd(std::move(other.stdout_fd)),
-      stderr_fd(std::move(other.stderr_fd)),
-      pid_(std::exchange(other.pid_, -1)),
+    : pid_(std::exchange(other.pid_, -1)),
+      streams_(std::move(other.streams_)),
       reaped_(other.reaped_),
       wait_status_(other.wait_status_),
       stdin_inode_(other.stdin_inode_),
@@ -156,9 +145,7 @@ bool ChildProcess::spawn(const ToolCommand& command, StdoutKind stdout_kind, int
   if (fstat(in_write.get(), &st) == 0) stdin_inode_ = st.st_ino;
   // Looked up once: glibc checks the clock with a system call every time.
   has_cpu_clock_ = clock_getcpuclockid(pid_, &cpu_clock_) == 0;
-  stdin_fd = std::move(in_write);
-  stdout_fd = std::move(out_read);
-  stderr_fd = std::move(err_read);
+  streams_ = {std::move(in_write), std::move(out_read), std::move(err_read)};
   return true;
 }
 

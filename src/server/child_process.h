@@ -12,58 +12,39 @@
 #include <vector>
 
 #include "common/unique_fd.h"
+#include "server/tool_process.h"
 
 namespace viasock {
 
-class StartTracker;
-
-struct ToolCommand {
-  std::string path;               // absolute path to execute
-  std::vector<std::string> argv;  // argv[0] is the name the user gave, or stdbuf with -L
-  std::string name;               // the tool as the user named it, for messages
-  // Records what the tool reads at start (null: --no-track).
-  StartTracker* tracker = nullptr;
-};
-
-enum class StdoutKind { kPipe, kTerminal };
-
-class ChildProcess {
+class ChildProcess final : public ToolProcess {
  public:
   ChildProcess() = default;
   // Kills the whole group and reaps the child if nobody did: a child object
   // never leaves a zombie or a stray process behind.
-  ~ChildProcess();
+  ~ChildProcess() override;
   ChildProcess(ChildProcess&& other) noexcept;
   ChildProcess& operator=(ChildProcess&&) = delete;
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;
 
-  // Starts `command`. On failure returns false with the exit status a shell
-  // would give (126/127, or 125 when viasock itself failed) and one line.
-  bool spawn(const ToolCommand& command, StdoutKind stdout_kind, int* exit_code, std::string* error);
+  bool spawn(const ToolCommand& command, StdoutKind stdout_kind, int* exit_code, std::string* error) override;
+  Streams take_streams() override { return std::move(streams_); }
 
-  pid_t pid() const { return pid_; }
-  // The CPU time the child has used so far (all its threads, not its own
-  // children), in seconds; < 0 once it is gone or when not readable.
-  double cpu_seconds() const;
-  bool reaped() const { return reaped_; }
-  int wait_status() const { return wait_status_; }
-  // The inode of the stdin pipe, to recognise a read on it in /proc.
-  ino_t stdin_inode() const { return stdin_inode_; }
+  pid_t pid() const override { return pid_; }
+  // Observed through /proc (quiescence.h), its stdin pipe known by inode.
+  ToolActivity activity() const override { return observe_tool(pid_, stdin_inode_); }
+  // All its threads, not its own children.
+  double cpu_seconds() const override;
+  void start_up_done() override;
 
-  // Our ends of the standard streams; the caller takes them once.
-  UniqueFd stdin_fd, stdout_fd, stderr_fd;
-
-  // The tool waits for input for the first time: its start-up is over.
-  void start_up_done();
-
-  // SIGKILL to the whole process group.
-  void kill_group();
-  // Non-blocking waitpid; true once the child was reaped.
-  bool try_reap();
+  void kill_group() override;
+  bool try_reap() override;
+  bool reaped() const override { return reaped_; }
+  int wait_status() const override { return wait_status_; }
 
  private:
   pid_t pid_ = -1;
+  Streams streams_;
   bool reaped_ = false;
   int wait_status_ = 0;
   ino_t stdin_inode_ = 0;

@@ -1,9 +1,7 @@
 #include "server/daemon.h"
 
-#include <fcntl.h>
 #include <malloc.h>
 #include <spdlog/spdlog.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -14,8 +12,8 @@
 #include "common/exit_codes.h"
 #include "common/server_id.h"
 #include "common/tool_path.h"
-#include "common/wire.h"
 #include "common/daemon_info.h"
+#include "server/clock.h"
 #include "server/flush_options.h"
 #include "server/identity_check.h"
 #include "server/own_files.h"
@@ -30,21 +28,8 @@ constexpr auto kIdentityInterval = std::chrono::seconds(1);
 // The client that spawned us connects right after "ready": a tiny -W must
 // not make the daemon leave before that.
 constexpr double kFirstClientGrace = 2.0;
-// Out of descriptors: how long accepting pauses before it tries again.
-constexpr auto kAcceptPause = std::chrono::milliseconds(200);
-// Descriptors kept for the daemon's own use when clients fill its table:
-// starting a tool instance opens four pipes at once.
-constexpr size_t kReservedDescriptors = 8;
-// A shortage of descriptors is over once the table has not been full for this long.
-constexpr auto kShortageOver = std::chrono::seconds(1);
 // How long no call must have come before the heap is given back.
 constexpr auto kTrimAfter = std::chrono::seconds(1);
-
-bool out_of_descriptors(const boost::system::error_code& error) {
-  int code = error.value();
-  return error.category() == boost::system::system_category() &&
-         (code == EMFILE || code == ENFILE || code == ENOBUFS || code == ENOMEM);
-}
 
 }  // namespace
 
@@ -75,7 +60,7 @@ int Daemon::run() {
     return status;
   }
   spdlog::info("listening on {} (pid {})", config_.socket_path, getpid());
-  started_ = idle_since_ = std::chrono::steady_clock::now();
+  started_ = idle_since_ = DaemonClock::now();
   report("ready\n");
   accept();
   arm_idle_timer(std::max(idle_timeout_, kFirstClientGrace));
@@ -167,36 +152,6 @@ bool Daemon::prepare(int* status, std::string* error) {
   return true;
 }
 
-bool Daemon::bind_socket(std::string* error) {
-  if (!address_.open(config_.socket_path, error)) return false;
-  files_ = std::make_unique<OwnFiles>(managed_ ? &state_ : nullptr, id_, address_);
-  if (!managed_) {
-    // A foreground server replaces a dead socket, never a live daemon.
-    if (connect_unix(address_.address())) {
-      *error = "a daemon already listens on " + config_.socket_path;
-      return false;
-    }
-    unlinkat(address_.dir_fd(), address_.name().c_str(), 0);
-  }
-  boost::system::error_code ec;
-  acceptor_ = std::make_unique<asio::local::stream_protocol::acceptor>(io_);
-  asio::local::stream_protocol::endpoint endpoint(address_.address());
-  acceptor_->open(endpoint.protocol(), ec);
-  if (!ec) acceptor_->bind(endpoint, ec);
-  if (!ec) acceptor_->listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    *error = "cannot listen on " + config_.socket_path + ": " + ec.message();
-    return false;
-  }
-  fcntl(acceptor_->native_handle(), F_SETFD, FD_CLOEXEC);
-  files_->claim_socket();
-  accepting_ = true;
-  reserve_.start(kReservedDescriptors);
-  if (reserve_.size() < kReservedDescriptors)
-    spdlog::warn("only {} descriptors to spare under the limit of open files; clients beyond it wait", reserve_.size());
-  return true;
-}
-
 void Daemon::report(const std::string& text) {
   if (config_.ready_fd < 0) {
     if (text != "ready\n") fprintf(stderr, "viasock: error: %s", text.substr(text.find('\n') + 1).c_str());
@@ -205,86 +160,6 @@ void Daemon::report(const std::string& text) {
   (void)!write(config_.ready_fd, text.data(), text.size());
   close(config_.ready_fd);
   config_.ready_fd = -1;
-}
-
-void Daemon::accept() {
-  if (!accepting_) return;
-  acceptor_->async_accept([this](const boost::system::error_code& error, LocalSocket socket) {
-    on_accept(error, std::move(socket));
-  });
-}
-
-void Daemon::on_accept(const boost::system::error_code& error, LocalSocket socket) {
-  if (error == asio::error::operation_aborted || !accepting_) return;
-  if (out_of_descriptors(error)) return pause_accepting(error);
-  if (error) {
-    spdlog::warn("accept failed: {}", error.message());
-    return accept();
-  }
-  if (short_of_descriptors_ && std::chrono::steady_clock::now() - last_full_ >= kShortageOver) {
-    short_of_descriptors_ = false;
-    spdlog::info("descriptors to spare again");
-  }
-  fcntl(socket.native_handle(), F_SETFD, FD_CLOEXEC);
-  // A file the tool read at start changed before this client connected: it
-  // must not get the old answers. Closed before HELLO, it starts a new
-  // daemon (client/connector.cpp).
-  if (identity_check_->tracked_file_changed()) return go_stale();
-  // This client may have taken the last free descriptors: then the reserve
-  // goes back before anything else runs, and no more clients are taken.
-  int full = DescriptorReserve::pipe_error();
-  if (full) reserve_.give_back();
-  if (pid_t client = owner_peer(socket); client >= 0) {
-    auto session = std::make_shared<Session>(std::move(socket), client, *pool_, *input_framer_, *this);
-    session->set_max_record(config_.options.max_record);
-    sessions_.insert(session);
-    session->start();
-  }
-  if (full) return pause_accepting(boost::system::error_code(full, boost::system::system_category()));
-  accept();
-}
-
-// Out of descriptors: retrying at once would spin (the waiting connection
-// stays in the backlog). The reserve goes back, so that the daemon can go on
-// serving the clients it has (and start tool instances for them); clients
-// are accepted again once it can be taken back. Logged once per shortage:
-// while clients keep the table full, each burst taken fills it again.
-void Daemon::pause_accepting(const boost::system::error_code& error) {
-  reserve_.give_back();
-  last_full_ = std::chrono::steady_clock::now();
-  if (!short_of_descriptors_) {
-    short_of_descriptors_ = true;
-    spdlog::warn("out of descriptors: {}; {} clients connected; accepting more as they finish", error.message(),
-                 sessions_.size());
-  }
-  resume_accepting_later();
-}
-
-void Daemon::resume_accepting_later() {
-  accept_timer_.expires_after(kAcceptPause);
-  accept_timer_.async_wait([this](const boost::system::error_code& error) {
-    if (error) return;
-    // Room for the reserve and, beyond it, for the next client and a pipe.
-    if (reserve_.take() && DescriptorReserve::pipe_error() == 0) return accept();
-    reserve_.give_back();
-    last_full_ = std::chrono::steady_clock::now();
-    resume_accepting_later();
-  });
-}
-
-// Only the daemon's own user may talk to it (and to its tool): the
-// client's pid, or -1 for a refused peer.
-pid_t Daemon::owner_peer(LocalSocket& socket) {
-  ucred peer{};
-  socklen_t length = sizeof peer;
-  if (getsockopt(socket.native_handle(), SOL_SOCKET, SO_PEERCRED, &peer, &length) == 0 && peer.uid == geteuid())
-    return peer.pid;
-  spdlog::warn("refused a connection from uid {} pid {}", peer.uid, peer.pid);
-  // Best effort, never blocking: tell the refused client why.
-  std::string refusal = wire::encode_exit(kExitDaemon, "the daemon refused the connection: uid " +
-                                                           std::to_string(peer.uid) + " is not its owner");
-  ::send(socket.native_handle(), refusal.data(), refusal.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-  return -1;
 }
 
 // A call's -W and -j may raise what the daemon does, never lower it: one
@@ -307,16 +182,16 @@ void Daemon::session_closed(Session* session) {
   asio::post(io_, [this, keep = session->shared_from_this()] {
     sessions_.erase(keep);
     if (keep->runs_records() && --run_clients_ == 0) on_last_run_client_gone();
-    if (sessions_.empty() && (draining_ || stopping_)) maybe_exit();
+    if (sessions_.empty() && draining()) maybe_exit();
   });
 }
 
 std::string Daemon::status_json() const {
   using std::chrono::duration;
-  auto now = std::chrono::steady_clock::now();
+  auto now = DaemonClock::now();
   double idle = run_clients_ > 0 ? 0 : duration<double>(now - idle_since_).count();
   auto tenths = [](double seconds) { return std::round(seconds * 10) / 10; };
-  const char* state = fatal_ ? "failed" : draining_ ? "draining" : pool_->ready() ? "ready" : "starting";
+  const char* state = fatal_ ? "failed" : draining() ? "draining" : pool_->ready() ? "ready" : "starting";
   nlohmann::json status = {
       {"pid", getpid()},
       {"state", state},
@@ -326,7 +201,7 @@ std::string Daemon::status_json() const {
       {"records", pool_->records_answered()},
       {"uptime", tenths(duration<double>(now - started_).count())},
       {"idle", tenths(idle)},
-      {"draining", draining_},
+      {"draining", draining()},
   };
   bool learned = false;
   std::string learned_args;
@@ -345,13 +220,13 @@ std::string Daemon::status_json() const {
 }
 
 void Daemon::restart_requested() {
-  if (draining_) return;
+  if (draining()) return;
   spdlog::info("restarting the tool: viasock restart");
   pool_->restart();
 }
 
 void Daemon::on_last_run_client_gone() {
-  idle_since_ = std::chrono::steady_clock::now();
+  idle_since_ = DaemonClock::now();
   trim_when_idle();
   arm_idle_timer();
 }
@@ -367,8 +242,8 @@ void Daemon::trim_when_idle() {
 }
 
 void Daemon::arm_idle_timer(double idle) {
-  if (idle_timeout_ <= 0 || run_clients_ > 0 || draining_) return;
-  idle_timer_.expires_after(sched::steady_duration(idle));
+  if (idle_timeout_ <= 0 || run_clients_ > 0 || draining()) return;
+  idle_timer_.expires_after(clock_duration(idle));
   idle_timer_.async_wait([this](const boost::system::error_code& error) {
     if (!error && run_clients_ == 0) drain("idle for " + std::to_string(idle_timeout_) + " s");
   });
@@ -381,7 +256,7 @@ void Daemon::arm_idle_timer(double idle) {
 void Daemon::watch_identity() {
   identity_timer_.expires_after(kIdentityInterval);
   identity_timer_.async_wait([this](const boost::system::error_code& error) {
-    if (error || draining_) return;
+    if (error || draining()) return;
     if (!files_->socket_is_ours()) return drain("the socket " + config_.socket_path + " was removed or replaced");
     if (identity_check_->tracked_file_changed()) return go_stale();
     identity_check_->start([this](bool unchanged) {

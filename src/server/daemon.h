@@ -15,6 +15,8 @@
 #include "common/state_dir.h"
 #include "common/unix_socket.h"
 #include "server/asio.h"
+#include "server/clock.h"
+#include "server/daemon_state.h"
 #include "server/descriptor_reserve.h"
 #include "server/pool.h"
 #include "server/session.h"
@@ -72,6 +74,11 @@ class Daemon : public SessionHost {
   void stop_accepting();
   void remove_files_soon();
   void maybe_exit();
+  // The only way the lifecycle changes (daemon_state.h): checks the transition.
+  void set_state(DaemonState to);
+  // Taking no new clients: draining them, or past that, stopping.
+  bool draining() const { return life_ != DaemonState::kStarting && life_ != DaemonState::kServing; }
+  bool stopping() const { return life_ == DaemonState::kStopping || life_ == DaemonState::kStopped; }
   bool write_metadata(std::string* error);
 
   DaemonConfig config_;
@@ -79,7 +86,7 @@ class Daemon : public SessionHost {
   std::string identity_;       // server ID computed at start, for staleness
   asio::io_context io_;
   asio::signal_set signals_;
-  asio::steady_timer idle_timer_, identity_timer_, exit_timer_, accept_timer_, files_timer_, trim_timer_;
+  Timer idle_timer_, identity_timer_, exit_timer_, accept_timer_, files_timer_, trim_timer_;
   std::unique_ptr<asio::local::stream_protocol::acceptor> acceptor_;
   std::unique_ptr<RecordFramer> input_framer_;
   std::unique_ptr<Pool> pool_;
@@ -99,14 +106,16 @@ class Daemon : public SessionHost {
   // Clients streaming records; only they keep the daemon from being idle, so
   // that `viasock list` neither resets nor hides the idle time.
   size_t run_clients_ = 0;
-  std::chrono::steady_clock::time_point started_, idle_since_;
+  DaemonClock::time_point started_, idle_since_;
   // Out of descriptors lately (logged when it starts and ends), and when
-  // the table was full last.
+  // the table was full last. Not a state: a shortage comes and goes while
+  // serving, and accepting pauses without the daemon draining.
   bool short_of_descriptors_ = false;
-  std::chrono::steady_clock::time_point last_full_;
+  DaemonClock::time_point last_full_;
   // Held while accepting, given back while the table is full.
   DescriptorReserve reserve_;
-  bool accepting_ = false, draining_ = false, stopping_ = false, pool_stopped_ = false;
+  // Where the daemon is in its life (daemon_state.h); state_ is its state directory.
+  DaemonState life_ = DaemonState::kStarting;
   std::optional<ToolFailure> fatal_;
 };
 

@@ -1,7 +1,8 @@
 // How a daemon ends: signals, a tool that cannot be served, draining its
 // clients, and removing its files. Every path goes through drain() (no new
 // clients, the current ones finish) and stop() (the tool instances exit),
-// so that no call is cut off and no file is left behind.
+// so that no call is cut off and no file is left behind: the lifecycle of
+// daemon_state.h, whose transitions are checked here.
 #include <spdlog/spdlog.h>
 
 #include <cstring>
@@ -9,6 +10,7 @@
 
 #include "common/exit_codes.h"
 #include "server/daemon.h"
+#include "server/lifecycle.h"
 #include "server/own_files.h"
 #include "server/session.h"
 
@@ -34,7 +36,7 @@ void Daemon::wait_signals() {
       if (pool_) pool_->reap();
     } else if (signal == SIGUSR1 || signal == SIGUSR2) {
       spdlog::info("ignoring {}", strsignal(signal));
-    } else if (!draining_) {
+    } else if (!draining()) {
       drain(std::string("received ") + strsignal(signal));
     } else {
       spdlog::info("second {}: stopping now", strsignal(signal));
@@ -44,6 +46,8 @@ void Daemon::wait_signals() {
     wait_signals();
   });
 }
+
+void Daemon::set_state(DaemonState to) { enter_state(&life_, to, "the daemon"); }
 
 void Daemon::on_fatal(ToolFailure failure) {
   if (fatal_) return;
@@ -58,8 +62,8 @@ void Daemon::on_fatal(ToolFailure failure) {
 
 // Stops taking clients; exits once the current ones are done.
 void Daemon::drain(const std::string& reason) {
-  if (draining_) return;
-  draining_ = true;
+  if (life_ != DaemonState::kServing) return;
+  set_state(DaemonState::kDraining);
   spdlog::info("stopping: {}; {} client(s) to finish", reason, sessions_.size());
   stop_accepting();
   identity_timer_.cancel();
@@ -68,12 +72,11 @@ void Daemon::drain(const std::string& reason) {
 }
 
 void Daemon::stop() {
-  if (stopping_) return;
-  stopping_ = true;
-  draining_ = true;
+  if (stopping()) return;
+  set_state(DaemonState::kStopping);
   stop_accepting();
   pool_->stop([this] {
-    pool_stopped_ = true;
+    set_state(DaemonState::kStopped);
     maybe_exit();
   });
   exit_timer_.expires_after(kExitGrace);
@@ -83,8 +86,8 @@ void Daemon::stop() {
 }
 
 void Daemon::maybe_exit() {
-  if (!stopping_) return stop();
-  if (pool_stopped_ && sessions_.empty()) io_.stop();
+  if (!stopping()) return stop();
+  if (life_ == DaemonState::kStopped && sessions_.empty()) io_.stop();
 }
 
 // Closes the acceptor first: a client waiting in its backlog sees EOF at
@@ -93,8 +96,8 @@ void Daemon::maybe_exit() {
 // while they are ours; the lock may be held by that very client, so it is
 // tried without waiting, again and again, while the loop goes on.
 void Daemon::stop_accepting() {
-  if (!accepting_) return;
-  accepting_ = false;
+  // Drained, then stopped: the acceptor is closed once.
+  if (!acceptor_ || !acceptor_->is_open()) return;
   accept_timer_.cancel();
   boost::system::error_code ignored;
   acceptor_->close(ignored);

@@ -6,6 +6,7 @@
 
 #include "common/server_id.h"
 #include "common/tool_path.h"
+#include "server/clock.h"
 #include "server/start_tracker.h"
 #include "server/tracked_files_watch.h"
 
@@ -46,7 +47,7 @@ IdentityCheck::IdentityCheck(asio::io_context& io, RunOptions options, std::stri
 IdentityCheck::~IdentityCheck() { worker_.join(); }
 
 void IdentityCheck::start(std::function<void(bool unchanged)> done) {
-  double started = sched::now_seconds();
+  double started = DaemonClock::seconds();
   if (running_ || !pace_.due(started)) return;
   running_ = true;
   // The files are copied on the loop: the worker reads only const members.
@@ -61,7 +62,7 @@ void IdentityCheck::start(std::function<void(bool unchanged)> done) {
     }
     asio::post(io_, [this, started, unchanged, done = std::move(done)] {
       running_ = false;
-      pace_.ran(started, sched::now_seconds());
+      pace_.ran(started, DaemonClock::seconds());
       done(unchanged);
     });
   });

@@ -26,8 +26,10 @@
 #include "common/byte_buffer.h"
 #include "common/unique_fd.h"
 #include "server/asio.h"
+#include "server/clock.h"
 #include "server/batch.h"
 #include "server/child_process.h"
+#include "server/instance_life.h"
 #include "server/late_answer_grace.h"
 #include "server/quiescence_watch.h"
 #include "server/scheduler.h"
@@ -44,6 +46,13 @@ class Instance : public std::enable_shared_from_this<Instance> {
   // An answer of at least this size leaves the output buffer without a
   // copy, and one expected to be larger gets its room up front.
   static constexpr size_t kKeepBuffer = 1 << 20;
+  // The tool's stdout is read straight into the output buffer, this much at
+  // a time and at most kReadBurst per wake-up.
+  static constexpr size_t kReadChunk = 256 * 1024;
+  static constexpr size_t kReadBurst = 1 << 20;
+  // The output buffer of a stream stays (it is reused without a copy); one
+  // larger than this is freed once empty.
+  static constexpr size_t kKeepOutput = 4 << 20;
 
   Instance(asio::io_context& io, Pool& pool, int index, StdoutKind stdout_kind, Role role);
   ~Instance();
@@ -102,8 +111,10 @@ class Instance : public std::enable_shared_from_this<Instance> {
   // Kills the tool's process group.
   void kill();
 
-  bool finished() const { return finished_; }
-  bool ready() const { return ready_; }
+  InstanceLife life() const { return life_; }
+  bool finished() const { return life_ == InstanceLife::kFinished; }
+  // It waited for input once: the tool loaded (whatever its life is now).
+  bool ready() const { return loaded_; }
   bool answered() const { return answered_; }
   // Killed for an answer over its call's --max-answer (answer_too_large):
   // a limit the call set, which says nothing of the tool.
@@ -114,13 +125,14 @@ class Instance : public std::enable_shared_from_this<Instance> {
   // The tool wrote to its stderr while serving: one caller at a time.
   bool talkative() const { return talkative_; }
   std::shared_ptr<Session> session_in_flight() const {
-    return in_flight_.empty() ? nullptr : in_flight_.back()->session;
+    return in_flight_.empty() ? nullptr : in_flight_.back()->session.lock();
   }
-  bool retiring() const { return retiring_; }
+  // It takes no more work: retiring, closing or finished.
+  bool retiring() const { return life_ >= InstanceLife::kRetiring; }
   // Active, started and able to take work: it may be the pool's primary.
   bool serving() const;
   bool idle() const { return in_flight_.empty(); }
-  pid_t pid() const { return process_.pid(); }
+  pid_t pid() const { return process_->pid(); }
   int index() const { return index_; }
   // Its part in the pool's scheduling (scheduler.h).
   sched::InstanceSchedule& schedule() { return schedule_; }
@@ -158,6 +170,7 @@ class Instance : public std::enable_shared_from_this<Instance> {
   void framing_broken(const std::shared_ptr<Session>& owner, size_t extra_bytes, size_t unanswered,
                       const std::string& first_unanswered = "");
   QuiescenceWatch::Pull puller();
+  QuiescenceWatch::Observe observer();
   size_t read_available();
   size_t pull_stdout();
   void read_stdout();
@@ -201,15 +214,17 @@ class Instance : public std::enable_shared_from_this<Instance> {
   void check_exit();
   void finish();
   void close_input_when_idle();
+  // The one place life_ changes (lifecycle.h).
+  void enter(InstanceLife next);
 
   asio::io_context& io_;
   Pool& pool_;
   int index_;
   StdoutKind stdout_kind_;
   Role role_;
-  ChildProcess process_;
+  std::unique_ptr<ToolProcess> process_;
   asio::posix::stream_descriptor stdin_, stdout_, stderr_;
-  asio::steady_timer timeout_timer_, exit_timer_, answer_timer_;
+  Timer timeout_timer_, exit_timer_, answer_timer_;
   UniqueFd parked_stdout_;  // stdout while out of the event loop (Instance::park_stdout)
   QuiescenceWatch quiet_;
 
@@ -218,7 +233,7 @@ class Instance : public std::enable_shared_from_this<Instance> {
   double tool_cpu_at_batch_ = -1;  // the tool's CPU clock when its last batch was done
   std::shared_ptr<const std::string> write_buffer_;  // held until written
   std::deque<std::pair<std::shared_ptr<Batch>, std::shared_ptr<const std::string>>> fed_;  // candidate: records to write
-  bool writing_ = false, input_closed_ = false;
+  bool writing_ = false;
   bool stepping_ = false;  // the record in flight is answered in lock-step
   bool wait_for_load_ = false;
 
@@ -234,13 +249,17 @@ class Instance : public std::enable_shared_from_this<Instance> {
   bool settling_ = false;
   int prelude_left_ = 0;
   bool prelude_in_lines_ = false;
-  std::chrono::steady_clock::time_point last_progress_;
+  DaemonClock::time_point last_progress_;
   // Sessions whose answers came last: output nobody asked for fails them.
   std::deque<std::weak_ptr<Session>> recently_answered_;
   std::weak_ptr<Session> owner_;
 
   ToolStderr stderr_lines_;
-  bool stdout_closed_ = false, finished_ = false, ready_ = false, retiring_ = false;
+  InstanceLife life_ = InstanceLife::kStarting;
+  // Reached kReady once: a fact kept when the life moves on (was the tool
+  // loaded before it died? Pool::instance_exited).
+  bool loaded_ = false;
+  bool stdout_closed_ = false;
   bool killed_over_max_answer_ = false;
   bool answered_ = false, killed_by_us_ = false, timeout_armed_ = false, talkative_ = false;
   uint64_t printed_bytes_ = 0;           // all it printed on its stdout, answer or not

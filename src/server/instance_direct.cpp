@@ -49,13 +49,13 @@ void Instance::route_direct() {
   batch.answers.append(out_.view());
   out_.clear();
   answered_ = true;
-  last_progress_ = std::chrono::steady_clock::now();
-  if (batch.session) batch.session->on_answers();
+  last_progress_ = DaemonClock::now();
+  if (auto session = batch.session.lock()) session->on_answers();
 }
 
 int Instance::exit_status() const {
-  int wait_status = process_.wait_status();
-  return process_.reaped() && WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : -1;
+  int wait_status = process_->wait_status();
+  return process_->reaped() && WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : -1;
 }
 
 // The tool's exit ends the call with the tool's own status. Only a tool
@@ -65,7 +65,7 @@ void Instance::finish_direct(int status, const std::string& message) {
   for (auto& batch : in_flight_) batch->records = 0;
   in_flight_.clear();
   in_flight_bytes_ = 0;
-  int wait_status = process_.wait_status();
+  int wait_status = process_->wait_status();
   bool signalled = WIFSIGNALED(wait_status);
   // Exit status 0 is the call's success here, not a tool that quit early.
   if (WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0) status = kExitOk;

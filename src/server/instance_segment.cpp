@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/exit_codes.h"
+#include "server/clock.h"
 #include "server/instance.h"
 #include "server/pool.h"
 #include "server/session.h"
@@ -66,7 +67,7 @@ bool Instance::segment_should_settle() {
 }
 
 void Instance::settle_segment() {
-  if (writing_ || settling_ || finished_) return;
+  if (writing_ || settling_ || finished()) return;
   // Records in flight: the watch starts once the framer saw them answered
   // (pump() comes here again), unless the stuck watch, which runs while
   // they are in flight, sees the tool wait without answering them first
@@ -74,10 +75,10 @@ void Instance::settle_segment() {
   if (!in_flight_.empty()) return;
   // The start-up watch (records may go in before it ends where framing
   // was given) tells ready() first, then pumps.
-  if (!ready_ && quiet_.active()) return;
+  if (!loaded_ && quiet_.active()) return;
   settling_ = true;
   quiet_.cancel();
-  quiet_.start(pid(), process_.stdin_inode(), puller(), stdout_kind_ == StdoutKind::kTerminal,
+  quiet_.start(observer(), puller(), stdout_kind_ == StdoutKind::kTerminal,
                [weak = weak_from_this()](ToolActivity activity) {
                  if (auto self = weak.lock()) self->on_segment_quiet(activity);
                });
@@ -88,7 +89,7 @@ void Instance::settle_segment() {
 void Instance::on_segment_quiet(ToolActivity activity) {
   settling_ = false;
   // A tool that is gone settles when its exit is handled (finish()).
-  if (finished_ || activity == ToolActivity::kGone) return;
+  if (finished() || activity == ToolActivity::kGone) return;
   drain_stderr();
   std::shared_ptr<Session> owner = segment_.lock();
   segment_.reset();
@@ -103,7 +104,7 @@ void Instance::on_segment_quiet(ToolActivity activity) {
   out_resume_ = 0;
   in_flight_.clear();
   in_flight_bytes_ = 0;
-  schedule_.on_idle(sched::now_seconds());
+  schedule_.on_idle(DaemonClock::seconds());
   if (activity == ToolActivity::kUnobservable) {
     if (owner) owner->fail(kExitToolQuit, unobservable_message(pool_.tool_facts()));
   } else if (!rest.empty() || unanswered > 0) {
@@ -127,7 +128,7 @@ void Instance::on_segment_quiet(ToolActivity activity) {
 // after it (Pool::take_work), and a new one follows it.
 std::shared_ptr<Batch> Instance::segment_tail(const std::shared_ptr<Session>& owner) {
   std::shared_ptr<Batch> last = segment_last_.lock();
-  if (last && !last->passed_on && last->session == owner) return last;
+  if (last && !last->passed_on && last->session.lock() == owner) return last;
   last = owner->open_batch();
   last->records = 0;
   if (segment_.lock() == owner) took_in_segment(last);

@@ -42,7 +42,7 @@ bool Instance::drain_stderr() {
 
 void Instance::on_stderr(std::string_view bytes) {
   // From now on the instance works for one caller at a time (pump()).
-  if (ready_) talkative_ = true;
+  if (loaded_) talkative_ = true;
   stderr_lines_.feed(bytes, pid(), [this](std::string_view line) { route_stderr_line(line); });
 }
 
@@ -55,10 +55,10 @@ void Instance::on_stderr(std::string_view bytes) {
 void Instance::route_stderr_line(std::string_view line) {
   if (!in_flight_.empty()) {
     Batch& batch = *in_flight_.front();
-    if (batch.session) return batch.session->on_tool_stderr(line);
+    if (auto session = batch.session.lock()) return session->on_tool_stderr(line);
     if (auto sink = batch.sink.lock()) return sink->on_batch_stderr(batch, line);
   }
-  if (!ready_) pool_.start_up_stderr(*this, line);
+  if (!loaded_) pool_.start_up_stderr(*this, line);
 }
 
 }  // namespace viasock

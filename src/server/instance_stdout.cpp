@@ -3,11 +3,18 @@
 // several answers gather (see read_stdout).
 #include <spdlog/spdlog.h>
 
+#include "server/clock.h"
 #include "server/instance.h"
 #include "server/pool.h"
 #include "server/session.h"
 
 namespace viasock {
+
+// The watch is a member declared after process_: while it can look, the
+// process object is there.
+QuiescenceWatch::Observe Instance::observer() {
+  return [this] { return process_->activity(); };
+}
 
 QuiescenceWatch::Pull Instance::puller() {
   // Weak: the watch belongs to this instance and must not keep it alive.
@@ -32,7 +39,7 @@ void Instance::read_stdout() {
   double pause = answer_pause();
   if (pause <= 0) return wait_readable();
   park_stdout();
-  answer_timer_.expires_after(sched::steady_duration(pause));
+  answer_timer_.expires_after(clock_duration(pause));
   answer_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& error) {
     self->unpark_stdout();
     if (!error) self->on_stdout({}, true);
@@ -47,7 +54,7 @@ void Instance::wait_readable() {
 // Not for a terminal: it buffers a few KiB, and the tool would stop
 // writing long before the pause ends.
 double Instance::answer_pause() const {
-  if (in_flight_.empty() || lock_step() || !ready_ || stdout_kind_ != StdoutKind::kPipe || role_ != Role::kServing)
+  if (in_flight_.empty() || lock_step() || !loaded_ || stdout_kind_ != StdoutKind::kPipe || role_ != Role::kServing)
     return 0;
   return sched::answer_pause(in_flight_.front()->records, schedule_.costs());
 }
@@ -77,7 +84,7 @@ void Instance::unpark_stdout() {
 // readable. A pause that found nothing (the tool is slower than measured)
 // is not repeated: the next wait is for the descriptor.
 void Instance::on_stdout(const boost::system::error_code& error, bool paused) {
-  if (finished_ || error == asio::error::operation_aborted) return;
+  if (finished() || error == asio::error::operation_aborted) return;
   size_t pulled = error ? 0 : read_available();
   if (pulled > 0) {
     quiet_.output_arrived();
@@ -106,20 +113,21 @@ void Instance::on_stdout(const boost::system::error_code& error, bool paused) {
 bool Instance::hold_for_caller() {
   if (in_flight_.empty()) return false;
   const auto& batch = role_ == Role::kDirect ? in_flight_.back() : in_flight_.front();
-  if (!batch->session || !batch->session->holds_back_answers()) return false;
+  std::shared_ptr<Session> session = batch->session.lock();
+  if (!session || !session->holds_back_answers()) return false;
   // A caller that does not read holds up no other: where instances are
   // shared and another call waits for work, the answers are read on and
   // wait in the daemon; that caller gets no more records meanwhile
   // (Session::has_ready_input), which bounds them.
-  if (role_ != Role::kDirect && !pool_.exclusive() && pool_.others_waiting(batch->session.get())) return false;
-  batch->session->answers_held();
+  if (role_ != Role::kDirect && !pool_.exclusive() && pool_.others_waiting(session.get())) return false;
+  session->answers_held();
   return true;
 }
 
 void Instance::read_held_output() {
-  if (!stdout_held_ || finished_ || hold_for_caller()) return;
+  if (!stdout_held_ || finished() || hold_for_caller()) return;
   stdout_held_ = false;
-  last_progress_ = std::chrono::steady_clock::now();  // -w counts from here
+  last_progress_ = DaemonClock::now();  // -w counts from here
   read_stdout();
 }
 

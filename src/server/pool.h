@@ -16,11 +16,14 @@
 
 #include "common/record_framer.h"
 #include "server/asio.h"
+#include "server/clock.h"
 #include "server/batch.h"
 #include "server/child_process.h"
 #include "server/scheduler.h"
 #include "server/tool_messages.h"
+#include "server/start_up_broadcast.h"
 #include "server/tool_profile.h"
+#include "server/work_queue.h"
 
 namespace viasock {
 
@@ -50,6 +53,9 @@ struct PoolConfig {
   // daemon started with: an instance started once they changed would load
   // other files into calls begun with the old ones.
   std::function<bool()> identity_current;
+  // Makes each instance's process: a ChildProcess when empty (tests put a
+  // scripted fake here).
+  ToolLauncher launcher;
 };
 
 class Pool {
@@ -84,18 +90,18 @@ class Pool {
   // -P or --prelude-lines: else the prelude is what the tool prints before
   // it first waits for input.
   bool prelude_given() const { return config_.prelude_records > 0 || config_.prelude_lines > 0; }
-  void wait_for_prelude(std::shared_ptr<Session> session);
+  void wait_for_prelude(const std::shared_ptr<Session>& session) { start_up_.wait_for_prelude(session); }
   void session_joined(const std::shared_ptr<Session>& session);
   // A call that ended without any record while it waits for the prelude
   // (the learner serves it as a direct run).
-  std::shared_ptr<Session> take_empty_call();
+  std::shared_ptr<Session> take_empty_call() { return start_up_.take_empty_call(); }
   // --retry: a batch that was in flight on a tool that died waits to be sent
   // again, alone, to a fresh instance. False when it may not be: its call
   // has no retries left or has ended, the tool keeps state (a fresh instance
   // would answer differently), or the pool is stopping.
   bool retry(const std::shared_ptr<Batch>& batch);
-  bool has_retries() const { return !retries_.empty(); }
-  std::shared_ptr<Batch> take_retry();
+  bool has_retries() const { return queue_.has_retries(); }
+  std::shared_ptr<Batch> take_retry() { return queue_.take_retry(); }
   // False while a terminal's output is being checked against a pipe's.
   bool may_succeed() const { return !holding_; }
   void hold(std::shared_ptr<Session> session);
@@ -103,13 +109,14 @@ class Pool {
   // Instances' and the learner's side.
   const PoolConfig& config() const { return config_; }
   const ToolCommand& command() const { return config_.command; }
+  std::unique_ptr<ToolProcess> launch() const;
   bool learns() const { return config_.learn; }
   // -t, -T, -0, -P, -L, --pty or --pipe: the framing and how the tool's
   // stdout is connected were given; only whether it keeps state is learned.
   bool framing_given() const { return !config_.learn; }
   bool lock_step() const { return lock_step_; }
   const RecordFramer& output_framer() const { return *output_framer_; }
-  void set_prelude(const std::string& prelude);
+  void set_prelude(const std::string& prelude) { start_up_.set_prelude(prelude); }
   void count_answers(size_t records) { records_answered_ += records; }
   void instance_ready(Instance& instance, const std::string& prelude);
   void instance_exited(Instance* instance, bool expected, bool killed_by_us, int status, const std::string& message);
@@ -212,7 +219,6 @@ class Pool {
   void tick();
   void grow_if_needed();
   void retire_idle();
-  std::shared_ptr<Session> claim_session();
   // Spreading (scheduler.h): the first serving instance always takes work,
   // the others only when that helps.
   Instance* primary();
@@ -236,12 +242,10 @@ class Pool {
   std::shared_ptr<StdoutLearner> learner_;
   std::vector<std::shared_ptr<StdoutLearner>> old_learners_;
   StdoutKind learned_kind_ = StdoutKind::kPipe;
-  std::deque<std::shared_ptr<Session>> ready_;
-  std::deque<std::shared_ptr<Batch>> retries_;
-  std::vector<std::shared_ptr<Session>> prelude_waiters_, held_;
-  std::vector<std::weak_ptr<Session>> start_up_listeners_;
-  std::string prelude_, start_up_stderr_;
-  bool prelude_known_ = false;
+  WorkQueue queue_;
+  StartUpBroadcast start_up_;
+  // Calls whose success waits for the terminal check (hold_successes).
+  std::vector<std::weak_ptr<Session>> held_;
   bool lock_step_ = false, shape_known_ = false, holding_ = false, fatal_ = false;
   // One session per instance: until the learner knows the tool keeps no
   // state, and for good when it does.
@@ -261,7 +265,7 @@ class Pool {
   bool ever_ready_ = false;
   bool stopping_ = false;
   std::function<void()> on_stopped_;
-  asio::steady_timer stop_timer_;
+  Timer stop_timer_;
   uint64_t records_answered_ = 0;
 
   int next_index_ = 0;
@@ -274,7 +278,7 @@ class Pool {
   double daemon_cpu_ = -1;
   double startup_ = -1;  // the last measured start-up, seconds
   bool startup_exact_ = false;
-  asio::steady_timer tick_timer_;
+  Timer tick_timer_;
   bool tick_armed_ = false;
 };
 

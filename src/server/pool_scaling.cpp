@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "common/exit_codes.h"
+#include "server/clock.h"
 #include "server/instance.h"
 #include "server/pool.h"
 #include "server/session.h"
@@ -19,8 +20,6 @@ namespace {
 // it has instances beyond MIN (retirement).
 constexpr auto kBusyTick = std::chrono::milliseconds(10);
 constexpr auto kIdleTick = std::chrono::milliseconds(250);
-
-double process_cpu_seconds() { return sched::clock_seconds(CLOCK_PROCESS_CPUTIME_ID); }
 
 }  // namespace
 
@@ -155,12 +154,12 @@ bool Pool::may_take_work(const Instance& instance) {
 void Pool::instance_busy(const Instance& busy) {
   for (const auto& instance : instances_)
     if (instance.get() != &busy && !instance->idle()) return;
-  daemon_cpu_ = process_cpu_seconds();
+  daemon_cpu_ = DaemonClock::process_cpu_seconds();
 }
 
 void Pool::on_batch_done(const Instance& instance, size_t records, size_t bytes, double seconds, double tool_cpu) {
   // The daemon's CPU since the last batch was done went into moving this one.
-  double cpu = process_cpu_seconds();
+  double cpu = DaemonClock::process_cpu_seconds();
   if (daemon_cpu_ >= 0 && seconds >= 0) spread_.daemon.observe(records, bytes, cpu - daemon_cpu_);
   daemon_cpu_ = cpu;
   if (seconds < 0) {
@@ -189,7 +188,7 @@ void Pool::log_spreading_change() {
 
 void Pool::arm_tick() {
   if (tick_armed_ || stopping_) return;
-  bool growable = !ready_.empty() && current_instances() < max_instances_;
+  bool growable = !queue_.empty() && current_instances() < max_instances_;
   bool shrinkable = current_instances() > min_instances();
   if (!growable && !shrinkable) return;
   tick_armed_ = true;
@@ -214,7 +213,7 @@ void Pool::grow_if_needed() {
   load.max = max_instances_;
   load.startup = startup_;
   load.spreading_helps = spreading_helps();
-  for (auto& session : ready_) {
+  for (auto& session : queue_.waiting()) {
     load.waiting_records += session->ready_records();
     load.waiting_bytes += session->ready_bytes();
   }
@@ -228,8 +227,8 @@ void Pool::grow_if_needed() {
 
 void Pool::retire_idle() {
   int active = current_instances();
-  if (active <= min_instances() || !ready_.empty()) return;
-  double now = sched::now_seconds(), after = sched::retire_after(startup_);
+  if (active <= min_instances() || !queue_.empty()) return;
+  double now = DaemonClock::seconds(), after = sched::retire_after(startup_);
   // The newest first: kick() offers work to the oldest first, so the newest
   // are the ones left idle when the load falls.
   for (auto it = instances_.rbegin(); it != instances_.rend() && active > min_instances(); ++it) {
@@ -239,6 +238,36 @@ void Pool::retire_idle() {
     retire(instance);
     --active;
   }
+}
+
+void Pool::restart() {
+  if (stopping_ || fatal_) return;
+  spdlog::info("restarting {} instance(s)", current_instances());
+  for (auto& old : std::vector(instances_)) {
+    if (old->schedule().role() != sched::Role::kActive) continue;
+    // A call that has an instance to itself (a tool that keeps state, or the
+    // call it is being learned on) keeps it to its end: a fresh process
+    // would not know what the call told the old one. Its instance is
+    // replaced after that call anyway.
+    std::shared_ptr<Session> owner = old->owner();
+    if (old->direct() || (exclusive_ && owner && owner->open())) {
+      spdlog::info("restart: instance {} finishes its call first", old->index());
+      // Replaced after that call when the tool keeps state; else once
+      // the state probe freed it (set_stateful).
+      restart_deferred_ = restart_deferred_ || learning();
+      continue;
+    }
+    int status = 0;
+    std::string error;
+    auto fresh = add_instance(sched::Role::kActive, &status, &error);
+    if (!fresh) {
+      // Keep the old one serving rather than fail anything.
+      spdlog::warn("restart: instance {} could not be replaced: {}", old->index(), error);
+      continue;
+    }
+    retire(*old);
+  }
+  kick();
 }
 
 }  // namespace viasock

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "common/proc_stat.h"
 #include "common/unique_fd.h"
 
 namespace viasock {
@@ -64,7 +65,7 @@ class Observation {
     std::string text;
     if (!read_small_file(task + "/stat", &text)) return true;  // the thread just ended
     char state = parse_stat_state(text);
-    if (state == 'Z' || state == 'X') return true;
+    if (state_has_exited(state)) return true;
     // Stopped (T) counts as busy: a stopped tool is not about to answer.
     if (state != 'S' && state != 'I') return busy_ = true, false;
     if (!read_small_file(task + "/syscall", &text)) {
@@ -112,14 +113,6 @@ class Observation {
 };
 
 }  // namespace
-
-char parse_stat_state(std::string_view stat) {
-  // "PID (COMM) S ...": COMM may hold spaces and parentheses; the last ')'
-  // ends it.
-  size_t paren = stat.rfind(')');
-  if (paren == std::string_view::npos || paren + 2 >= stat.size()) return '?';
-  return stat[paren + 2];
-}
 
 SyscallState parse_syscall(std::string_view text) {
   SyscallState state;

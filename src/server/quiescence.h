@@ -22,9 +22,7 @@ enum class ToolActivity {
 
 ToolActivity observe_tool(pid_t pid, ino_t stdin_inode);
 
-// Parsing helpers, exposed for tests.
-// The state letter of a /proc/.../stat line ('R', 'S', 'D', ...), or '?'.
-char parse_stat_state(std::string_view stat);
+// Parsing helpers, exposed for tests. (The stat line: common/proc_stat.h.)
 struct SyscallState {
   bool running = true;  // "running": not in a system call we can see
   long number = -1;

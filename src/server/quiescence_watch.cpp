@@ -11,11 +11,10 @@ constexpr std::chrono::microseconds kTerminalSettle(1000);
 
 }  // namespace
 
-void QuiescenceWatch::start(pid_t pid, ino_t stdin_inode, Pull pull, bool terminal, Done done,
-                            std::chrono::microseconds first_delay, std::chrono::microseconds max_interval) {
+void QuiescenceWatch::start(Observe observe, Pull pull, bool terminal, Done done, std::chrono::microseconds first_delay,
+                            std::chrono::microseconds max_interval) {
   cancel();
-  pid_ = pid;
-  stdin_inode_ = stdin_inode;
+  observe_ = std::move(observe);
   pull_ = std::move(pull);
   terminal_ = terminal;
   done_ = std::move(done);
@@ -33,6 +32,7 @@ void QuiescenceWatch::cancel() {
   active_ = false;
   done_ = nullptr;
   pull_ = nullptr;
+  observe_ = nullptr;
   timer_.cancel();
 }
 
@@ -46,7 +46,7 @@ void QuiescenceWatch::schedule(std::chrono::microseconds delay) {
 }
 
 void QuiescenceWatch::look() {
-  ToolActivity activity = observe_tool(pid_, stdin_inode_);
+  ToolActivity activity = observe_();
   if (activity == ToolActivity::kWaitingForInput && pull_() > 0) activity = ToolActivity::kBusy;
   if (activity == ToolActivity::kWaitingForInput && terminal_ && ++confirmations_ < 2)
     return schedule(kTerminalSettle);
@@ -61,6 +61,7 @@ void QuiescenceWatch::look() {
   Done done = std::move(done_);
   done_ = nullptr;
   pull_ = nullptr;
+  observe_ = nullptr;
   done(activity);
 }
 

@@ -18,6 +18,7 @@
 #include <memory>
 
 #include "server/asio.h"
+#include "server/clock.h"
 #include "server/quiescence.h"
 
 namespace viasock {
@@ -27,6 +28,8 @@ class QuiescenceWatch {
   using Done = std::function<void(ToolActivity)>;
   // Reads the tool's pending output; returns how many bytes it got.
   using Pull = std::function<size_t()>;
+  // Looks at the tool (ToolProcess::activity).
+  using Observe = std::function<ToolActivity()>;
 
   explicit QuiescenceWatch(asio::io_context& io) : timer_(io) {}
   // A look already due when the owner goes away must not touch it.
@@ -37,7 +40,7 @@ class QuiescenceWatch {
   // Starts watching; `done` gets kWaitingForInput when the tool is quiescent,
   // or kGone / kUnobservable. `first_delay` postpones the first look (a
   // watchdog need not look at a tool that answers steadily).
-  void start(pid_t pid, ino_t stdin_inode, Pull pull, bool terminal, Done done,
+  void start(Observe observe, Pull pull, bool terminal, Done done,
              std::chrono::microseconds first_delay = std::chrono::microseconds(0),
              std::chrono::microseconds max_interval = std::chrono::milliseconds(10));
   // New output arrived: whatever was observed before does not count.
@@ -49,10 +52,9 @@ class QuiescenceWatch {
   void schedule(std::chrono::microseconds delay);
   void look();
 
-  asio::steady_timer timer_;
+  Timer timer_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
-  pid_t pid_ = -1;
-  ino_t stdin_inode_ = 0;
+  Observe observe_;
   Pull pull_;
   bool terminal_ = false, active_ = false;
   int confirmations_ = 0;

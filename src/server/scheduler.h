@@ -105,17 +105,6 @@ inline constexpr double kSpreadWaitFactor = 20;
 inline constexpr double kCostDecay = 0.75;
 inline constexpr double kSpreadDecay = 0.995;
 
-inline double now_seconds() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-// Seconds as a steady-clock duration, for timers. Capped at ~30 years: a
-// huge timeout must not overflow the clock's integer ticks.
-inline std::chrono::steady_clock::duration steady_duration(double seconds) {
-  return std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-      std::chrono::duration<double>(seconds < 1e9 ? seconds : 1e9));
-}
-
 // A clock's reading in seconds (a CPU-time clock: the daemon's, a tool's);
 // < 0 when it cannot be read (the process is gone).
 inline double clock_seconds(clockid_t clock) {

@@ -17,7 +17,9 @@
 #include "common/unique_fd.h"
 #include "common/wire.h"
 #include "server/asio.h"
+#include "server/clock.h"
 #include "server/batch.h"
+#include "server/session_state.h"
 #include "server/tool_messages.h"
 
 namespace viasock {
@@ -91,7 +93,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::shared_ptr<Batch> open_batch();
   void end_direct_run(int status, const std::string& message);
   // The client ended its input and every record went to the tool.
-  bool input_finished() const { return input_done_ && ready_records_ == 0; }
+  bool input_finished() const { return input_ended() && ready_records_ == 0; }
   const RecordFramer& framer() const { return framer_; }
 
   // --retry: removes from the batch's kept input the records the tool
@@ -115,24 +117,26 @@ class Session : public std::enable_shared_from_this<Session> {
   std::shared_ptr<Batch> last_taken() const { return last_taken_.lock(); }
   bool settle_wanted() const { return settle_wanted_; }
   void want_settle(bool wanted) { settle_wanted_ = wanted; }
-  bool closed() const { return closed_; }
+  bool closed() const { return state_ == SessionState::kClosed; }
   // Still taking records and answers: neither closed nor failed.
-  bool open() const { return !closed_ && !failed_; }
+  bool open() const { return state_ != SessionState::kFailed && state_ != SessionState::kClosed; }
   // --retry of this call: records in flight on a tool that died go to another.
   int retries() const { return call_.retries; }
   // A client streaming records (not `list` or `stop` asking).
-  bool runs_records() const { return greeted_; }
+  bool runs_records() const { return runs_records_; }
   // An open call that does not read its answers fast enough: the instance
   // answering it stops reading the tool's stdout (Instance::on_stdout)
   // and is told when the backlog is gone (Pool::read_held_output).
   bool holds_back_answers() const { return open() && output_backlogged(); }
   void answers_held() { answers_held_ = true; }
-  // Whether the session waits in the pool's round-robin queue.
-  bool queued = false;
-  // Served by one instance of its own (a tool that keeps state, pool.h).
-  bool claimed = false;
 
  private:
+  // The only ways the lifecycle changes (session_state.h): each checks the
+  // transition.
+  void set_state(SessionState to);
+  void set_attach(AttachState to);
+  // The client ended its input (of an open session: callers ask that first).
+  bool input_ended() const;
   void read_more();
   ssize_t receive(size_t* direct);
   void on_readable(const boost::system::error_code& error);
@@ -176,7 +180,16 @@ class Session : public std::enable_shared_from_this<Session> {
   size_t ready_end_ = 0, scan_resume_ = 0, ready_records_ = 0;
   // Bytes end_input() added to complete the last record, still in in_.
   size_t completion_ = 0;
-  bool reading_ = false, greeted_ = false, input_done_ = false;
+  // Where the call is in its life, and in the ATTACH handshake.
+  SessionState state_ = SessionState::kGreeting;
+  AttachState attach_ = AttachState::kNone;
+  // A HELLO "run" came: what the call is rather than where it is in its
+  // life, and still true once it closed, when the daemon counts it out.
+  bool runs_records_ = false;
+  // A wait for the socket to be readable is pending: not a state, since
+  // reading goes on in several (after END_INPUT, EOF tells the client died)
+  // and pauses in each under back-pressure.
+  bool reading_ = false;
   uint64_t max_record_ = UINT64_MAX;
   uint64_t records_in_ = 0;
   uint64_t records_taken_ = 0;  // records cut into batches so far
@@ -201,30 +214,40 @@ class Session : public std::enable_shared_from_this<Session> {
   size_t data_sent_ = 0;
   char header_[wire::kHeaderSize];
   std::string exit_frame_;
-  bool writing_ = false, exit_queued_ = false, failed_ = false, closed_ = false;
+  // A write to the socket is in flight: at most one at a time, in any state
+  // before kClosed (the greeting, answers, the EXIT).
+  bool writing_ = false;
   // The tool's stderr reached this call live (on_tool_stderr): a failure
-  // does not repeat its tail.
+  // does not repeat its tail. A fact about what was said, not a step.
   bool heard_tool_stderr_ = false;
-  // An instance left the tool's stdout unread for this call.
+  // An instance left the tool's stdout unread for this call: back-pressure
+  // that comes and goes while the call streams, not a step of its life.
   bool answers_held_ = false;
-  // Answers of a stream wait a moment for the next ones (send_answers()).
-  asio::steady_timer gather_timer_;
+  // Answers of a stream wait a moment for the next ones (send_answers()):
+  // gathering_ says the timer is armed, a detail of the output, not a step
+  // of the call.
+  Timer gather_timer_;
   bool gathering_ = false;
 
   // Attached files: descriptors received with the client's bytes, and those
   // the session took. A control frame (the ATTACH answer) goes out before
   // anything else; answers go to output_file_ once it is taken. A greeting
   // that announced an ATTACH holds the answers until it came
-  // (awaiting_attach_). control_frame_ also carries the greeting.
+  // (AttachState::kAwaited). control_frame_ also carries the greeting.
+  // passed_truncated_: descriptors were lost on the way (the daemon was
+  // out of them), a fact about what arrived.
   std::vector<UniqueFd> passed_fds_;
   bool passed_truncated_ = false;
   UniqueFd input_file_, output_file_;
   size_t file_chunk_ = 0;
   int unsettled_segments_ = 0;
   std::weak_ptr<Batch> last_taken_;
+  // The pool's wish (want_settle), set and cleared by it while the call
+  // streams.
   bool settle_wanted_ = false;
-  bool file_read_posted_ = false, awaiting_attach_ = false;
-  bool attach_answered_ = false;
+  // A read of the input file is posted (read_input_file_later): keeps a
+  // second one from being posted, in kStreaming only.
+  bool file_read_posted_ = false;
   std::string control_frame_;
 };
 

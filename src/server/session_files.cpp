@@ -43,12 +43,12 @@ size_t Session::file_chunk(int fd) const {
 // descriptors) or is not the kind of file the client promised.
 void Session::on_attach(std::string_view request) {
   // One ATTACH per call: a second would swap files in the middle.
-  if (attach_answered_) return passed_fds_.clear();
-  attach_answered_ = true;
+  if (attach_ == AttachState::kAnswered) return passed_fds_.clear();
+  set_attach(AttachState::kAnswered);
   AttachedStreams offered = decode_attach(request), taken;
   size_t next = 0;
   auto passed = [this, &next]() { return next < passed_fds_.size() ? std::move(passed_fds_[next++]) : UniqueFd(); };
-  bool usable = call_.attach && !passed_truncated_ && greeted_ && !input_done_ && open();
+  bool usable = call_.attach && !passed_truncated_ && state_ == SessionState::kStreaming;
   if (offered.input) {
     UniqueFd input = passed();
     if (usable && input && attachable_input(input.get())) {
@@ -66,7 +66,6 @@ void Session::on_attach(std::string_view request) {
     }
   }
   passed_fds_.clear();
-  awaiting_attach_ = false;
   control_frame_ = wire::encode_frame(wire::kAttach, encode_attach(taken));
   write_more();
   read_more();
@@ -75,7 +74,7 @@ void Session::on_attach(std::string_view request) {
 // More of the file is read once little is left of the last read, or it
 // holds no complete record yet.
 bool Session::wants_file_input() const {
-  return input_file_ && open() && !input_done_ && (ready_records_ == 0 || in_.size() < kFileRefill);
+  return input_file_ && state_ == SessionState::kStreaming && (ready_records_ == 0 || in_.size() < kFileRefill);
 }
 
 // Posted, not called: read_more() runs inside take_batch(), which an

@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "common/call_options.h"
+#include "common/proc_stat.h"
 #include "server/answer_shape.h"
 #include "server/quiescence.h"
 
