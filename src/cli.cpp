@@ -118,8 +118,9 @@ class CommandLine {
     }
     prune_ = add("prune", "remove the files of daemons that no longer run", "[OPTIONS]");
     prune_->add_flag("--everywhere", m.everywhere, "also daemons of other directories that died");
-    prune_->add_option("--older-than", m.older_than_days,
-                       "remove logs and locks of daemons that exited more than DAYS ago (default 7)")
+    prune_
+        ->add_option("--older-than", m.older_than_days,
+                     "remove logs and locks of daemons that exited more than DAYS ago (default 7)")
         ->option_text("DAYS");
     logs_ = add("logs", "print a daemon's log", "[OPTIONS] ID-PREFIX");
     logs_->add_flag("-f,--follow", m.follow, "keep printing what is added until the daemon exits");
@@ -154,8 +155,8 @@ class CommandLine {
       if (!word.starts_with("-")) return usage_error(sub->get_name(), "unexpected argument '" + word + "'");
       std::string name = word.substr(0, word.find('='));
       std::string hint = name.starts_with("--") ? closest(name, long_option_names(sub)) : "";
-      return usage_error(sub->get_name(), "unknown option '" + name + "'" +
-                                              (hint.empty() ? "" : "; did you mean '" + hint + "'?"));
+      return usage_error(sub->get_name(),
+                         "unknown option '" + name + "'" + (hint.empty() ? "" : "; did you mean '" + hint + "'?"));
     }
     return kExitOk;
   }

@@ -37,8 +37,7 @@ std::string parse_error_message(const CLI::ParseError& error) {
   // (CLI11 names the unit only, lower-cased)
   if (std::regex_search(text, m, std::regex(R"(^(\S+): (.*) unit not recognized)")))
     return "option " + m[1].str() + ": the unit '" + m[2].str() + "' is none of K, M, G (a size is 64M, 512K, 2G)";
-  if (std::regex_match(text, m, std::regex(R"((\S+) is required)")))
-    return "missing " + m[1].str();
+  if (std::regex_match(text, m, std::regex(R"((\S+) is required)"))) return "missing " + m[1].str();
   if (std::regex_match(text, m, std::regex(R"(Expected at most (\d+) arguments? to (\S+), got (\d+))")) ||
       std::regex_match(text, m, std::regex(R"((\S+): too many inputs for a flag)")))
     return "option " + m[m.size() == 4 ? 2 : 1].str() + " takes no value";

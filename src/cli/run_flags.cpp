@@ -47,7 +47,8 @@ void add_run_options(CLI::App* app, RunFlags& f) {
                 "--watch make a new daemon when they change");
   app->add_option("--env", o.env, "the value of variable NAME is part of the command's identity (repeatable)")
       ->option_text("NAME");
-  app->add_option("--max-record", o.max_record, "fail a call whose input record exceeds SIZE (K, M, G suffixes; default 64M)")
+  app->add_option("--max-record", o.max_record,
+                  "fail a call whose input record exceeds SIZE (K, M, G suffixes; default 64M)")
       ->transform(CLI::AsSizeValue(false))
       ->option_text("SIZE");
   app->add_option("--max-answer", o.max_answer,

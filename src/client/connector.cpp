@@ -79,7 +79,8 @@ bool trusted_peer(int fd, const SocketAddress& address, std::string* error) {
   uid_t me = geteuid();
   if (peer.uid != me && peer.uid != 0) {
     *error = "'" + address.path() + "' is served by another user (uid " + std::to_string(peer.uid) + ", pid " +
-             std::to_string(peer.pid) + "): viasock sends input only to a daemon of your own; start yours at "
+             std::to_string(peer.pid) +
+             "): viasock sends input only to a daemon of your own; start yours at "
              "a path only you can write";
     return false;
   }
@@ -90,7 +91,8 @@ bool trusted_peer(int fd, const SocketAddress& address, std::string* error) {
   if (fstatat(address.dir_fd(), address.name().c_str(), &file, AT_SYMLINK_NOFOLLOW) == 0 &&
       (file.st_uid == me || file.st_uid == 0))
     return true;
-  *error = "'" + address.path() + "' is in a directory others may write and is not your own socket: viasock "
+  *error = "'" + address.path() +
+           "' is in a directory others may write and is not your own socket: viasock "
            "sends input only to a daemon of your own; start yours at a path only you can write";
   return false;
 }
@@ -146,8 +148,7 @@ Greeting greet(int fd, std::string_view request, std::string* refusal) {
 std::string silent_daemon(int fd, const std::string& path) {
   std::string pid = std::to_string(peer_pid(fd));
   if (peer_stopped(fd))
-    return "daemon pid " + pid + " at " + path + " does not answer: it is stopped; 'kill -CONT " + pid +
-           "' resumes it";
+    return "daemon pid " + pid + " at " + path + " does not answer: it is stopped; 'kill -CONT " + pid + "' resumes it";
   return "daemon pid " + pid + " at " + path + " does not answer; if it hangs, 'kill " + pid +
          "' and the next call starts a new one";
 }

@@ -39,9 +39,9 @@ std::optional<DaemonStatus> parse_status(const std::string& text);
 
 struct KnownDaemon {
   DaemonInfo info;
-  std::string registry_entry;  // its entry in the registry, when listed there
-  bool local = false;          // found in the chosen state directory
-  bool alive = false;          // its process exists
+  std::string registry_entry;          // its entry in the registry, when listed there
+  bool local = false;                  // found in the chosen state directory
+  bool alive = false;                  // its process exists
   std::optional<DaemonStatus> status;  // when it answered
 
   // "ready", "starting", "draining", "failed" (the tool cannot be served;

@@ -20,8 +20,8 @@ namespace {
 constexpr int kReadyFd = 3;
 
 std::vector<std::string> server_argv(const RunOptions& options, const StateDir& state, const std::string& id) {
-  std::vector<std::string> argv = {self_executable(), "server", "--state-dir", state.root(), "--ready-fd",
-                                   std::to_string(kReadyFd)};
+  std::vector<std::string> argv = {self_executable(), "server",     "--state-dir",
+                                   state.root(),      "--ready-fd", std::to_string(kReadyFd)};
   for (auto& arg : behaviour_args(options)) argv.push_back(std::move(arg));
   // Operational, not part of the identity: the daemon enforces the limit of
   // the call that started it.
@@ -109,10 +109,8 @@ SpawnResult spawn_daemon(const RunOptions& options, const StateDir& state, const
   UniqueFd ready_read(ready[0]), ready_write(ready[1]);
   UniqueFd devnull(open("/dev/null", O_RDWR | O_CLOEXEC));
   std::string log_name = id + ".log";
-  UniqueFd log(openat(state.logs_fd(), log_name.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
-                      0600));
-  if (!devnull || !log)
-    return {false, kExitDaemon, "cannot open " + state.log_path(id) + ": " + std::strerror(errno)};
+  UniqueFd log(openat(state.logs_fd(), log_name.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (!devnull || !log) return {false, kExitDaemon, "cannot open " + state.log_path(id) + ": " + std::strerror(errno)};
 
   pid_t child = fork();
   if (child < 0) return {false, kExitDaemon, std::string("fork: ") + std::strerror(errno)};

@@ -48,12 +48,13 @@ std::vector<std::string> identity_coverage(const RunOptions& options, const Daem
   if (list_files && status && status->tracking == "done") {
     for (const auto& path : status->tracked) lines.push_back("  " + path);
     if (static_cast<long long>(status->tracked.size()) < status->tracked_count)
-      lines.push_back("  (and " + std::to_string(status->tracked_count - static_cast<long long>(status->tracked.size())) +
+      lines.push_back("  (and " +
+                      std::to_string(status->tracked_count - static_cast<long long>(status->tracked.size())) +
                       " more)");
   }
   if (!options.watch.empty()) lines.push_back("watched: " + joined(options.watch));
-  std::vector<std::string> variables = {"LANG", "LANGUAGE", "LC_*", "TZ", "PATH", "LD_*", "PYTHON*", "VIRTUAL_ENV",
-                                        "CONDA_PREFIX"};
+  std::vector<std::string> variables = {"LANG", "LANGUAGE", "LC_*",        "TZ",          "PATH",
+                                        "LD_*", "PYTHON*",  "VIRTUAL_ENV", "CONDA_PREFIX"};
   variables.insert(variables.end(), options.env.begin(), options.env.end());
   lines.push_back("the variables " + joined(variables));
   return lines;

@@ -11,9 +11,12 @@ namespace {
 std::string duration(double seconds) {
   long s = static_cast<long>(seconds);
   char text[32];
-  if (s < 60) snprintf(text, sizeof text, "%lds", s);
-  else if (s < 3600) snprintf(text, sizeof text, "%ldm%02lds", s / 60, s % 60);
-  else snprintf(text, sizeof text, "%ldh%02ldm", s / 3600, s / 60 % 60);
+  if (s < 60)
+    snprintf(text, sizeof text, "%lds", s);
+  else if (s < 3600)
+    snprintf(text, sizeof text, "%ldm%02lds", s / 60, s % 60);
+  else
+    snprintf(text, sizeof text, "%ldh%02ldm", s / 3600, s / 60 % 60);
   return text;
 }
 
@@ -25,8 +28,7 @@ std::string instances(const KnownDaemon& d) {
   if (!d.status) return std::to_string(d.info.options.instances);
   const DaemonStatus& s = *d.status;
   std::string text = std::to_string(s.instances);
-  if (s.min_instances != s.max_instances)
-  {
+  if (s.min_instances != s.max_instances) {
     // Appended piece by piece: g++ 12 warns (-Wrestrict) about a string
     // built with operator+ from a literal here once it is inlined.
     text += '/';

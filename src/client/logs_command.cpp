@@ -27,7 +27,8 @@ constexpr auto kFollowInterval = std::chrono::milliseconds(200);
 bool find_log(const ManageOptions& options, const std::string& prefix, std::string* log, pid_t* pid, int* code) {
   std::vector<KnownDaemon> daemons;
   std::string error;
-  if (!find_daemons({options.state_dir, true}, &daemons, &error)) return (*code = print_error(kExitDaemon, error)), false;
+  if (!find_daemons({options.state_dir, true}, &daemons, &error))
+    return (*code = print_error(kExitDaemon, error)), false;
   struct Found {
     std::string id, log;
     pid_t pid;  // 0: not running
@@ -46,7 +47,8 @@ bool find_log(const ManageOptions& options, const std::string& prefix, std::stri
     if (dir) closedir(dir);
   }
   if (found.empty())
-    return (*code = print_error(1, "no daemon or log with an ID starting with '" + prefix + "' (see 'viasock list --all')")),
+    return (*code = print_error(1, "no daemon or log with an ID starting with '" + prefix +
+                                       "' (see 'viasock list --all')")),
            false;
   if (found.size() > 1) {
     // Named, so that the user can pick one: the first 12 characters of
@@ -68,7 +70,8 @@ bool find_log(const ManageOptions& options, const std::string& prefix, std::stri
 std::string rotated(const std::string& path, int index) {
   size_t slash = path.rfind('/');
   size_t dot = path.rfind('.');
-  if (dot == std::string::npos || (slash != std::string::npos && dot < slash)) return path + "." + std::to_string(index);
+  if (dot == std::string::npos || (slash != std::string::npos && dot < slash))
+    return path + "." + std::to_string(index);
   return path.substr(0, dot) + "." + std::to_string(index) + path.substr(dot);
 }
 
@@ -126,7 +129,8 @@ void follow(UniqueFd fd, const std::string& path, pid_t pid) {
 }  // namespace
 
 int logs_command(const ManageOptions& options) {
-  if (options.ids.size() != 1) return print_error(kExitUsage, "name one daemon by ID prefix (see 'viasock logs --help')");
+  if (options.ids.size() != 1)
+    return print_error(kExitUsage, "name one daemon by ID prefix (see 'viasock logs --help')");
   std::string log;
   pid_t pid = 0;
   int code = kExitOk;

@@ -28,11 +28,10 @@ std::string short_id(const KnownDaemon& d) { return d.info.id.substr(0, 12); }
 
 // The daemons named by ID prefix (looked up everywhere: an ID is unique) or,
 // with --all, every daemon in scope. Reports prefixes that match nothing.
-bool select_targets(const ManageOptions& options, const char* command, std::vector<KnownDaemon>* targets,
-                    int* code) {
+bool select_targets(const ManageOptions& options, const char* command, std::vector<KnownDaemon>* targets, int* code) {
   if (!options.all && options.ids.empty()) {
-    *code = print_error(kExitUsage, std::string("name daemons by ID prefix, or give --all (see 'viasock ") + command +
-                                        " --help')");
+    *code = print_error(kExitUsage,
+                        std::string("name daemons by ID prefix, or give --all (see 'viasock ") + command + " --help')");
     return false;
   }
   DaemonScope scope{options.state_dir, options.everywhere || !options.ids.empty()};
@@ -45,7 +44,8 @@ bool select_targets(const ManageOptions& options, const char* command, std::vect
   for (const auto& prefix : options.ids) {
     bool found = false;
     for (const auto& d : daemons) found = found || d.info.id.starts_with(prefix);
-    if (!found) *code = print_error(1, "no daemon with an ID starting with '" + prefix + "' (see 'viasock list --all')");
+    if (!found)
+      *code = print_error(1, "no daemon with an ID starting with '" + prefix + "' (see 'viasock list --all')");
   }
   for (auto& d : daemons) {
     bool wanted = options.all && (options.everywhere || d.local);

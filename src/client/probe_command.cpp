@@ -133,8 +133,9 @@ Outcome run_with_sample(const std::vector<std::string>& args, int sample_fd) {
 }
 
 std::string shell_quote(const std::string& word) {
-  if (!word.empty() && word.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+@%") ==
-                           std::string::npos)
+  if (!word.empty() &&
+      word.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+@%") ==
+          std::string::npos)
     return word;
   std::string quoted = "'";
   for (char c : word) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
@@ -165,7 +166,8 @@ nlohmann::json status_and_stop(const std::string& state_dir) {
   ask_daemons(socket, wire::kRequestStop, std::chrono::seconds(5));
   // The daemon drains and exits; wait a little for it, by pid.
   pid_t pid = status.value("pid", 0);
-  for (int i = 0; pid > 0 && i < 250 && kill(pid, 0) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  for (int i = 0; pid > 0 && i < 250 && kill(pid, 0) == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
   return status;
 }
 
@@ -186,10 +188,11 @@ int report(const RunOptions& options, const Outcome& direct, const Outcome& serv
            const std::vector<std::string>& given) {
   if (served.status != 0 || served.out != direct.out) {
     std::string why = served.status == -1 ? "the call through viasock did not finish within 60 s"
-                      : served.status != 0 ? "through viasock (status " + std::to_string(served.status) + "): " + served.err
-                                           : "the output through viasock differs from the direct run's (" +
-                                                 std::to_string(served.out.size()) + " bytes against " +
-                                                 std::to_string(direct.out.size()) + ")";
+                      : served.status != 0
+                          ? "through viasock (status " + std::to_string(served.status) + "): " + served.err
+                          : "the output through viasock differs from the direct run's (" +
+                                std::to_string(served.out.size()) + " bytes against " +
+                                std::to_string(direct.out.size()) + ")";
     while (!why.empty() && why.back() == '\n') why.pop_back();
     for (size_t at; (at = why.find("viasock: error: ")) != std::string::npos;) why.erase(at, 16);
     return print_error(kExitToolQuit, "no command line found for this sample: " + why);

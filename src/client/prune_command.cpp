@@ -142,7 +142,8 @@ int prune_command(const ManageOptions& options) {
     }
   }
   StateDir state;
-  if (state.open_existing(choose_state_dir(options.state_dir), &error)) prune_exited(state, options.older_than_days, running);
+  if (state.open_existing(choose_state_dir(options.state_dir), &error))
+    prune_exited(state, options.older_than_days, running);
   return code;
 }
 

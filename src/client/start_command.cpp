@@ -1,6 +1,5 @@
 #include "client/start_command.h"
 
-
 #include <chrono>
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -58,8 +57,7 @@ int start_command(const RunOptions& options) {
     DaemonState daemon = daemon_state(state.socket_path(id));
     const std::string& now = daemon.state;
     if (now == "ready") break;
-    if (now == "draining")
-      return print_error(kExitDaemon, "the daemon is stopping; see " + state.log_path(id));
+    if (now == "draining") return print_error(kExitDaemon, "the daemon is stopping; see " + state.log_path(id));
     if (now == "failed" && !daemon.error.empty()) return print_error(kExitToolQuit, daemon.error);
     if (now == "failed")
       return print_error(kExitToolQuit, "the tool cannot be served as it is; see " + state.log_path(id));
@@ -67,7 +65,8 @@ int start_command(const RunOptions& options) {
       return print_error(kExitDaemon, "the daemon stopped answering while its tool started; see " + state.log_path(id));
     std::this_thread::sleep_for(kPollInterval);
   }
-  if (options.verbose) fprintf(stderr, "viasock: %s daemon %s\n", connection.spawned ? "started" : "reusing", id.c_str());
+  if (options.verbose)
+    fprintf(stderr, "viasock: %s daemon %s\n", connection.spawned ? "started" : "reusing", id.c_str());
   printf("%s\n", id.c_str());
   return kExitOk;
 }

@@ -40,8 +40,7 @@ void try_connect(Query& q, const std::string& hello) {
   }
   q.connected = true;
   // A few bytes into an empty socket buffer: never blocks.
-  if (send(q.fd.get(), hello.data(), hello.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(hello.size()))
-    q.failed = true;
+  if (send(q.fd.get(), hello.data(), hello.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(hello.size())) q.failed = true;
 }
 
 void read_reply(Query& q) {
@@ -49,18 +48,17 @@ void read_reply(Query& q) {
   ssize_t n = read(q.fd.get(), buffer, sizeof buffer);
   if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
   if (n <= 0) return void(q.failed = true);
-  bool ok = q.decoder.feed(std::string_view(buffer, static_cast<size_t>(n)), [&](wire::FrameType type,
-                                                                                 std::string_view bytes) {
-    if (type == wire::kData) q.reply.append(bytes);
-    if (type == wire::kExit) q.done = true;
-  });
+  bool ok = q.decoder.feed(std::string_view(buffer, static_cast<size_t>(n)),
+                           [&](wire::FrameType type, std::string_view bytes) {
+                             if (type == wire::kData) q.reply.append(bytes);
+                             if (type == wire::kExit) q.done = true;
+                           });
   if (!ok) q.failed = true;
 }
 
 }  // namespace
 
-std::vector<std::optional<std::string>> ask_daemons(const std::vector<std::string>& sockets,
-                                                    std::string_view request,
+std::vector<std::optional<std::string>> ask_daemons(const std::vector<std::string>& sockets, std::string_view request,
                                                     std::chrono::milliseconds timeout) {
   std::string hello = wire::encode_frame(wire::kHello, request);
   std::vector<Query> queries(sockets.size());

@@ -15,8 +15,7 @@ namespace viasock {
 // Sends HELLO `request` (wire::kRequestStatus, kRequestStop, ...) to every
 // socket and collects each daemon's DATA reply (its status JSON). An entry is
 // empty when that daemon could not be reached or did not answer in time.
-std::vector<std::optional<std::string>> ask_daemons(const std::vector<std::string>& sockets,
-                                                    std::string_view request,
+std::vector<std::optional<std::string>> ask_daemons(const std::vector<std::string>& sockets, std::string_view request,
                                                     std::chrono::milliseconds timeout);
 
 }  // namespace viasock

@@ -187,8 +187,8 @@ class Pump {
     if (taken.input) stdin_open_ = false;
     if (!verbose_ || !taken.any()) return;
     std::string what = taken.input && taken.output ? "reads standard input and writes standard output"
-                       : taken.input                ? "reads standard input"
-                                                    : "writes standard output";
+                       : taken.input               ? "reads standard input"
+                                                   : "writes standard output";
     std::string line = "viasock: the daemon " + what + " itself\n";
     (void)!write(STDERR_FILENO, line.data(), line.size());
   }

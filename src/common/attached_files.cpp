@@ -24,8 +24,7 @@ bool on_local_file_system(int fd) {
     case F2FS_SUPER_MAGIC:
     case 0x2fc12fc1:  // ZFS
       return true;
-    default:
-      return false;
+    default: return false;
   }
 }
 

@@ -23,14 +23,22 @@ bool parse_number(std::string_view text, double* value) {
 void apply_field(std::string_view key, std::string_view value, CallOptions* options) {
   double number = 0;
   if (!parse_number(value, &number)) return;
-  if (key == "timeout") options->record_timeout = number;
-  else if (key == "idle") options->idle_timeout = number;
-  else if (key == "instances" && number >= 1 && number <= 1 << 20) options->instances = static_cast<int>(number);
-  else if (key == "quiet") options->quiet_tool = number != 0;
-  else if (key == "retry" && number <= kMaxRetries) options->retries = static_cast<int>(number);
-  else if (key == "attach") options->attach = number != 0;
-  else if (key == "record" && number >= 1 && number <= 1e18) options->max_record = static_cast<uint64_t>(number);
-  else if (key == "answer" && number >= 1 && number <= 1e18) options->max_answer = static_cast<uint64_t>(number);
+  if (key == "timeout")
+    options->record_timeout = number;
+  else if (key == "idle")
+    options->idle_timeout = number;
+  else if (key == "instances" && number >= 1 && number <= 1 << 20)
+    options->instances = static_cast<int>(number);
+  else if (key == "quiet")
+    options->quiet_tool = number != 0;
+  else if (key == "retry" && number <= kMaxRetries)
+    options->retries = static_cast<int>(number);
+  else if (key == "attach")
+    options->attach = number != 0;
+  else if (key == "record" && number >= 1 && number <= 1e18)
+    options->max_record = static_cast<uint64_t>(number);
+  else if (key == "answer" && number >= 1 && number <= 1e18)
+    options->max_answer = static_cast<uint64_t>(number);
 }
 
 }  // namespace

@@ -121,8 +121,7 @@ std::string check_regex_size(const std::string& pattern) {
         groups.back().last = 0;
         after_repetition = false;
         break;
-      default:
-        add_item(1);
+      default: add_item(1);
     }
   }
   size_t total = 0;

@@ -61,7 +61,9 @@ std::string registry_path(std::string* note) {
   std::string why = foreign(temp);
   if (why.empty()) return temp;
   std::string home = home_registry();
-  if (note) *note = why + "; the registry of your daemons is " + (home.empty() ? "unavailable ($HOME unset)" : home) + " instead";
+  if (note)
+    *note =
+        why + "; the registry of your daemons is " + (home.empty() ? "unavailable ($HOME unset)" : home) + " instead";
   return home.empty() ? temp : home;
 }
 

@@ -15,28 +15,28 @@ namespace viasock {
 struct RunOptions {
   // What decides the tool process and the framing: part of the server
   // identity (identity_args).
-  RecordFormat input_format;   // -t / -0
-  RecordFormat output_format;  // -T / -0
-  int prelude_records = 0;     // -P
-  int prelude_lines = 0;       // --prelude-lines
-  bool line_buffered = false;  // -L
-  bool pty = false;            // --pty
-  bool pipe = false;           // --pipe: the tool flushes on a pipe; learn nothing
+  RecordFormat input_format;       // -t / -0
+  RecordFormat output_format;      // -T / -0
+  int prelude_records = 0;         // -P
+  int prelude_lines = 0;           // --prelude-lines
+  bool line_buffered = false;      // -L
+  bool pty = false;                // --pty
+  bool pipe = false;               // --pipe: the tool flushes on a pipe; learn nothing
   std::vector<std::string> watch;  // --watch
   std::vector<std::string> env;    // --env
   bool no_track = false;           // --no-track: not the files the tool reads at start
 
   // Operational: a call with other values shares the daemon. -W and -j
   // raise a running daemon's limits, -w applies to the call's own records.
-  double record_timeout = 0;   // -w, seconds; 0 = none
-  double idle_timeout = 60;    // -W, seconds; 0 = never
-  int instances = 1;           // -j N, or MAX of -j MIN:MAX
-  int min_instances = 0;       // MIN of -j MIN:MAX; 0: a fixed pool of `instances`
-  uint64_t max_records = 0;    // --max-records: recycle an instance after N records; 0 = never
-  bool quiet_tool = false;     // --quiet-tool: the tool's stderr only to the log
-  int retries = 0;             // --retry: resend records in flight on a tool that died, N times
+  double record_timeout = 0;  // -w, seconds; 0 = none
+  double idle_timeout = 60;   // -W, seconds; 0 = never
+  int instances = 1;          // -j N, or MAX of -j MIN:MAX
+  int min_instances = 0;      // MIN of -j MIN:MAX; 0: a fixed pool of `instances`
+  uint64_t max_records = 0;   // --max-records: recycle an instance after N records; 0 = never
+  bool quiet_tool = false;    // --quiet-tool: the tool's stderr only to the log
+  int retries = 0;            // --retry: resend records in flight on a tool that died, N times
 
-  uint64_t max_record = 64 << 20;  // --max-record, bytes: a larger input record fails its call
+  uint64_t max_record = 64 << 20;   // --max-record, bytes: a larger input record fails its call
   uint64_t max_answer = 256 << 20;  // --max-answer, bytes: a larger answer fails its call
 
   // Where, and how loudly.
@@ -45,7 +45,7 @@ struct RunOptions {
   bool no_spawn = false;
   bool verbose = false;
 
-  std::string tool;                // as the user wrote it
+  std::string tool;               // as the user wrote it
   std::vector<std::string> args;  // the tool's arguments
 };
 

@@ -74,8 +74,7 @@ void hash_watched(Hasher& hasher, const std::string& path) {
   if (!std::filesystem::is_directory(path, error)) return;
   std::vector<std::string> entries;
   constexpr size_t kMaxEntries = 100000;
-  for (std::filesystem::recursive_directory_iterator it(path, error), end; !error && it != end;
-       it.increment(error)) {
+  for (std::filesystem::recursive_directory_iterator it(path, error), end; !error && it != end; it.increment(error)) {
     entries.push_back(it->path().string());
     if (entries.size() >= kMaxEntries) break;
   }

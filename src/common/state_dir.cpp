@@ -43,8 +43,7 @@ bool check_owned(int fd, const std::string& path, std::string* error) {
 // in a sticky directory.
 bool check_link(const std::string& path, std::string* error) {
   struct stat st;
-  if (lstat(path.c_str(), &st) != 0 || !S_ISLNK(st.st_mode) || st.st_uid == geteuid() || st.st_uid == 0)
-    return true;
+  if (lstat(path.c_str(), &st) != 0 || !S_ISLNK(st.st_mode) || st.st_uid == geteuid() || st.st_uid == 0) return true;
   *error = "state directory '" + path + "' is a symbolic link made by uid " + std::to_string(st.st_uid) +
            ", not by you; remove it or choose another with --state-dir or VIASOCK_DIR";
   return false;

@@ -75,8 +75,7 @@ ResolvedTool resolve_tool(const std::string& tool) {
     if (result == Probe::kNotRunnable && not_runnable.empty()) not_runnable = candidate;
     start = colon + 1;
   }
-  if (!not_runnable.empty())
-    return {"", kExitNotExecutable, "tool '" + not_runnable + "' is not executable"};
+  if (!not_runnable.empty()) return {"", kExitNotExecutable, "tool '" + not_runnable + "' is not executable"};
   return {"", kExitNotFound, "tool '" + tool + "' not found in PATH" + in_this_directory(tool)};
 }
 

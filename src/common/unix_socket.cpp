@@ -19,9 +19,8 @@ bool SocketAddress::open(const std::string& path, std::string* error) {
     *error = "cannot open socket directory '" + dir + "': " + std::strerror(errno);
     return false;
   }
-  address_ = path.size() < sizeof(sockaddr_un::sun_path)
-                 ? path
-                 : "/proc/self/fd/" + std::to_string(dir_.get()) + "/" + name_;
+  address_ =
+      path.size() < sizeof(sockaddr_un::sun_path) ? path : "/proc/self/fd/" + std::to_string(dir_.get()) + "/" + name_;
   if (address_.size() >= sizeof(sockaddr_un::sun_path)) {
     *error = "socket name '" + name_ + "' is too long for a Unix socket";
     return false;

@@ -48,10 +48,13 @@ bool FrameDecoder::start_frame() {
   type_ = header_[0];
   uint32_t length = get_u32(header_ + 1);
   switch (type_) {
-    case kHello: case kData: case kEndInput: case kExit: case kStderr: case kAttach: break;
-    default:
-      error_ = "unknown frame type " + std::to_string(static_cast<unsigned char>(type_));
-      return false;
+    case kHello:
+    case kData:
+    case kEndInput:
+    case kExit:
+    case kStderr:
+    case kAttach: break;
+    default: error_ = "unknown frame type " + std::to_string(static_cast<unsigned char>(type_)); return false;
   }
   if (type_ != kData && length > kMaxControlPayload) {
     error_ = "control frame of " + std::to_string(length) + " bytes is too large";

@@ -38,9 +38,9 @@ enum FrameType : char {
 };
 
 // Request kinds a client names in its HELLO.
-inline constexpr std::string_view kRequestRun = "run";        // stream records
-inline constexpr std::string_view kRequestStatus = "status";  // one DATA frame of JSON
-inline constexpr std::string_view kRequestStop = "stop";      // drain and exit; answers like status
+inline constexpr std::string_view kRequestRun = "run";          // stream records
+inline constexpr std::string_view kRequestStatus = "status";    // one DATA frame of JSON
+inline constexpr std::string_view kRequestStop = "stop";        // drain and exit; answers like status
 inline constexpr std::string_view kRequestRestart = "restart";  // replace the tool instances; answers like status
 
 // 32-bit little endian, the byte order of every length and status.

@@ -37,13 +37,13 @@ struct Batch {
   // it compares (stdout_learner.h). Weak: the sink holds its batches.
   std::weak_ptr<BatchSink> sink;
   bool to_sink = false;
-  size_t records = 0;                // answers still to come
-  size_t record_count = 0;           // records it holds, for measuring the tool's cost
-  double sent_at = 0;                // when it was given to an instance (sched::now_seconds)
-  size_t input_bytes = 0;            // what this batch holds of the instance's window
-  std::string answers;               // complete answers not yet passed to the session
-  bool prelude = false;              // stands for the prelude, not for records
-  double timeout = 0;                // -w of the call, seconds; 0 = none
+  size_t records = 0;       // answers still to come
+  size_t record_count = 0;  // records it holds, for measuring the tool's cost
+  double sent_at = 0;       // when it was given to an instance (sched::now_seconds)
+  size_t input_bytes = 0;   // what this batch holds of the instance's window
+  std::string answers;      // complete answers not yet passed to the session
+  bool prelude = false;     // stands for the prelude, not for records
+  double timeout = 0;       // -w of the call, seconds; 0 = none
   // For messages that name a record: the number of its first record in
   // the call (from 1) and that record's first bytes (record_text).
   uint64_t first_record = 0;

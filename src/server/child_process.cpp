@@ -18,7 +18,6 @@
 #include "server/scheduler.h"
 #include "server/start_tracker.h"
 
-
 namespace viasock {
 namespace {
 
@@ -91,9 +90,9 @@ ChildProcess::~ChildProcess() {
 
 bool ChildProcess::spawn(const ToolCommand& command, StdoutKind stdout_kind, int* exit_code, std::string* error) {
   UniqueFd in_read, in_write, out_read, out_write, err_read, err_write;
-  bool made = make_pipe(&in_read, &in_write) && make_pipe(&err_read, &err_write) &&
-              (stdout_kind == StdoutKind::kPipe ? make_pipe(&out_read, &out_write)
-                                                : make_terminal(&out_read, &out_write));
+  bool made =
+      make_pipe(&in_read, &in_write) && make_pipe(&err_read, &err_write) &&
+      (stdout_kind == StdoutKind::kPipe ? make_pipe(&out_read, &out_write) : make_terminal(&out_read, &out_write));
   if (!made) {
     *exit_code = kExitDaemon;
     *error = std::string("cannot create the tool's standard streams: ") + std::strerror(errno);
@@ -178,8 +177,8 @@ bool ChildProcess::try_reap() {
 }
 
 bool make_tool_command(const std::string& tool, const std::vector<std::string>& extra_args,
-                       const std::vector<std::string>& args, bool line_buffered, ToolCommand* command,
-                       int* exit_code, std::string* error) {
+                       const std::vector<std::string>& args, bool line_buffered, ToolCommand* command, int* exit_code,
+                       std::string* error) {
   ResolvedTool resolved = resolve_tool(tool);
   if (resolved.path.empty()) {
     *exit_code = resolved.exit_code;

@@ -56,7 +56,7 @@ class ChildProcess final : public ToolProcess {
 // The command to run: the tool itself with `extra_args` first, or with -L
 // the tool under `stdbuf -oL` so that its C stdio flushes each line.
 bool make_tool_command(const std::string& tool, const std::vector<std::string>& extra_args,
-                       const std::vector<std::string>& args, bool line_buffered, ToolCommand* command,
-                       int* exit_code, std::string* error);
+                       const std::vector<std::string>& args, bool line_buffered, ToolCommand* command, int* exit_code,
+                       std::string* error);
 
 }  // namespace viasock

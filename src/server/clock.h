@@ -42,7 +42,8 @@ using Timer = asio::basic_waitable_timer<DaemonClock, DaemonWaitTraits>;
 // Seconds as a duration of the clock, for timers. Capped at ~30 years: a
 // huge timeout must not overflow the clock's integer ticks.
 inline DaemonClock::duration clock_duration(double seconds) {
-  return std::chrono::duration_cast<DaemonClock::duration>(std::chrono::duration<double>(seconds < 1e9 ? seconds : 1e9));
+  return std::chrono::duration_cast<DaemonClock::duration>(
+      std::chrono::duration<double>(seconds < 1e9 ? seconds : 1e9));
 }
 
 // A manual clock for tests: while one exists, DaemonClock::now() is its

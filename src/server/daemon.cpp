@@ -99,7 +99,8 @@ bool Daemon::prepare(int* status, std::string* error) {
   idle_timeout_ = options.idle_timeout;
   PoolConfig pool_config;
   pool_config.learn = learns_tool(options);
-  std::vector<std::string> flush_args = pool_config.learn ? automatic_flush_args(options.tool) : std::vector<std::string>{};
+  std::vector<std::string> flush_args =
+      pool_config.learn ? automatic_flush_args(options.tool) : std::vector<std::string>{};
   if (!make_tool_command(options.tool, flush_args, options.args, options.line_buffered, &pool_config.command, status,
                          error))
     return false;

@@ -82,8 +82,8 @@ class Daemon : public SessionHost {
   bool write_metadata(std::string* error);
 
   DaemonConfig config_;
-  std::string id_;             // socket file name
-  std::string identity_;       // server ID computed at start, for staleness
+  std::string id_;        // socket file name
+  std::string identity_;  // server ID computed at start, for staleness
   asio::io_context io_;
   asio::signal_set signals_;
   Timer idle_timer_, identity_timer_, exit_timer_, accept_timer_, files_timer_, trim_timer_;

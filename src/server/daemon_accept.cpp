@@ -63,9 +63,8 @@ bool Daemon::bind_socket(std::string* error) {
 
 void Daemon::accept() {
   if (life_ != DaemonState::kServing) return;
-  acceptor_->async_accept([this](const boost::system::error_code& error, LocalSocket socket) {
-    on_accept(error, std::move(socket));
-  });
+  acceptor_->async_accept(
+      [this](const boost::system::error_code& error, LocalSocket socket) { on_accept(error, std::move(socket)); });
 }
 
 void Daemon::on_accept(const boost::system::error_code& error, LocalSocket socket) {

@@ -38,12 +38,8 @@ Instance::~Instance() = default;
 
 // Learning instances, and those whose prelude is what they print at start,
 // take records only once they first wait for input.
-bool Instance::learns() const {
-  return role_ == Role::kCandidate || pool_.learns() || !pool_.prelude_given();
-}
-bool Instance::lock_step() const {
-  return role_ == Role::kCandidate || (role_ == Role::kServing && pool_.lock_step());
-}
+bool Instance::learns() const { return role_ == Role::kCandidate || pool_.learns() || !pool_.prelude_given(); }
+bool Instance::lock_step() const { return role_ == Role::kCandidate || (role_ == Role::kServing && pool_.lock_step()); }
 
 bool Instance::start(int* status, std::string* error) {
   if (!process_->spawn(pool_.command(), stdout_kind_, status, error)) return false;

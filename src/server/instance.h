@@ -230,9 +230,10 @@ class Instance : public std::enable_shared_from_this<Instance> {
 
   std::deque<std::shared_ptr<Batch>> in_flight_;
   size_t in_flight_bytes_ = 0;
-  double tool_cpu_at_batch_ = -1;  // the tool's CPU clock when its last batch was done
+  double tool_cpu_at_batch_ = -1;                    // the tool's CPU clock when its last batch was done
   std::shared_ptr<const std::string> write_buffer_;  // held until written
-  std::deque<std::pair<std::shared_ptr<Batch>, std::shared_ptr<const std::string>>> fed_;  // candidate: records to write
+  std::deque<std::pair<std::shared_ptr<Batch>, std::shared_ptr<const std::string>>>
+      fed_;  // candidate: records to write
   bool writing_ = false;
   bool stepping_ = false;  // the record in flight is answered in lock-step
   bool wait_for_load_ = false;
@@ -262,10 +263,10 @@ class Instance : public std::enable_shared_from_this<Instance> {
   bool stdout_closed_ = false;
   bool killed_over_max_answer_ = false;
   bool answered_ = false, killed_by_us_ = false, timeout_armed_ = false, talkative_ = false;
-  uint64_t printed_bytes_ = 0;           // all it printed on its stdout, answer or not
-  bool stdout_held_ = false;             // left unread while its caller is backlogged
-  LateAnswerGrace late_answer_grace_;    // framing given: silence with records unanswered
-  const char* kill_reason_ = nullptr;    // why viasock killed it, for the call's message
+  uint64_t printed_bytes_ = 0;         // all it printed on its stdout, answer or not
+  bool stdout_held_ = false;           // left unread while its caller is backlogged
+  LateAnswerGrace late_answer_grace_;  // framing given: silence with records unanswered
+  const char* kill_reason_ = nullptr;  // why viasock killed it, for the call's message
   sched::InstanceSchedule schedule_;
 };
 

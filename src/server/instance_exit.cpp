@@ -85,8 +85,7 @@ void Instance::finish() {
   if (finished()) return;
   // Retired (its role says so once retire() was asked, whatever its life
   // is now), or its input closed with everything answered: it was to end.
-  bool expected = schedule_.role() == sched::Role::kRetiring ||
-                  (life_ == InstanceLife::kClosing && in_flight_.empty());
+  bool expected = schedule_.role() == sched::Role::kRetiring || (life_ == InstanceLife::kClosing && in_flight_.empty());
   enter(InstanceLife::kFinished);
   boost::system::error_code ignored;
   timeout_timer_.cancel();
@@ -107,7 +106,8 @@ void Instance::finish() {
   int status = kill_reason_ ? static_cast<int>(kExitToolQuit) : exit_code_for_wait_status(wait_status);
   std::string message = "tool '" + pool_.config().command.name + "' " +
                         (kill_reason_ ? std::string(kill_reason_) : describe_wait_status(wait_status));
-  message += answered_ || printed_bytes_ > 0 ? " while records were waiting for answers" : " before it printed anything";
+  message +=
+      answered_ || printed_bytes_ > 0 ? " while records were waiting for answers" : " before it printed anything";
   std::string tail = stderr_lines_.tail();
   std::string detail = stderr_tail_detail(tail);
   spdlog::info("instance {}: tool pid {} {}", index_, pid(), describe_wait_status(wait_status));

@@ -137,8 +137,7 @@ std::shared_ptr<Batch> Instance::segment_tail(const std::shared_ptr<Session>& ow
 
 // The segment is over: its last batch waits for nothing more.
 void Instance::end_segment_hold() {
-  if (std::shared_ptr<Batch> last = std::exchange(segment_last_, {}).lock())
-    last->segment = Batch::Segment::kNone;
+  if (std::shared_ptr<Batch> last = std::exchange(segment_last_, {}).lock()) last->segment = Batch::Segment::kNone;
 }
 
 // Output beyond the answers the framer expected: the segment's caller's.

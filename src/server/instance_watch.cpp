@@ -141,7 +141,10 @@ void Instance::on_stuck_check(ToolActivity activity) {
     message += "; it printed " + std::to_string(out_.size()) + " bytes that do not end an answer (check -T/-0)";
   std::shared_ptr<Session> call = front.session.lock();
   spdlog::warn("instance {}: {}: {}; killing it", index_,
-               front.to_sink ? "the learner" : call ? call->log_name() : "a call now gone", message);
+               front.to_sink ? "the learner"
+               : call        ? call->log_name()
+                             : "a call now gone",
+               message);
   fail_in_flight(kExitToolQuit, message);
   kill();
   pool_.answers_missing();

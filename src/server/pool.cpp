@@ -101,8 +101,7 @@ void Pool::offer(std::shared_ptr<Session> session) {
   kick();
 }
 
-std::shared_ptr<Batch> Pool::take_work(size_t max_bytes, size_t max_records, std::string* bytes,
-                                       bool new_segment) {
+std::shared_ptr<Batch> Pool::take_work(size_t max_bytes, size_t max_records, std::string* bytes, bool new_segment) {
   if (!new_segment) return queue_.take(max_bytes, max_records, bytes);
   return queue_.take(max_bytes, max_records, bytes, [this](Session& session) { return may_join(session); });
 }

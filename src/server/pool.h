@@ -36,13 +36,13 @@ struct PoolConfig {
   RecordFormat output_format;
   int prelude_records = 0;
   int prelude_lines = 0;
-  int instances = 1;         // -j N, or MAX of -j MIN:MAX
-  int min_instances = 0;     // MIN of -j MIN:MAX; 0: a fixed pool of `instances`
-  uint64_t max_records = 0;  // --max-records; 0: never recycle
-  bool learn = false;                         // no framing options: learn the tool
+  int instances = 1;                           // -j N, or MAX of -j MIN:MAX
+  int min_instances = 0;                       // MIN of -j MIN:MAX; 0: a fixed pool of `instances`
+  uint64_t max_records = 0;                    // --max-records; 0: never recycle
+  bool learn = false;                          // no framing options: learn the tool
   StdoutKind stdout_kind = StdoutKind::kPipe;  // when not learning
-  std::string flush_hint;                     // the tool's own flush option, for messages
-  bool line_buffered = false;                 // -L: the tool runs under stdbuf
+  std::string flush_hint;                      // the tool's own flush option, for messages
+  bool line_buffered = false;                  // -L: the tool runs under stdbuf
   // What an earlier daemon of this ID learned: the tool is not learned again.
   std::optional<ToolProfile> profile;
   // Called once learning is complete (and when what was learned changes),
@@ -79,8 +79,7 @@ class Pool {
   // read on where nothing holds them any more (Instance::hold_for_caller).
   void read_held_output();
   // `new_segment`: for an instance opening a segment (may_join).
-  std::shared_ptr<Batch> take_work(size_t max_bytes, size_t max_records, std::string* bytes,
-                                   bool new_segment = false);
+  std::shared_ptr<Batch> take_work(size_t max_bytes, size_t max_records, std::string* bytes, bool new_segment = false);
   // The next batch for `instance`: any session's, or only its own session's
   // while every call gets an instance of its own.
   std::shared_ptr<Batch> take_work_for(Instance& instance, size_t max_bytes, size_t max_records, std::string* bytes);

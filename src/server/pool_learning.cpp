@@ -95,9 +95,10 @@ void Pool::hold(std::shared_ptr<Session> session) {
 void Pool::answers_vary() {
   if (answers_vary_logged_) return;
   answers_vary_logged_ = true;
-  spdlog::warn("the tool's answers do not keep to the learned shape ({}): each call gets what the tool printed "
-               "between two moments it waited for input",
-               shape_description_);
+  spdlog::warn(
+      "the tool's answers do not keep to the learned shape ({}): each call gets what the tool printed "
+      "between two moments it waited for input",
+      shape_description_);
 }
 
 void Pool::set_stateful(bool stateful) {
@@ -130,7 +131,9 @@ void Pool::set_stateful(bool stateful) {
 }
 
 void Pool::learn_answer(const std::string& answer) {
-  if (framing_given() || shape_known_ || shapeless_ || samples_.size() >= kMaxSamples || answer.size() > kMaxSampleBytes) return;
+  if (framing_given() || shape_known_ || shapeless_ || samples_.size() >= kMaxSamples ||
+      answer.size() > kMaxSampleBytes)
+    return;
   samples_.push_back(answer);
   AnswerShape shape = infer_answer_shape(samples_);
   if (!shape.decided) {
@@ -160,9 +163,10 @@ void Pool::prints_at_end(size_t bytes) {
     spdlog::info("an instance printed {} bytes once its input closed, after its call ended", bytes);
     return;
   }
-  spdlog::warn("the tool printed {} bytes once its input closed (a summary at the end of its input): calls it served "
-               "beside others did not get them{}",
-               bytes, state_known_ ? "; every call now gets an instance of its own, served as a direct run" : "");
+  spdlog::warn(
+      "the tool printed {} bytes once its input closed (a summary at the end of its input): calls it served "
+      "beside others did not get them{}",
+      bytes, state_known_ ? "; every call now gets an instance of its own, served as a direct run" : "");
   // While its state is still being probed, the probe decides.
   if (state_known_) set_stateful(true);
 }
@@ -225,8 +229,7 @@ std::vector<std::string> Pool::learned_args(bool* known) const {
   if (!config_.learn) return args;
   if (learned_kind_ == StdoutKind::kTerminal) args.push_back("--pty");
   if (config_.output_format.kind == RecordFormat::kNull) args.push_back("-0");
-  if (config_.output_format.kind == RecordFormat::kRegex)
-    args.insert(args.end(), {"-T", config_.output_format.regex});
+  if (config_.output_format.kind == RecordFormat::kRegex) args.insert(args.end(), {"-T", config_.output_format.regex});
   const std::string& prelude = start_up_.prelude();
   size_t lines = static_cast<size_t>(std::count(prelude.begin(), prelude.end(), '\n'));
   if (!prelude.empty() && prelude.back() != '\n') *known = false;

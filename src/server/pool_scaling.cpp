@@ -181,9 +181,10 @@ void Pool::log_spreading_change() {
   bool helps = spreading_helps();
   if (helps == spreading_logged_) return;
   spreading_logged_ = helps;
-  spdlog::info("spreading over instances {}: per record the tool takes {:.3f} ms ({:.3f} ms of CPU), the daemon {:.3f} ms",
-               helps ? "helps" : "does not help", spread_.tool_wall.per_record() * 1e3,
-               spread_.tool_cpu.per_record() * 1e3, spread_.daemon.per_record() * 1e3);
+  spdlog::info(
+      "spreading over instances {}: per record the tool takes {:.3f} ms ({:.3f} ms of CPU), the daemon {:.3f} ms",
+      helps ? "helps" : "does not help", spread_.tool_wall.per_record() * 1e3, spread_.tool_cpu.per_record() * 1e3,
+      spread_.daemon.per_record() * 1e3);
 }
 
 void Pool::arm_tick() {

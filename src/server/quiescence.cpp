@@ -135,8 +135,7 @@ bool waits_for_input(long number, bool* on_descriptor_set) {
     case SYS_read:
     case SYS_readv:
     case SYS_pread64:
-    case SYS_preadv:
-      return true;
+    case SYS_preadv: return true;
 #ifdef SYS_poll
     case SYS_poll:
 #endif
@@ -148,11 +147,8 @@ bool waits_for_input(long number, bool* on_descriptor_set) {
 #endif
     case SYS_ppoll:
     case SYS_pselect6:
-    case SYS_epoll_pwait:
-      *on_descriptor_set = true;
-      return true;
-    default:
-      return false;
+    case SYS_epoll_pwait: *on_descriptor_set = true; return true;
+    default: return false;
   }
 }
 

@@ -48,8 +48,7 @@ void QuiescenceWatch::schedule(std::chrono::microseconds delay) {
 void QuiescenceWatch::look() {
   ToolActivity activity = observe_();
   if (activity == ToolActivity::kWaitingForInput && pull_() > 0) activity = ToolActivity::kBusy;
-  if (activity == ToolActivity::kWaitingForInput && terminal_ && ++confirmations_ < 2)
-    return schedule(kTerminalSettle);
+  if (activity == ToolActivity::kWaitingForInput && terminal_ && ++confirmations_ < 2) return schedule(kTerminalSettle);
   if (activity == ToolActivity::kBusy) {
     confirmations_ = 0;
     schedule(interval_);

@@ -123,9 +123,7 @@ class CheckPace {
   CheckPace(double interval, double share) : interval_(interval), share_(share) {}
   bool due(double now) const { return now >= next_; }
   // A check ran from `started` to `finished`.
-  void ran(double started, double finished) {
-    next_ = started + std::max(interval_, (finished - started) / share_);
-  }
+  void ran(double started, double finished) { next_ = started + std::max(interval_, (finished - started) / share_); }
 
  private:
   double interval_, share_;
@@ -230,9 +228,9 @@ class InstanceSchedule {
 
 // What the pool knows when it decides to grow.
 struct PoolLoad {
-  int active = 0;               // instances taking work (starting ones too)
-  int max = 1;                  // -j MAX
-  size_t waiting_records = 0;   // complete records not yet given to an instance
+  int active = 0;              // instances taking work (starting ones too)
+  int max = 1;                 // -j MAX
+  size_t waiting_records = 0;  // complete records not yet given to an instance
   size_t waiting_bytes = 0;
   double startup = -1;          // measured start-up, < 0 when not yet known
   bool spreading_helps = true;  // spreading_helps(): else more instances only idle

@@ -47,9 +47,8 @@ void Session::read_more() {
     socket_.non_blocking(true, ignored);
   }
   // Read when readable, by hand: a pending read into in_ would pin it.
-  socket_.async_wait(asio::socket_base::wait_read, [self = shared_from_this()](const boost::system::error_code& error) {
-    self->on_readable(error);
-  });
+  socket_.async_wait(asio::socket_base::wait_read,
+                     [self = shared_from_this()](const boost::system::error_code& error) { self->on_readable(error); });
 }
 
 // Payload of a DATA frame goes straight into in_; headers, control frames
@@ -114,9 +113,7 @@ void Session::grow_read_buffer() {
 
 void Session::on_frame(wire::FrameType type, std::string_view bytes) {
   switch (type) {
-    case wire::kHello:
-      on_hello(bytes);
-      break;
+    case wire::kHello: on_hello(bytes); break;
     case wire::kData:
       // With an input file attached, the file is the input until its end.
       if (state_ == SessionState::kStreaming && !input_file_) in_.append(bytes);
@@ -124,11 +121,8 @@ void Session::on_frame(wire::FrameType type, std::string_view bytes) {
     case wire::kEndInput:
       if (!input_file_) end_input();
       break;
-    case wire::kAttach:
-      on_attach(bytes);
-      break;
-    default:
-      break;
+    case wire::kAttach: on_attach(bytes); break;
+    default: break;
   }
 }
 

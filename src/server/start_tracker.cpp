@@ -240,7 +240,8 @@ void StartTracker::adopt(TrackChannel channel) {
     refuse(std::string("the kernel refused a seccomp filter: ") + std::strerror(error ? error : EBADF));
     return;
   }
-  ioctl(fds.front().get(), SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP);  // older kernels: not needed
+  ioctl(fds.front().get(), SECCOMP_IOCTL_NOTIF_SET_FLAGS,
+        SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP);  // older kernels: not needed
   std::lock_guard lock(mutex_);
   listeners_.push_back(std::move(fds.front()));
   uint64_t one = 1;
@@ -258,8 +259,7 @@ void StartTracker::start_up_done() {
       // Changed since the tool started, and not by the tool itself (Python
       // replaces the stale compiled module of an edited one): what the tool
       // read may be the old contents. The change time cannot be set back.
-      if (file.ctime_ns >= started_ns_ && !written_.count(path) && changed_at_start_.empty())
-        changed_at_start_ = path;
+      if (file.ctime_ns >= started_ns_ && !written_.count(path) && changed_at_start_.empty()) changed_at_start_ = path;
       files_.push_back(std::move(file));
     }
     std::sort(files_.begin(), files_.end(), [](const FileState& a, const FileState& b) { return a.path < b.path; });
@@ -293,9 +293,10 @@ void StartTracker::refuse(const std::string& problem) {
   problem_ = problem;
   paths_.clear();
   files_.clear();
-  spdlog::warn("cannot track the files the tool reads at start: {}; the identity covers only the tool, the files "
-               "its arguments name and the variables",
-               problem);
+  spdlog::warn(
+      "cannot track the files the tool reads at start: {}; the identity covers only the tool, the files "
+      "its arguments name and the variables",
+      problem);
 }
 
 void StartTracker::serve() {
@@ -304,7 +305,8 @@ void StartTracker::serve() {
   while (!stopping_) {
     {
       std::lock_guard lock(mutex_);
-      std::erase_if(listeners_, [&](const UniqueFd& fd) { return std::find(gone.begin(), gone.end(), fd.get()) != gone.end(); });
+      std::erase_if(listeners_,
+                    [&](const UniqueFd& fd) { return std::find(gone.begin(), gone.end(), fd.get()) != gone.end(); });
       gone.clear();
       polled.assign(1, pollfd{wake_.get(), POLLIN, 0});
       for (const UniqueFd& fd : listeners_) polled.push_back(pollfd{fd.get(), POLLIN, 0});
@@ -314,8 +316,10 @@ void StartTracker::serve() {
     if (polled[0].revents) (void)!read(wake_.get(), &count, sizeof count);
     for (size_t i = 1; i < polled.size(); ++i) {
       // Answered before a hang-up is seen: the last tool may still wait.
-      if (polled[i].revents & POLLIN) answer(polled[i].fd);
-      else if (polled[i].revents & (POLLHUP | POLLERR | POLLNVAL)) gone.push_back(polled[i].fd);
+      if (polled[i].revents & POLLIN)
+        answer(polled[i].fd);
+      else if (polled[i].revents & (POLLHUP | POLLERR | POLLNVAL))
+        gone.push_back(polled[i].fd);
     }
   }
 }

@@ -46,9 +46,7 @@ void StdoutLearner::kill() {
   if (terminal_ && !terminal_->finished()) terminal_->kill();
 }
 
-bool StdoutLearner::finished() const {
-  return (!pipe_ || pipe_->finished()) && (!terminal_ || terminal_->finished());
-}
+bool StdoutLearner::finished() const { return (!pipe_ || pipe_->finished()) && (!terminal_ || terminal_->finished()); }
 
 void StdoutLearner::reap() {
   if (pipe_) pipe_->reap();
@@ -102,15 +100,11 @@ void StdoutLearner::on_batch_answered(Batch& batch) {
   std::string answer = std::exchange(batch.answers, {});
   copy_.reset();
   switch (stage_) {
-    case Stage::kFirstRecord:
-      return on_first_answer(std::move(answer));
-    case Stage::kTerminalAnswer:
-      return on_terminal_answer(std::move(answer));
+    case Stage::kFirstRecord: return on_first_answer(std::move(answer));
+    case Stage::kTerminalAnswer: return on_terminal_answer(std::move(answer));
     case Stage::kProbing:
-    case Stage::kTerminalProbe:
-      return on_probe_answer(answer);
-    default:
-      return;
+    case Stage::kTerminalProbe: return on_probe_answer(answer);
+    default: return;
   }
 }
 
@@ -138,8 +132,9 @@ void StdoutLearner::on_first_answer(std::string answer) {
 }
 
 void StdoutLearner::serve_first_call_directly(std::string printed) {
-  spdlog::info("the tool did not answer its first record on a pipe: serving that call as a direct run, "
-               "then learning it on a terminal");
+  spdlog::info(
+      "the tool did not answer its first record on a pipe: serving that call as a direct run, "
+      "then learning it on a terminal");
   stage_ = Stage::kDirectRun;
   auto record = std::exchange(record_, nullptr);
   std::shared_ptr<Session> session = record->session.lock();
@@ -231,8 +226,7 @@ void StdoutLearner::candidate_exited(Instance* candidate, bool expected, int sta
         if (pool_.framing_given())
           return serve_each_call_directly("the tool did not answer its first record with the options given");
         return start_terminal();
-      case Stage::kClosing:
-        return finish_closing(pipe_->release_late_output());
+      case Stage::kClosing: return finish_closing(pipe_->release_late_output());
       case Stage::kFirstCall:
       case Stage::kProbing:
         // Killed for an answer over the call's --max-answer: that call
@@ -271,8 +265,7 @@ void StdoutLearner::candidate_exited(Instance* candidate, bool expected, int sta
         // again with a new candidate.
         stage_ = Stage::kDone;
         return pool_.learning_failed(status, message, copy_ != nullptr);
-      default:
-        return;
+      default: return;
     }
   }
   if (candidate == terminal_.get() && stage_ != Stage::kDone) {

@@ -22,7 +22,8 @@ std::string joined(const std::vector<std::string>& parts, const char* separator)
 std::string flush_advice(const ToolFacts& tool, bool seen_on_terminal) {
   // A terminal is what -L and --pty give; a tool that buffers there too
   // sets its own buffer, and only the tool can change that.
-  if (tool.on_terminal || seen_on_terminal) return "if it buffers its output even on a terminal, make it flush each answer";
+  if (tool.on_terminal || seen_on_terminal)
+    return "if it buffers its output even on a terminal, make it flush each answer";
   std::string own = tool.flush_hint.empty() ? "" : "its own option (" + tool.flush_hint + ") or ";
   if (tool.line_buffered)
     return "if it buffers its output, -L does not reach its buffer (it sets its own, or is linked statically): give " +
@@ -70,11 +71,11 @@ std::string record_text(const Batch& batch, size_t answered) {
 std::string no_answer_message(const ToolFacts& tool, size_t records, bool on_pipe_and_terminal,
                               const std::string& first) {
   std::string which = first.empty() ? "a record" : first;
-  std::string what = quoted(tool) + " read " +
-                     (records == 1 ? which : std::to_string(records) + " records" +
-                                                 (first.empty() ? "" : ", the first " + first)) +
-                     " and waits for more input without answering" +
-                     (on_pipe_and_terminal ? ", on a pipe (its first call, served as a direct run) and on a terminal" : "");
+  std::string what =
+      quoted(tool) + " read " +
+      (records == 1 ? which : std::to_string(records) + " records" + (first.empty() ? "" : ", the first " + first)) +
+      " and waits for more input without answering" +
+      (on_pipe_and_terminal ? ", on a pipe (its first call, served as a direct run) and on a terminal" : "");
   std::vector<std::string> ways = {
       "if its records are several lines, give -t REGEX",
       flush_advice(tool, on_pipe_and_terminal),
@@ -87,12 +88,12 @@ std::string framing_broken_message(const ToolFacts& tool, size_t extra_bytes, si
                                    const std::string& first) {
   std::string what =
       extra_bytes > 0
-          ? quoted(tool) + " printed " + std::to_string(extra_bytes) + " bytes more than the answers the framing given (" +
-                answer_framing(tool) + ") expects"
+          ? quoted(tool) + " printed " + std::to_string(extra_bytes) +
+                " bytes more than the answers the framing given (" + answer_framing(tool) + ") expects"
           : quoted(tool) + " waits for input with " +
-                (unanswered == 1 && !first.empty()
-                     ? first
-                     : std::to_string(unanswered) + " record(s)" + (first.empty() ? "" : ", the first " + first + ",")) +
+                (unanswered == 1 && !first.empty() ? first
+                                                   : std::to_string(unanswered) + " record(s)" +
+                                                         (first.empty() ? "" : ", the first " + first + ",")) +
                 " left without the answer the framing given (" + answer_framing(tool) +
                 ") expects: it answers some records with nothing, or buffers its output";
   return what + "; so its answers cannot be matched to records: drop the framing options, and viasock learns how " +
@@ -110,8 +111,9 @@ std::string unattributed_output_message(const ToolFacts& tool, size_t bytes) {
 
 std::string prelude_incomplete_message(const ToolFacts& tool, int printed, int expected, bool in_lines) {
   std::string unit = in_lines ? " line(s) (--prelude-lines " : " record(s) (-P ";
-  std::string why = tool.on_terminal || tool.line_buffered ? "its prelude is shorter"
-                                                           : "its prelude is shorter, or it buffers its output (-L, --pty)";
+  std::string why = tool.on_terminal || tool.line_buffered
+                        ? "its prelude is shorter"
+                        : "its prelude is shorter, or it buffers its output (-L, --pty)";
   return quoted(tool) + " waits for input after printing " + std::to_string(printed) + " of its " +
          std::to_string(expected) + unit + std::to_string(expected) + "): " + why;
 }

@@ -27,8 +27,8 @@ struct ToolFailure {
 };
 
 struct ToolFacts {
-  std::string name;           // the tool as the user gave it
-  std::string flush_hint;     // its own option to flush ("'python3 -u'"), or ""
+  std::string name;            // the tool as the user gave it
+  std::string flush_hint;      // its own option to flush ("'python3 -u'"), or ""
   bool framing_given = false;  // -t, -T, -0, -P, -L, --pty, --pipe: nothing learned
   bool line_buffered = false;  // -L: run under stdbuf -oL
   bool on_terminal = false;    // its stdout is a terminal (--pty, or learned)

@@ -43,9 +43,7 @@ TEST_CASE("NUL-terminated answers") {
   CHECK(shape.format.kind == RecordFormat::kNull);
 }
 
-TEST_CASE("unterminated answers have no shape") {
-  CHECK_FALSE(infer_answer_shape({"> ", "> "}).decided);
-}
+TEST_CASE("unterminated answers have no shape") { CHECK_FALSE(infer_answer_shape({"> ", "> "}).decided); }
 
 TEST_CASE("a sentinel regex matches exactly its line") {
   CHECK(exact_line_regex("a.b*") == "^a\\.b\\*$");

@@ -63,8 +63,7 @@ class FakeProcess final : public ToolProcess {
 // ---- FakeTool
 
 bool FakeTool::spawn(StdoutKind stdout_kind, ToolProcess::Streams* streams, std::string* error) {
-  if (!make_pipe(&stdin_, &streams->in) || !make_pipe(&streams->out, &stdout_) ||
-      !make_pipe(&streams->err, &stderr_)) {
+  if (!make_pipe(&stdin_, &streams->in) || !make_pipe(&streams->out, &stdout_) || !make_pipe(&streams->err, &stderr_)) {
     *error = std::string("cannot create a pipe: ") + std::strerror(errno);
     return false;
   }
@@ -221,15 +220,16 @@ bool FakeClient::step() {
   ssize_t n;
   while ((n = ::read(fd_.get(), chunk, sizeof chunk)) > 0) {
     progress = true;
-    bool fine = decoder_.feed(std::string_view(chunk, static_cast<size_t>(n)), [&](wire::FrameType type, std::string_view bytes) {
-      if (type == wire::kData) out_ += bytes;
-      if (type == wire::kStderr) err_ += bytes;
-      if (type == wire::kExit) {
-        int status = -1;
-        wire::decode_exit(bytes, &status, &message_);
-        status_ = status;
-      }
-    });
+    bool fine = decoder_.feed(std::string_view(chunk, static_cast<size_t>(n)),
+                              [&](wire::FrameType type, std::string_view bytes) {
+                                if (type == wire::kData) out_ += bytes;
+                                if (type == wire::kStderr) err_ += bytes;
+                                if (type == wire::kExit) {
+                                  int status = -1;
+                                  wire::decode_exit(bytes, &status, &message_);
+                                  status_ = status;
+                                }
+                              });
     REQUIRE(fine);
   }
   if (n == 0) {

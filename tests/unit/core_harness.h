@@ -102,7 +102,7 @@ class FakeTool {
   int number_;
   UniqueFd stdin_, stdout_, stderr_;  // the tool's ends
   std::string partial_, buffer_;
-  std::string pending_;  // flushed but not yet taken by the pipe
+  std::string pending_;   // flushed but not yet taken by the pipe
   int exit_status_ = -1;  // exit() waits for pending_ to be written
   DaemonClock::time_point busy_until_{}, started_at_{};
   StdoutKind stdout_kind_ = StdoutKind::kPipe;

@@ -199,7 +199,8 @@ TEST_CASE("a batch on an instance that dies mid-batch", "[core][failure]") {
   }
 }
 
-TEST_CASE("a tool that fails at start again and again is restarted ever more slowly, then given up", "[core][failure]") {
+TEST_CASE("a tool that fails at start again and again is restarted ever more slowly, then given up",
+          "[core][failure]") {
   // The first instance works until a record kills it; every later one
   // exits while loading (its model is gone).
   Script script = dying(std::make_shared<int>(1));
@@ -224,7 +225,8 @@ TEST_CASE("a tool that fails at start again and again is restarted ever more slo
   CHECK(core.alive() == 0);
 }
 
-TEST_CASE("recycling (--max-records): an instance that served its quota is replaced, with no call waiting", "[core][pool]") {
+TEST_CASE("recycling (--max-records): an instance that served its quota is replaced, with no call waiting",
+          "[core][pool]") {
   Core core(flushing(), [](PoolConfig& config) { config.max_records = 4; });
   CHECK(core.call_with("a\nb\n").out() == "a!\nb!\n");
   CHECK(core.call_with("c\nd\ne\nf\ng\n").out() == "c!\nd!\ne!\nf!\ng!\n");
@@ -315,8 +317,9 @@ TEST_CASE("the first call's client vanishes while the tool is learned on it: lat
   Script buffering = slow(milliseconds(20));
   buffering.buffered = true;
   Script stateful = counting();
-  const std::vector<std::pair<const char*, Script>> tools = {
-      {"flushing", slow(milliseconds(20))}, {"buffering", buffering}, {"stateful", stateful}};
+  const std::vector<std::pair<const char*, Script>> tools = {{"flushing", slow(milliseconds(20))},
+                                                             {"buffering", buffering},
+                                                             {"stateful", stateful}};
   for (const auto& [name, script] : tools) {
     for (int vanish_ms : {8, 30, 70}) {
       for (bool ended : {false, true}) {
@@ -337,4 +340,3 @@ TEST_CASE("the first call's client vanishes while the tool is learned on it: lat
     }
   }
 }
-

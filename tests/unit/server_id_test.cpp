@@ -97,8 +97,8 @@ TEST_CASE("the environment that changes output counts by default") {
   char lang[] = "LANG=C", path[] = "PATH=/bin", home[] = "HOME=/root", venv[] = "VIRTUAL_ENV=/v",
        python[] = "PYTHONPATH=/p", loader[] = "LD_PRELOAD=x.so", tz[] = "TZ=UTC";
   char* env[] = {path, home, lang, venv, python, loader, tz, nullptr};
-  CHECK(identity_environment(env) ==
-        std::vector<std::string>{"LANG=C", "LD_PRELOAD=x.so", "PATH=/bin", "PYTHONPATH=/p", "TZ=UTC", "VIRTUAL_ENV=/v"});
+  CHECK(identity_environment(env) == std::vector<std::string>{"LANG=C", "LD_PRELOAD=x.so", "PATH=/bin", "PYTHONPATH=/p",
+                                                              "TZ=UTC", "VIRTUAL_ENV=/v"});
 }
 
 TEST_CASE("a changed argument file, --opt=FILE or watched file gives a new ID") {

@@ -56,20 +56,20 @@ TEST_CASE("session lifecycle: the transitions a call may take, and no other", "[
 
 TEST_CASE("attach handshake: one ATTACH per call, awaited only until it came or the call failed", "[lifecycle]") {
   using A = AttachState;
-  check_table({A::kNone, A::kAwaited, A::kAnswered},
-              {{A::kNone, A::kAwaited}, {A::kAwaited, A::kAnswered}, {A::kAwaited, A::kNone},
-               {A::kNone, A::kAnswered}});
+  check_table({A::kNone, A::kAwaited, A::kAnswered}, {{A::kNone, A::kAwaited},
+                                                      {A::kAwaited, A::kAnswered},
+                                                      {A::kAwaited, A::kNone},
+                                                      {A::kNone, A::kAnswered}});
 }
 
 TEST_CASE("daemon lifecycle: serving, draining, stopping, stopped, in that order", "[lifecycle]") {
   using D = DaemonState;
   // An internal error stops a serving daemon without draining.
-  check_table({D::kStarting, D::kServing, D::kDraining, D::kStopping, D::kStopped},
-              {{D::kStarting, D::kServing},
-               {D::kServing, D::kDraining},
-               {D::kDraining, D::kStopping},
-               {D::kStopping, D::kStopped},
-               {D::kServing, D::kStopping}});
+  check_table({D::kStarting, D::kServing, D::kDraining, D::kStopping, D::kStopped}, {{D::kStarting, D::kServing},
+                                                                                     {D::kServing, D::kDraining},
+                                                                                     {D::kDraining, D::kStopping},
+                                                                                     {D::kStopping, D::kStopped},
+                                                                                     {D::kServing, D::kStopping}});
 }
 
 #ifdef NDEBUG

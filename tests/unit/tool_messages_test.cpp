@@ -66,7 +66,8 @@ TEST_CASE("no message about a tool's behaviour sends the user to probe, which wo
 TEST_CASE("a broken framing names the framing given and how to let viasock learn instead") {
   ToolFacts facts = python();
   facts.framing_given = true;
-  CHECK(has(framing_broken_message(facts, 10, 0), "printed 10 bytes more than the answers the framing given (one line per record) expects"));
+  CHECK(has(framing_broken_message(facts, 10, 0),
+            "printed 10 bytes more than the answers the framing given (one line per record) expects"));
   facts.output_format.kind = RecordFormat::kRegex;
   facts.output_format.regex = "^$";
   std::string message = framing_broken_message(facts, 0, 2);
