@@ -56,13 +56,6 @@ constexpr int kHelloPatienceMs = 60000;
 
 enum class Greeting { kGreeted, kClosed, kSilent, kRefused };
 
-// The pid of the process listening on a connected Unix socket.
-pid_t peer_pid(int fd) {
-  ucred peer{};
-  socklen_t length = sizeof peer;
-  return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &length) == 0 ? peer.pid : 0;
-}
-
 // Whether the process listening on `fd` may be sent the caller's input: it
 // runs as the caller (or as root, who could read the input anyway). Another
 // user listening where the caller looks (a socket in /tmp, a path from a

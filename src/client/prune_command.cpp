@@ -80,9 +80,15 @@ bool prune_dead(const KnownDaemon& daemon, int* code) {
       return false;
     }
     // Under the lock no daemon of this ID can be starting; one that answers
-    // now was started since we looked, and stays.
+    // now was started since we looked, and stays. The dead daemon itself
+    // may still take a connection for a moment after it was killed: its
+    // other threads are still exiting, with its descriptors, while /proc
+    // already shows it a zombie.
     SocketAddress address;
-    if (address.open(state.socket_path(id), &error) && connect_unix(address.address())) return false;
+    if (address.open(state.socket_path(id), &error)) {
+      UniqueFd probe = connect_unix(address.address());
+      if (probe && peer_pid(probe.get()) != daemon.info.pid) return false;
+    }
     if (state.sockets_fd() >= 0) unlinkat(state.sockets_fd(), id.c_str(), 0);
     if (state.logs_fd() >= 0) remove_logs(state, id);
     std::string run_name = id + ".json";

@@ -44,4 +44,10 @@ UniqueFd connect_unix(const std::string& address) {
   return fd;
 }
 
+pid_t peer_pid(int fd) {
+  ucred peer{};
+  socklen_t length = sizeof peer;
+  return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &length) == 0 ? peer.pid : 0;
+}
+
 }  // namespace viasock

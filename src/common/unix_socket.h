@@ -4,6 +4,8 @@
 // the kernel resolves like the real path.
 #pragma once
 
+#include <sys/types.h>
+
 #include <string>
 
 #include "common/unique_fd.h"
@@ -30,5 +32,8 @@ class SocketAddress {
 // A connected, close-on-exec stream socket; on failure an empty UniqueFd and
 // errno set by connect(2).
 UniqueFd connect_unix(const std::string& address);
+
+// The pid of the process listening on a connected Unix socket; 0 if unknown.
+pid_t peer_pid(int fd);
 
 }  // namespace viasock
