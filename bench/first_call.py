@@ -3,6 +3,7 @@ option, against the direct run: wall time, and the peak of the summed
 resident memory of the tool's processes alive at once (sampled every 10 ms
 from /proc). One start and one model in memory is the target."""
 
+import contextlib
 import os
 import shutil
 import statistics
@@ -31,24 +32,24 @@ def tool_rss_kib(script):
     return total
 
 
-class PeakSampler:
-    def __init__(self, script):
-        self.script, self.peak = script, 0
-        self.done = threading.Event()
-        self.thread = threading.Thread(target=self.run, daemon=True)
+@contextlib.contextmanager
+def peak_sampler(script):
+    """Samples tool_rss_kib(script) every 10 ms while the block runs; yields
+    a one-item list that holds the peak seen so far."""
+    peak, done = [0], threading.Event()
 
-    def run(self):
-        while not self.done.is_set():
-            self.peak = max(self.peak, tool_rss_kib(self.script))
-            self.done.wait(0.01)
+    def sample():
+        while not done.is_set():
+            peak[0] = max(peak[0], tool_rss_kib(script))
+            done.wait(0.01)
 
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.done.set()
-        self.thread.join()
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        yield peak
+    finally:
+        done.set()
+        thread.join()
 
 
 def first_call(bench, flush):
@@ -66,20 +67,20 @@ def first_call(bench, flush):
         counter[0] += 1
         sd = bench.state_dir("model-%s-%d" % (label, counter[0]))
         env = dict(base, VIASOCK_DIR=sd)
-        with PeakSampler(script) as sampler:
+        with peak_sampler(script) as peak:
             t = bench.timed([bench.viasock, "run"] + tool, env, data)
             # The terminal instance of a buffering tool starts after its
             # first call: its memory counts while the other may still live.
             time.sleep(0.5 if flush else 2.5)
-        peaks["viasock"].append(sampler.peak)
+        peaks["viasock"].append(peak[0])
         bench.stop_daemons(sd)
         shutil.rmtree(sd, ignore_errors=True)
         return t
 
     def direct():
-        with PeakSampler(script) as sampler:
+        with peak_sampler(script) as peak:
             t = bench.timed(tool, base, data)
-        peaks["direct"].append(sampler.peak)
+        peaks["direct"].append(peak[0])
         return t
 
     sd = bench.state_dir("model-%s-check" % label)

@@ -12,6 +12,7 @@ directory is still inside the test's temporary directory.
 The binary under test is `$VIASOCK_BIN`, by default `<repo>/build/viasock`.
 """
 
+import concurrent.futures
 import glob
 import json
 import os
@@ -23,6 +24,9 @@ import tempfile
 import time
 import unittest
 
+from processes import (child_pids, fd_count, pid_alive, pids_with_cwd_under,  # noqa: F401 (re-exported)
+                       proc_field, proc_link, proc_state, wait_dead, wait_until)
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TOOLS = os.path.join(REPO, "tests", "tools")
 SLOWTOOL = os.path.join(TOOLS, "slowtool")
@@ -31,10 +35,14 @@ SLOWTOOL = os.path.join(TOOLS, "slowtool")
 DEFAULT_TIMEOUT = 30
 
 
-# Set by scripts/test for the sanitizer build, whose processes start several
-# times slower: time bounds that tell a warm call from a cold one stretch by
-# this factor (the counts of tool starts beside them keep their meaning).
-TIME_SCALE = 4.0 if os.environ.get("VIASOCK_SANITIZED") else 1.0
+# Set by scripts/test for the sanitizer build, whose memory and CPU use say
+# nothing about the product's: bounds on them are then only logged.
+SANITIZED = bool(os.environ.get("VIASOCK_SANITIZED"))
+
+# The sanitizer build's processes start several times slower: time bounds
+# that tell a warm call from a cold one stretch by this factor (the counts
+# of tool starts beside them keep their meaning).
+TIME_SCALE = 4.0 if SANITIZED else 1.0
 
 # Bound of a wait for something that must happen (a daemon exits, a failing
 # call ends), where the daemon would otherwise leave the test hanging. It
@@ -49,61 +57,6 @@ def viasock_bin():
 
 def have(program):
     return shutil.which(program) is not None
-
-
-def pid_alive(pid):
-    """True if pid exists and is not a zombie."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    try:
-        with open("/proc/%d/stat" % pid, "rb") as f:
-            stat = f.read()
-    except OSError:
-        return False
-    state = stat[stat.rfind(b")") + 2:][:1]
-    return state not in (b"Z", b"X", b"x")
-
-
-def wait_until(predicate, timeout=5.0, interval=0.05):
-    """Poll predicate until it is true or timeout seconds have passed.
-    Returns the last value of predicate()."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() >= deadline:
-            return value
-        time.sleep(interval)
-
-
-def _proc_link(pid, name):
-    try:
-        return os.readlink("/proc/%d/%s" % (pid, name))
-    except OSError:
-        return None
-
-
-def pids_with_cwd_under(directory):
-    """Live pids (of any process but this one) whose working directory is
-    directory or below it."""
-    directory = os.path.realpath(directory)
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        pid = int(entry)
-        if pid == os.getpid():
-            continue
-        cwd = _proc_link(pid, "cwd")
-        if cwd is None:
-            continue
-        if cwd == directory or cwd.startswith(directory + os.sep):
-            if pid_alive(pid):
-                found.append(pid)
-    return found
 
 
 def read_json(path):
@@ -204,6 +157,12 @@ class ViasockTestCase(unittest.TestCase):
             f.write(data)
         return path
 
+    def make_dir(self, name):
+        """Makes a directory in the test's directory; returns its path."""
+        path = os.path.join(self.tmp, name)
+        os.mkdir(path)
+        return path
+
     def starts_file(self, name="starts"):
         """A path where slowtool records its starts, remembered for teardown.
         Pass it with starts_env(): as a `--starts FILE` argument it would be
@@ -221,6 +180,24 @@ class ViasockTestCase(unittest.TestCase):
         return [SLOWTOOL] + [str(a) for a in args]
 
     # ----------------------------------------------------------- state
+
+    def the_daemon(self):
+        pids = self.live_daemon_pids()
+        self.assertEqual(len(pids), 1, "expected one live daemon, found %r" % pids)
+        return pids[0]
+
+    def other_user_binary(self):
+        """Skips unless root with setpriv; else a copy of the binary another
+        user can run, in the test's directory made 0755."""
+        if os.geteuid() != 0:
+            self.skipTest("needs root to run a client as another user")
+        if not shutil.which("setpriv"):
+            self.skipTest("setpriv is missing")
+        os.chmod(self.tmp, 0o755)
+        binary = os.path.join(self.tmp, "viasock")
+        shutil.copy2(self.bin, binary)
+        os.chmod(binary, 0o755)
+        return binary
 
     def run_jsons(self, state_dir=None):
         """{path: parsed json} of <statedir>/run/*.json (unreadable ones skipped)."""
@@ -306,6 +283,15 @@ class ViasockTestCase(unittest.TestCase):
                          "%s: exit status differs; viasock stderr: %r"
                          % (what, vs.stderr[-500:]))
 
+    def assertCallsUpperCase(self, call, inputs, workers, what="call %d"):
+        """Makes call(data) for every input, `workers` at once, and checks
+        that each succeeded with its input upper-cased (what names call c)."""
+        with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+            results = list(pool.map(call, inputs))
+        for c, (data, result) in enumerate(zip(inputs, results)):
+            self.assertOk(result, what % c)
+            self.assertBytesEqual(result.stdout, data.upper(), what % c)
+
     def assertOk(self, result, what="viasock"):
         self.assertEqual(result.returncode, 0, "%s exited %d; stderr: %r"
                          % (what, result.returncode, result.stderr[-1000:]))
@@ -328,10 +314,10 @@ class ViasockTestCase(unittest.TestCase):
     def _is_ours(self, pid):
         """Guard against pid reuse: the process runs our binary or has its
         cwd inside the temp dir."""
-        cwd = _proc_link(pid, "cwd")
+        cwd = proc_link(pid, "cwd")
         if cwd is not None and (cwd == self.tmp or cwd.startswith(self.tmp + os.sep)):
             return True
-        exe = _proc_link(pid, "exe")
+        exe = proc_link(pid, "exe")
         return exe is not None and exe.split(" (deleted)")[0] == os.path.realpath(self.bin)
 
     def _cleanup(self):
@@ -395,61 +381,3 @@ def log(msg):
     """Diagnostics visible in `unittest -v` / CTest output."""
     sys.stderr.write(msg + "\n")
     sys.stderr.flush()
-
-
-# ----------------------------------------------------------- process helpers
-
-def proc_state(pid):
-    """The state letter of pid from /proc/PID/stat (b'R', b'S', b'Z', ...),
-    or None when there is no such process."""
-    try:
-        with open("/proc/%d/stat" % pid, "rb") as f:
-            stat = f.read()
-    except OSError:
-        return None
-    return stat[stat.rfind(b")") + 2:][:1]
-
-
-def child_pids(ppid):
-    """{pid: state letter} of the processes whose parent is ppid."""
-    found = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % entry, "rb") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(b")") + 2:].split()
-        if len(fields) > 1 and int(fields[1]) == ppid:
-            found[int(entry)] = fields[0]
-    return found
-
-
-def proc_field(pid, name, field):
-    """The number after "field:" in /proc/PID/name (status, io), or None
-    when the process or the field is not there."""
-    try:
-        with open("/proc/%d/%s" % (pid, name)) as f:
-            for line in f:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1])
-    except OSError:
-        return None
-    return None
-
-
-def fd_count(pid):
-    """Number of open descriptors of pid (None when unreadable)."""
-    try:
-        return len(os.listdir("/proc/%d/fd" % pid))
-    except OSError:
-        return None
-
-
-def wait_dead(pids, timeout=5.0):
-    """Wait until none of pids is alive (zombies count as dead); returns the
-    pids still alive."""
-    wait_until(lambda: not any(pid_alive(p) for p in pids), timeout=timeout)
-    return [p for p in pids if pid_alive(p)]

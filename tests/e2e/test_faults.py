@@ -4,7 +4,6 @@ users, hosts sharing a state directory, and leaks over many calls."""
 
 import concurrent.futures
 import os
-import shutil
 import signal
 import subprocess
 import threading
@@ -85,10 +84,8 @@ class ToolKilledTest(ViasockTestCase):
 
 class DaemonKilledTest(ViasockTestCase):
     def test_kill_daemon(self):
-        r = self.run_vs(["run", "cat"], b"first\n")
-        self.assertOk(r)
-        pids = self.daemon_pids()
-        self.assertEqual(len(pids), 1)
+        self.assertOk(self.run_vs(["run", "cat"], b"first\n"))
+        pids = [self.the_daemon()]
         os.kill(pids[0], signal.SIGKILL)
         self.assertEqual(wait_dead(pids, HANG_TIMEOUT), [], "daemon survived SIGKILL")
 
@@ -186,16 +183,9 @@ class UnsafeStateDirTest(ViasockTestCase):
 
 class OtherUserTest(ViasockTestCase):
     def test_client_of_other_uid_refused(self):
-        if os.geteuid() != 0:
-            self.skipTest("needs root to run a client as another user")
-        if not shutil.which("setpriv"):
-            self.skipTest("setpriv is missing")
         # Everything the other user needs is reachable: a copy of the binary,
         # a 0755 directory and a 0777 socket.
-        os.chmod(self.tmp, 0o755)
-        binary = os.path.join(self.tmp, "viasock")
-        shutil.copy2(self.bin, binary)
-        os.chmod(binary, 0o755)
+        binary = self.other_user_binary()
         sockdir = os.path.join(self.tmp, "sock")
         os.mkdir(sockdir)
         os.chmod(sockdir, 0o755)

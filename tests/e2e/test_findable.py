@@ -15,11 +15,6 @@ from harness import HANG_TIMEOUT, ViasockTestCase, log, pid_alive, proc_state, w
 
 
 class FindableTestCase(ViasockTestCase):
-    def the_daemon(self):
-        pids = self.live_daemon_pids()
-        self.assertEqual(len(pids), 1, "expected one live daemon, found %r" % pids)
-        return pids[0]
-
     def the_id(self):
         [path] = self.sockets()
         return os.path.basename(path)

@@ -3,7 +3,6 @@ call, an instance killed from outside fails nobody who had nothing on it, and
 with --retry N a record in flight on a dying instance is sent again, so a
 poison record fails only the call it came in."""
 
-import concurrent.futures
 import os
 import signal
 import sys
@@ -39,11 +38,8 @@ KILLED = 128 + signal.SIGKILL
 class PoisonTest(ViasockTestCase):
     def setUp(self):
         super().setUp()
-        self.tool = os.path.join(self.tmp, "poison.py")
-        with open(self.tool, "w") as f:
-            f.write(POISON_TOOL)
-        self.starts = os.path.join(self.tmp, "starts")
-        os.mkdir(self.starts)
+        self.tool = self.write_file("poison.py", POISON_TOOL)
+        self.starts = self.make_dir("starts")
         self.tool_env = {"STARTS_DIR": self.starts}
 
     def tool_pids(self):
@@ -101,11 +97,7 @@ class PoisonTest(ViasockTestCase):
         victim = self.live_tool_pids()[0]
         os.kill(victim, signal.SIGKILL)
         inputs = [b"".join(b"call %d line %d\n" % (c, i) for i in range(300)) for c in range(6)]
-        with concurrent.futures.ThreadPoolExecutor(6) as pool:
-            results = list(pool.map(lambda data: self.call(options, data, env), inputs))
-        for c, (data, result) in enumerate(zip(inputs, results)):
-            self.assertOk(result, "call %d" % c)
-            self.assertBytesEqual(result.stdout, data.upper(), "call %d" % c)
+        self.assertCallsUpperCase(lambda data: self.call(options, data, env), inputs, 6)
         self.assertTrue(wait_until(lambda: len(self.live_tool_pids()) == 3, timeout=HANG_TIMEOUT),
                         "a replacement started: %r" % self.tool_pids())
         self.assertNotIn(victim, self.live_tool_pids())

@@ -8,7 +8,6 @@ a pool that grows with its load and shrinks when idle, instances recycled
 or retired in the middle of a stream."""
 
 import collections
-import concurrent.futures
 import json
 import os
 import random
@@ -37,11 +36,8 @@ with open(os.path.join(os.environ["COUNT_DIR"], str(os.getpid())), "w") as f:
 class PoolTest(ViasockTestCase):
     def setUp(self):
         super().setUp()
-        self.tool = os.path.join(self.tmp, "counting.py")
-        with open(self.tool, "w") as f:
-            f.write(COUNTING_TOOL)
-        self.counts = os.path.join(self.tmp, "counts")
-        os.mkdir(self.counts)
+        self.tool = self.write_file("counting.py", COUNTING_TOOL)
+        self.counts = self.make_dir("counts")
         self.command = ["run", "--pipe", "-j", "3", "-W", "30", sys.executable, self.tool]
         self.tool_env = {"COUNT_DIR": self.counts}
 
@@ -55,13 +51,9 @@ class PoolTest(ViasockTestCase):
         self.assertBytesEqual(result.stdout, big.upper(), "100 000-line stream through -j 3")
 
         inputs = [self.lines(b"client%d" % c, 5000 + 100 * c) for c in range(8)]
-        with concurrent.futures.ThreadPoolExecutor(8) as pool:
-            results = list(pool.map(
-                lambda data: self.run_vs(self.command, input=data, timeout=120, env=self.tool_env),
-                inputs))
-        for c, (data, result) in enumerate(zip(inputs, results)):
-            self.assertOk(result, "client %d" % c)
-            self.assertBytesEqual(result.stdout, data.upper(), "client %d" % c)
+        self.assertCallsUpperCase(
+            lambda data: self.run_vs(self.command, input=data, timeout=120, env=self.tool_env),
+            inputs, 8, "client %d")
 
         # Stopping closes the tools' stdin: each writes its count and exits.
         self.assertOk(self.run_vs(["stop", "--all"], timeout=60))
@@ -154,11 +146,8 @@ class SchedulingTest(ViasockTestCase):
 
     def setUp(self):
         super().setUp()
-        self.tool = os.path.join(self.tmp, "waiting.py")
-        with open(self.tool, "w") as f:
-            f.write(WAITING_TOOL)
-        self.counts = os.path.join(self.tmp, "counts")
-        os.mkdir(self.counts)
+        self.tool = self.write_file("waiting.py", WAITING_TOOL)
+        self.counts = self.make_dir("counts")
         self.starts = self.starts_file()
 
     def run_tool(self, options, data, env=None, timeout=120):
@@ -173,11 +162,8 @@ class SchedulingTest(ViasockTestCase):
         return daemon_status(sockets[0])
 
     def check_clients(self, options, inputs, env=None):
-        with concurrent.futures.ThreadPoolExecutor(len(inputs)) as pool:
-            results = list(pool.map(lambda data: self.run_tool(options, data, env), inputs))
-        for c, (data, result) in enumerate(zip(inputs, results)):
-            self.assertOk(result, "%s, client %d" % (options, c))
-            self.assertBytesEqual(result.stdout, data.upper(), "%s, client %d" % (options, c))
+        self.assertCallsUpperCase(lambda data: self.run_tool(options, data, env), inputs, len(inputs),
+                                  "%s, client %%d" % (options,))
 
     def test_order_and_completeness(self):
         small = [b"small %d\n" % i for i in range(40)]
@@ -214,11 +200,7 @@ class SchedulingTest(ViasockTestCase):
         env = {"START_DELAY": "0.3", "RECORD_DELAY": str(record_delay), "ANSWERS": answers}
         options = ["-j", "1:4"]
         inputs = [b"".join(b"call %d record %d\n" % (c, i) for i in range(25)) for c in range(24)]
-        with concurrent.futures.ThreadPoolExecutor(8) as pool:
-            results = list(pool.map(lambda data: self.run_tool(options, data, env), inputs))
-        for c, (data, result) in enumerate(zip(inputs, results)):
-            self.assertOk(result, "call %d" % c)
-            self.assertBytesEqual(result.stdout, data.upper(), "call %d" % c)
+        self.assertCallsUpperCase(lambda data: self.run_tool(options, data, env), inputs, 8)
         pids = self.started_pids(self.starts)
         # Records answered by each instance (the tool notes its pid for
         # every answer): counts where the time of the 24 calls used to be
@@ -292,11 +274,7 @@ class SchedulingTest(ViasockTestCase):
         after it, no instance serves more than 100 records, and every call
         is byte-identical."""
         inputs = [b"".join(b"call %d record %d\n" % (c, i) for i in range(1000)) for c in range(3)]
-        with concurrent.futures.ThreadPoolExecutor(3) as pool:
-            results = list(pool.map(lambda data: self.run_tool(["--max-records", "100"], data), inputs))
-        for c, (data, result) in enumerate(zip(inputs, results)):
-            self.assertOk(result, "call %d" % c)
-            self.assertBytesEqual(result.stdout, data.upper(), "call %d" % c)
+        self.assertCallsUpperCase(lambda data: self.run_tool(["--max-records", "100"], data), inputs, 3)
         self.assertOk(self.run_vs(["stop", "--all"], timeout=60))
         self.assertTrue(wait_until(lambda: not self.live_daemon_pids(), timeout=HANG_TIMEOUT))
         starts = len(self.started_pids(self.starts))
