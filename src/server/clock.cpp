@@ -4,6 +4,8 @@
 
 #include <cassert>
 
+#include "server/scheduler.h"
+
 namespace viasock {
 namespace {
 
@@ -21,10 +23,7 @@ DaemonClock::time_point DaemonClock::now() noexcept {
 }
 
 double DaemonClock::process_cpu_seconds() noexcept {
-  if (manual) return manual_cpu;
-  timespec now{};
-  if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now) != 0) return -1;
-  return static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) * 1e-9;
+  return manual ? manual_cpu : sched::clock_seconds(CLOCK_PROCESS_CPUTIME_ID);
 }
 
 DaemonClock::duration DaemonWaitTraits::to_wait_duration(const DaemonClock::duration& d) {
