@@ -71,6 +71,13 @@ void Instance::check_exit() {
   exit_timer_.expires_after(std::chrono::milliseconds(stdout_closed_ ? 2000 : 1000));
   exit_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& error) {
     if (error || self->finished()) return;
+    // A tool that exited may have left output in the pipe: it is its
+    // caller's. While that caller does not read (stdout_held_), or while
+    // there is more to read, the pipe is not at its end yet; only an
+    // empty pipe that does not close (a child of the tool holds it) is
+    // taken for closed.
+    if (self->process_->reaped() && !self->stdout_closed_ && (self->stdout_held_ || self->pull_stdout() > 0))
+      return self->check_exit();
     if (!self->process_->try_reap()) {
       self->process_->kill_group();
       self->killed_by_us_ = true;

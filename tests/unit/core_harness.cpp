@@ -70,6 +70,8 @@ bool FakeTool::spawn(StdoutKind stdout_kind, ToolProcess::Streams* streams, std:
   set_non_blocking(stdin_.get());
   set_non_blocking(stdout_.get());
   set_non_blocking(stderr_.get());
+  // As large as the daemon makes a real tool's (child_process.cpp).
+  fcntl(stdout_.get(), F_SETPIPE_SZ, 1 << 20);
   stdout_kind_ = stdout_kind;
   if (stdout_kind == StdoutKind::kTerminal) script_.buffered = false;
   started_at_ = DaemonClock::now();
@@ -216,6 +218,7 @@ bool FakeClient::step() {
   if (!fd_) return false;
   bool progress = !pending_.empty();
   write_pending();
+  if (reading_stopped_) return progress;
   char chunk[65536];
   ssize_t n;
   while ((n = ::read(fd_.get(), chunk, sizeof chunk)) > 0) {

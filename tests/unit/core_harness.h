@@ -124,6 +124,8 @@ class FakeClient {
   void vanish();
   // Reads what the daemon sent; true if anything came.
   bool step();
+  // A caller that reads nothing for a while (its reader is slow).
+  void stop_reading(bool stopped) { reading_stopped_ = stopped; }
 
   bool done() const { return status_.has_value(); }
   int status() const { return status_.value_or(-1); }
@@ -139,7 +141,7 @@ class FakeClient {
   std::string pending_, out_, err_, message_;
   wire::FrameDecoder decoder_;
   std::optional<int> status_;
-  bool closed_ = false;
+  bool closed_ = false, reading_stopped_ = false;
 };
 
 class Core final : public SessionHost {

@@ -199,6 +199,38 @@ TEST_CASE("a batch on an instance that dies mid-batch", "[core][failure]") {
   }
 }
 
+TEST_CASE("a caller that reads nothing for a while loses none of what the tool printed before it exited",
+          "[core][output]") {
+  // Every call is a direct run (the tool keeps state). The caller stops
+  // reading: the daemon leaves the tool's output in its pipe, where the
+  // last of it still is when the tool has exited. It is the caller's.
+  Script script = counting();
+  script.on_line = [](FakeTool& tool, std::string_view line) {
+    size_t size = line == "a" ? 1 : 256 << 10;  // the state probe's record is short
+    tool.print(std::to_string(++tool.state) + ":" + std::string(size, line[0]) + "\n");
+  };
+  Core core(script);
+  CHECK(core.call_with("a\n").status() == 0);
+  REQUIRE(core.pool().stateful());
+  std::string input, expected;
+  for (int i = 1; i <= 20; ++i) {
+    input += std::string(1, static_cast<char>('a' + i)) + "\n";
+    expected += std::to_string(i) + ":" + std::string(256 << 10, static_cast<char>('a' + i)) + "\n";
+  }
+  FakeClient& call = core.call();
+  call.stop_reading(true);
+  call.send(input);
+  call.end_input();
+  FakeTool& tool = core.tool(core.starts() - 1);
+  CHECK(core.run_until([&] { return tool.exited(); }, milliseconds(3000)));
+  core.run_for(milliseconds(3000));
+  call.stop_reading(false);
+  REQUIRE(core.run_until([&] { return call.done(); }));
+  CHECK(call.status() == 0);
+  CHECK(call.out().size() == expected.size());
+  CHECK((call.out() == expected));  // not shown: megabytes
+}
+
 TEST_CASE("a tool that fails at start again and again is restarted ever more slowly, then given up",
           "[core][failure]") {
   // The first instance works until a record kills it; every later one
